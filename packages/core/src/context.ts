@@ -1,0 +1,105 @@
+import type { Communicator } from './communicator.js';
+import type { Logger } from './logger.js';
+import type { OsModule } from './os-module.js';
+import type { PowerProbe } from './power.js';
+import type { ProgressReporter } from './progress.js';
+import type { SecretRef, SecretResolver } from './secret.js';
+
+/** A computer of the lab, as operations see it. @public */
+export interface ComputerRef {
+  /** Unique name in the lab; every error and log line about the computer carries it. */
+  readonly name: string;
+  /** The host name the OS should carry once loaded. */
+  readonly hostname: string;
+  /** Management address (reached by the manager) and, when users reach another one, the public address. */
+  readonly addresses: { readonly management: string; readonly public?: string | undefined };
+  /** Credentials the provisioner needs (BMC, hypervisor), as references the manager resolves. */
+  readonly credentials: Readonly<Record<string, SecretRef>>;
+  /** Provisioner-specific facts: BMC address, VM name, disk path. */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** An image revision as a request names it. @public */
+export interface ImageRef {
+  readonly name: string;
+  readonly revision: number;
+  /** The OS family the image holds (`linux`, `windows`), matched against the OS module. */
+  readonly osFamily: string;
+}
+
+/** The reservation an operation serves. @public */
+export interface ReservationRef {
+  readonly id: string;
+  /** ISO time the reservation ends. */
+  readonly endsAt?: string | undefined;
+}
+
+/** What {@link OperationContext.child} may change. @public */
+export interface ChildContextOptions {
+  /** The phase the child works in; it names log lines and progress events. */
+  readonly phase: string;
+  /** Epoch milliseconds; never later than the parent's deadline (the earlier one wins). */
+  readonly deadline?: number | undefined;
+  /**
+   * A child that the parent's signal does not cancel, bounded only by its own deadline — for
+   * cleanups, which must run after an abort. Requires `deadline`.
+   */
+  readonly detached?: boolean | undefined;
+  /** For provisioners: the power probe the OS module's context should use (defaults to the parent's). */
+  readonly power?: PowerProbe | undefined;
+}
+
+/**
+ * What every operation receives. The signal fires when the caller cancels or when the deadline
+ * passes (its reason is then `VLAB_ERR_OP_TIMEOUT`); every remote call must honour it.
+ * @public
+ */
+export interface OperationContext {
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds by which the operation must have finished. */
+  readonly deadline: number;
+  /** The phase this context belongs to (`load`, `capture/preCapture`). */
+  readonly phase: string;
+  /** Progress of long work: bytes, rate, ETA. */
+  readonly progress: ProgressReporter;
+  /** Turns secret references into secrets. */
+  readonly secrets: SecretResolver;
+  /** Milliseconds left until the deadline (0 once it passed). */
+  remainingMs(): number;
+  /** A context for a sub-phase, with its own logger bindings, progress phase and (earlier) deadline. */
+  child(options: ChildContextOptions): OperationContext;
+}
+
+/** The context of an operation on one computer. @public */
+export interface ComputerContext extends OperationContext {
+  readonly computer: ComputerRef;
+  /** The image the operation concerns, when there is one. */
+  readonly image?: ImageRef | undefined;
+  /** The reservation the operation serves, when there is one. */
+  readonly reservation?: ReservationRef | undefined;
+  child(options: ChildContextOptions): ComputerContext;
+}
+
+/**
+ * The context of an OS module operation: a connected {@link Communicator} and a read-only
+ * {@link PowerProbe}, both supplied by the caller.
+ * @public
+ */
+export interface OsContext extends ComputerContext {
+  readonly communicator: Communicator;
+  readonly power: PowerProbe;
+  child(options: ChildContextOptions): OsContext;
+}
+
+/**
+ * The context of a provisioner operation on a computer. It is an {@link OsContext} too:
+ * `ctx.child({ phase: 'preCapture', deadline })` is the context a provisioner passes to
+ * `ctx.os.preCapture`.
+ * @public
+ */
+export interface ProvisionerContext extends OsContext {
+  /** The OS module of the image on this computer. */
+  readonly os: OsModule;
+  child(options: ChildContextOptions): ProvisionerContext;
+}

@@ -1,0 +1,157 @@
+import type { Communicator } from './communicator.js';
+import type {
+  ChildContextOptions,
+  ComputerContext,
+  ComputerRef,
+  ImageRef,
+  OperationContext,
+  OsContext,
+  ProvisionerContext,
+  ReservationRef,
+} from './context.js';
+import { coreError } from './errors/core-errors.js';
+import type { Logger } from './logger.js';
+import type { OsModule } from './os-module.js';
+import type { PowerProbe } from './power.js';
+import { createProgressReporter, type ProgressSink } from './progress.js';
+import { createSecretResolver, type SecretResolver } from './secret.js';
+
+/** What every context is made from. @public */
+export interface OperationContextInit {
+  readonly log: Logger;
+  /** Epoch milliseconds by which the operation must finish. */
+  readonly deadline: number;
+  /** The caller's cancel signal; the context's own signal also fires at the deadline. */
+  readonly signal?: AbortSignal | undefined;
+  /** Default: `'operation'`. */
+  readonly phase?: string | undefined;
+  /** Where progress events go. Default: nowhere. */
+  readonly progress?: ProgressSink | undefined;
+  /** Default: environment variables and files of this process. */
+  readonly secrets?: SecretResolver | undefined;
+}
+
+/** Adds the computer and what the operation concerns. @public */
+export interface ComputerContextInit extends OperationContextInit {
+  readonly computer: ComputerRef;
+  readonly image?: ImageRef | undefined;
+  readonly reservation?: ReservationRef | undefined;
+}
+
+/** Adds what an OS module needs. @public */
+export interface OsContextInit extends ComputerContextInit {
+  readonly communicator: Communicator;
+  readonly power: PowerProbe;
+}
+
+/** Adds the OS module a provisioner drives. @public */
+export interface ProvisionerContextInit extends OsContextInit {
+  readonly os: OsModule;
+}
+
+/** Makes an {@link OperationContext} (image store calls). @public */
+export function createOperationContext(init: OperationContextInit): OperationContext {
+  return build(init, init.signal);
+}
+
+/** Makes a {@link ComputerContext} (power calls). @public */
+export function createComputerContext(init: ComputerContextInit): ComputerContext {
+  return build(init, init.signal) as ComputerContext;
+}
+
+/** Makes an {@link OsContext}: what the manager passes to `reserve`, `sanitize`, `postReservation`. @public */
+export function createOsContext(init: OsContextInit): OsContext {
+  return build(init, init.signal) as OsContext;
+}
+
+/** Makes a {@link ProvisionerContext}: what the manager passes to `load`, `capture`, `nodeStatus`. @public */
+export function createProvisionerContext(init: ProvisionerContextInit): ProvisionerContext {
+  return build(init, init.signal) as ProvisionerContext;
+}
+
+type AnyInit = OperationContextInit & {
+  readonly [K in keyof ProvisionerContextInit]?: ProvisionerContextInit[K] | undefined;
+};
+
+// One builder for all four kinds: a child keeps every field of its parent, so the context a
+// provisioner derives for preCapture is an OsContext with the same computer and communicator.
+function build(init: AnyInit, parentSignal: AbortSignal | undefined): OperationContext {
+  const phase = init.phase ?? 'operation';
+  const computerName = init.computer?.name;
+  const signal = deadlineSignal(parentSignal, init.deadline, phase, computerName);
+  const secrets = init.secrets ?? createSecretResolver();
+  const progressSink = init.progress ?? (() => {});
+  const ctx = {
+    computer: init.computer,
+    image: init.image,
+    reservation: init.reservation,
+    communicator: init.communicator,
+    power: init.power,
+    os: init.os,
+    log: init.log,
+    signal,
+    deadline: init.deadline,
+    phase,
+    progress: createProgressReporter(progressSink, { phase, computer: computerName }),
+    secrets,
+    remainingMs: () => Math.max(0, init.deadline - Date.now()),
+    child(options: ChildContextOptions): OperationContext {
+      const childPhase = `${phase}/${options.phase}`;
+      if (options.detached === true && options.deadline === undefined) {
+        throw new TypeError('a detached child context needs its own deadline');
+      }
+      const deadline =
+        options.detached === true
+          ? (options.deadline as number)
+          : Math.min(init.deadline, options.deadline ?? init.deadline);
+      return build(
+        {
+          ...init,
+          phase: childPhase,
+          deadline,
+          log: init.log.child({ phase: childPhase }),
+          power: options.power ?? init.power,
+          secrets,
+          progress: progressSink,
+        },
+        options.detached === true ? undefined : signal,
+      );
+    },
+  };
+  return ctx as OperationContext;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function deadlineSignal(
+  parent: AbortSignal | undefined,
+  deadline: number,
+  phase: string,
+  computer: string | undefined,
+): AbortSignal {
+  const controller = new AbortController();
+  if (parent?.aborted) {
+    controller.abort(parent.reason);
+    return controller.signal;
+  }
+  const onParentAbort = (): void => {
+    clearTimeout(timer);
+    controller.abort(parent?.reason);
+  };
+  const timer = setTimeout(
+    () => {
+      parent?.removeEventListener('abort', onParentAbort);
+      controller.abort(
+        coreError('VLAB_ERR_OP_TIMEOUT', `${phase} did not finish by its deadline ${new Date(deadline).toISOString()}`, {
+          computer,
+          details: { phase, deadline },
+        }),
+      );
+    },
+    Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())),
+  );
+  // A deadline must never keep the process alive on its own.
+  timer.unref();
+  parent?.addEventListener('abort', onParentAbort, { once: true });
+  return controller.signal;
+}

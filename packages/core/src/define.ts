@@ -1,0 +1,156 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { parseConfig } from './config.js';
+import { assertSpeaksContract } from './contract-version.js';
+import { coreError } from './errors/core-errors.js';
+import type { Logger } from './logger.js';
+import type { OsModule } from './os-module.js';
+import type { Provisioner } from './provisioner.js';
+import type { SecretResolver } from './secret.js';
+
+/** What the manager hands `create`, besides the module's own config. @public */
+export interface ModuleDeps {
+  /** The module's logger (bound to its configured name). */
+  readonly log: Logger;
+  /** Resolves secret references in the module's config. */
+  readonly secrets: SecretResolver;
+}
+
+/** The fields both kinds of module definition share. @public */
+export interface ModuleDefinitionBase<Config, Instance> {
+  /** The package's name for the module (`os-linux`); configs may name it. */
+  readonly name: string;
+  /** The package version, for logs and refusals. */
+  readonly version: string;
+  /** The semver range of contract versions it speaks (`^1.0.0`); checked when it is loaded. */
+  readonly contract: string;
+  /** Validates the module's config section; use `noConfig` when there is none. */
+  readonly configSchema: StandardSchemaV1<unknown, Config>;
+  /**
+   * Makes one instance per configured module (not per computer). May check the environment
+   * (a binary, a directory) and throw `VLAB_ERR_CONFIG_INVALID`; must not touch any machine.
+   */
+  create(config: Config, deps: ModuleDeps): Instance | Promise<Instance>;
+}
+
+/** What an OS module package default-exports. @public */
+export interface OsModuleDefinition<Config = unknown> extends ModuleDefinitionBase<Config, OsModule> {
+  readonly kind: 'os';
+}
+
+/** What a provisioning module package default-exports. @public */
+export interface ProvisionerDefinition<Config = unknown> extends ModuleDefinitionBase<Config, Provisioner> {
+  readonly kind: 'provisioner';
+}
+
+/** Either kind of module definition. @public */
+export type ModuleDefinition = OsModuleDefinition<never> | ProvisionerDefinition<never>;
+
+/** Declares an OS module; default-export the result. @public */
+export function defineOsModule<Config>(
+  definition: ModuleDefinitionBase<Config, OsModule>,
+): OsModuleDefinition<Config> {
+  return Object.freeze({ ...definition, kind: 'os' as const });
+}
+
+/** Declares a provisioning module; default-export the result. @public */
+export function defineProvisioner<Config>(
+  definition: ModuleDefinitionBase<Config, Provisioner>,
+): ProvisionerDefinition<Config> {
+  return Object.freeze({ ...definition, kind: 'provisioner' as const });
+}
+
+const OS_OPERATIONS = [
+  'postLoad',
+  'reserve',
+  'sanitize',
+  'postReservation',
+  'preCapture',
+  'isResponding',
+  'waitForResponse',
+  'shutdown',
+  'reboot',
+  'readStamp',
+] as const satisfies readonly (keyof OsModule)[];
+
+const PROVISIONER_OPERATIONS = [
+  'load',
+  'capture',
+  'powerOn',
+  'powerOff',
+  'powerCycle',
+  'powerStatus',
+  'nodeStatus',
+  'imageExists',
+  'imageSize',
+  'listImages',
+  'deleteImage',
+] as const satisfies readonly (keyof Provisioner)[];
+
+/**
+ * Checks that `value` (a package's default export) is a module definition of the expected kind
+ * that speaks this core's contract. Throws `VLAB_ERR_MODULE_INVALID` or
+ * `VLAB_ERR_MODULE_CONTRACT_MISMATCH`.
+ * @public
+ */
+export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
+  value: unknown,
+  kind: Kind,
+  source: string,
+): asserts value is Kind extends 'os' ? OsModuleDefinition<unknown> : ProvisionerDefinition<unknown> {
+  const candidate = value as Partial<Record<string, unknown>> | null | undefined;
+  const problems: string[] = [];
+  if (typeof candidate !== 'object' || candidate === null) problems.push('its default export is not an object');
+  else {
+    if (candidate['kind'] !== kind) problems.push(`kind is ${String(candidate['kind'])}, expected ${kind}`);
+    for (const key of ['name', 'version', 'contract'] as const) {
+      if (typeof candidate[key] !== 'string') problems.push(`${key} is not a string`);
+    }
+    if (typeof candidate['create'] !== 'function') problems.push('create is not a function');
+    const schema = candidate['configSchema'] as { '~standard'?: unknown } | undefined;
+    if (typeof schema !== 'object' || schema === null || typeof schema['~standard'] !== 'object') {
+      problems.push('configSchema is not a Standard Schema');
+    }
+  }
+  if (problems.length > 0) {
+    throw coreError('VLAB_ERR_MODULE_INVALID', `${source} is not a valid ${kind} module: ${problems.join('; ')}`);
+  }
+  assertSpeaksContract(candidate as { name: string; contract: string });
+}
+
+/**
+ * Validates the config, creates the instance and checks it has every required operation — what
+ * the manager does for each module a config file names.
+ * @public
+ */
+export async function instantiateOsModule<Config>(
+  definition: OsModuleDefinition<Config>,
+  rawConfig: unknown,
+  deps: ModuleDeps,
+): Promise<OsModule> {
+  assertModuleDefinition(definition, 'os', definition.name);
+  const config = await parseConfig(definition.configSchema, rawConfig, `modules.${definition.name}.config`);
+  const instance = await definition.create(config, deps);
+  assertOperations(instance, OS_OPERATIONS, definition.name);
+  return instance;
+}
+
+/** The provisioner counterpart of {@link instantiateOsModule}. @public */
+export async function instantiateProvisioner<Config>(
+  definition: ProvisionerDefinition<Config>,
+  rawConfig: unknown,
+  deps: ModuleDeps,
+): Promise<Provisioner> {
+  assertModuleDefinition(definition, 'provisioner', definition.name);
+  const config = await parseConfig(definition.configSchema, rawConfig, `modules.${definition.name}.config`);
+  const instance = await definition.create(config, deps);
+  assertOperations(instance, PROVISIONER_OPERATIONS, definition.name);
+  return instance;
+}
+
+function assertOperations(instance: unknown, operations: readonly string[], name: string): void {
+  const record = instance as Record<string, unknown> | null;
+  const missing = operations.filter((op) => typeof record?.[op] !== 'function');
+  if (missing.length > 0) {
+    throw coreError('VLAB_ERR_MODULE_INVALID', `module ${name} created an instance without ${missing.join(', ')}`);
+  }
+}

@@ -1,0 +1,140 @@
+import type { OsContext } from './context.js';
+import type { EndState } from './end-state.js';
+import type { ImageStamp, StampTarget } from './stamp.js';
+import type { ReservationUser, UserAccess } from './users.js';
+
+/** Optional features an OS module may declare. @public */
+export type OsFeature =
+  /** It implements `postCapture`. */
+  | 'postCapture'
+  /** `reserve` honours `ReservationUser.password`. */
+  | 'passwordLogin'
+  /** `reserve` honours `ReservationUser.admin`. */
+  | 'adminUsers'
+  /** `reserve` opens the guest firewall only to `ReservationUser.allowFrom`. */
+  | 'firewall';
+
+/** What an OS module declares it can do. @public */
+export interface OsCapabilities {
+  /** The end states its `preCapture` can reach; must include `'off'`. */
+  readonly endStates: readonly EndState[];
+  readonly features: readonly OsFeature[];
+}
+
+/** What `postLoad` did. @public */
+export interface PostLoadResult {
+  /** False when the machine already was in the state `postLoad` makes (a repeated call). */
+  readonly changed: boolean;
+  /** The stamp now on the machine (state `ready`). */
+  readonly stamp: ImageStamp;
+}
+
+/** Arguments of `reserve`. @public */
+export interface ReserveArgs {
+  readonly users: readonly ReservationUser[];
+}
+
+/** What `reserve` returns: how each user connects. @public */
+export interface ReserveResult {
+  readonly access: readonly UserAccess[];
+}
+
+/** Arguments of `preCapture`. @public */
+export interface PreCaptureArgs {
+  /** Where to leave the machine. Default: `'off'`. */
+  readonly endState?: EndState | undefined;
+  /** The image and new revision being captured, written into the image as its stamp. */
+  readonly stamp: StampTarget;
+}
+
+/** What `preCapture` returns. @public */
+export interface PreCaptureResult {
+  /** The end state reached (and, for `off`, confirmed through `ctx.power`). */
+  readonly endState: EndState;
+}
+
+/** Options of `shutdown` and `reboot`. @public */
+export interface PowerActionOptions {
+  /** How long to wait for the machine to go down (and, for `reboot` with `wait`, to answer again). */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** Options of `waitForResponse`. @public */
+export interface WaitForResponseOptions {
+  /** Give up after this many milliseconds. Default: 600000. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * An OS module: what happens inside the guest across a reservation's life. One instance serves
+ * every computer; all per-machine state comes in the context.
+ *
+ * @remarks
+ * Every operation talks to the machine only through `ctx.communicator`, honours `ctx.signal`
+ * (stopping within a few seconds of it firing, with `VLAB_ERR_OP_CANCELLED` or
+ * `VLAB_ERR_OP_TIMEOUT`), and never logs a revealed secret. `preCapture` and `postLoad` are a
+ * mirrored pair: what the first removes to make the image generic, the second restores for the
+ * specific machine. There is no "capture start": `preCapture` does every OS step and reaches the
+ * end state itself.
+ * @public
+ */
+export interface OsModule {
+  /** The module's name as configured (`os-linux`). */
+  readonly name: string;
+  /** The OS family it serves (`linux`, `windows`); matched against `ImageRef.osFamily`. */
+  readonly family: string;
+  readonly capabilities: OsCapabilities;
+
+  /**
+   * Makes a freshly loaded image this machine: host name, new SSH host keys (reported through
+   * `ctx.communicator.trustHostKeys` over the still-trusted connection), new machine id, the
+   * lab's management access, clean-up of what `preCapture` left; then writes the stamp as
+   * `ready`. Must be idempotent: a second call changes nothing and returns `changed: false`.
+   */
+  postLoad(ctx: OsContext): Promise<PostLoadResult>;
+
+  /**
+   * Creates the reservation's accounts (keys, password, admin only where granted), opens the
+   * login port to each user's `allowFrom`, marks the stamp tainted, and says how users connect.
+   * Must reject user fields the OS cannot hold safely (`VLAB_ERR_CONFIG_INVALID`).
+   */
+  reserve(ctx: OsContext, args: ReserveArgs): Promise<ReserveResult>;
+
+  /**
+   * Revokes access: closes the firewall again, ends the users' sessions and processes, removes
+   * every account `reserve` created and its home. Idempotent.
+   */
+  sanitize(ctx: OsContext): Promise<void>;
+
+  /** Runs the image's end-of-reservation scripts, if it has any. Idempotent. */
+  postReservation(ctx: OsContext): Promise<void>;
+
+  /**
+   * Generalizes the machine for capture — reservation users, host keys, machine id, logs,
+   * histories, leases go; the stamp is written as `captured` for `args.stamp` — and then reaches
+   * `args.endState` (default `'off'`) before it returns: for `off`, power off confirmed through
+   * `ctx.power` (never by the guest merely going silent), else `VLAB_ERR_POWER_UNCONFIRMED`; for
+   * `reboot`, the machine confirmed gone down; for `on`, left running. Called by the provisioner
+   * only, exactly once per capture, before any read of the disk. An end state the module does not
+   * declare is refused with `VLAB_ERR_CAPABILITY_MISSING` before anything changes.
+   */
+  preCapture(ctx: OsContext, args: PreCaptureArgs): Promise<PreCaptureResult>;
+
+  /** Optional: runs after the manager recorded the new revision (declare the `postCapture` feature). */
+  postCapture?(ctx: OsContext): Promise<void>;
+
+  /** Whether the OS answers now (one probe, bounded by the context). Never throws for "no". */
+  isResponding(ctx: OsContext): Promise<boolean>;
+
+  /** Resolves once the OS answers; throws `VLAB_ERR_OP_TIMEOUT` naming the last error. */
+  waitForResponse(ctx: OsContext, options?: WaitForResponseOptions): Promise<void>;
+
+  /** Shuts the OS down and confirms power off through `ctx.power`. */
+  shutdown(ctx: OsContext, options?: PowerActionOptions): Promise<void>;
+
+  /** Reboots the OS: confirms it went down, then waits until it answers again. */
+  reboot(ctx: OsContext, options?: PowerActionOptions): Promise<void>;
+
+  /** Reads the image stamp; `undefined` when the machine has none. Throws `VLAB_ERR_STAMP_INVALID`. */
+  readStamp(ctx: OsContext): Promise<ImageStamp | undefined>;
+}

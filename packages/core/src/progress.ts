@@ -1,0 +1,84 @@
+/** What a long operation counts. @public */
+export type ProgressUnit = 'bytes' | 'steps';
+
+/** One progress update as an operation reports it. @public */
+export interface ProgressUpdate {
+  /** How much is done, in `unit`s. */
+  readonly done: number;
+  /** How much there is in all, when known. */
+  readonly total?: number | undefined;
+  /** Defaults to `'bytes'`. */
+  readonly unit?: ProgressUnit | undefined;
+  /** A short human note ("waiting for SSH"). */
+  readonly message?: string | undefined;
+}
+
+/** A progress update with what the reporter derived: phase, rate and ETA. @public */
+export interface ProgressEvent {
+  readonly phase: string;
+  readonly computer: string | undefined;
+  readonly unit: ProgressUnit;
+  readonly done: number;
+  readonly total: number | undefined;
+  /** Units per second over the last few seconds; undefined until two updates are apart in time. */
+  readonly ratePerSecond: number | undefined;
+  /** Seconds until `total` at the current rate; undefined without a total or a rate. */
+  readonly etaSeconds: number | undefined;
+  readonly elapsedMs: number;
+  readonly message: string | undefined;
+}
+
+/** Where progress events go. @public */
+export type ProgressSink = (event: ProgressEvent) => void;
+
+/** What operations call to report progress; the context gives each phase its own reporter. @public */
+export interface ProgressReporter {
+  /** Reports how far the current phase is. Cheap: call it per chunk if you like. */
+  report(update: ProgressUpdate): void;
+}
+
+/** Options of {@link createProgressReporter}. @public */
+export interface ProgressReporterOptions {
+  readonly phase: string;
+  readonly computer?: string | undefined;
+  /** Monotonic milliseconds; defaults to `performance.now`. */
+  readonly now?: () => number;
+  /** How far back the rate looks, in milliseconds. Default: 5000. */
+  readonly rateWindowMs?: number;
+}
+
+/**
+ * A reporter that turns counts into events with a rate (over a sliding window) and an ETA.
+ * @public
+ */
+export function createProgressReporter(sink: ProgressSink, options: ProgressReporterOptions): ProgressReporter {
+  const now = options.now ?? (() => performance.now());
+  const windowMs = options.rateWindowMs ?? 5000;
+  const started = now();
+  const samples: { at: number; done: number }[] = [];
+  return {
+    report(update) {
+      const at = now();
+      samples.push({ at, done: update.done });
+      while (samples.length > 2 && (samples[0]?.at ?? at) < at - windowMs) samples.shift();
+      const first = samples[0];
+      const span = first === undefined ? 0 : at - first.at;
+      const ratePerSecond = first !== undefined && span > 0 ? ((update.done - first.done) * 1000) / span : undefined;
+      const etaSeconds =
+        update.total !== undefined && ratePerSecond !== undefined && ratePerSecond > 0
+          ? Math.max(0, (update.total - update.done) / ratePerSecond)
+          : undefined;
+      sink({
+        phase: options.phase,
+        computer: options.computer,
+        unit: update.unit ?? 'bytes',
+        done: update.done,
+        total: update.total,
+        ratePerSecond,
+        etaSeconds,
+        elapsedMs: at - started,
+        message: update.message,
+      });
+    },
+  };
+}

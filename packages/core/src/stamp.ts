@@ -1,0 +1,86 @@
+import { coreError } from './errors/core-errors.js';
+
+/** Where the image stamp lives, per shell family. Fixed: tools and nodeStatus rely on it. @public */
+export const IMAGE_STAMP_PATHS = {
+  posix: '/etc/vlab/image-stamp.json',
+  windows: 'C:\\ProgramData\\vlab\\image-stamp.json',
+} as const;
+
+/**
+ * The life of an image on a machine: `captured` (written by `preCapture` into the image; the
+ * machine still needs `postLoad`) → `ready` (written by `postLoad`).
+ * @public
+ */
+export type StampState = 'captured' | 'ready';
+
+/**
+ * The JSON record an image carries of itself. `nodeStatus` reads it to tell a prepared machine
+ * from a half-prepared one and from a machine a user had access to.
+ * @public
+ */
+export interface ImageStamp {
+  /** Format version of the stamp. */
+  readonly schema: 1;
+  readonly image: string;
+  readonly revision: number;
+  readonly state: StampState;
+  /** ISO time the revision was captured. */
+  readonly capturedAt: string;
+  /** The computer `postLoad` prepared it for (state `ready`). */
+  readonly computer?: string | undefined;
+  /** ISO time `postLoad` finished (state `ready`). */
+  readonly readyAt?: string | undefined;
+  /** Set by `reserve` once users had access; such a machine is reloaded before reuse. */
+  readonly tainted: boolean;
+}
+
+/** The image and revision being captured, which `preCapture` writes into the image. @public */
+export interface StampTarget {
+  readonly image: string;
+  readonly revision: number;
+}
+
+/** The stamp `preCapture` writes: state `captured`, not tainted. @public */
+export function capturedStamp(target: StampTarget, now: Date = new Date()): ImageStamp {
+  return { schema: 1, image: target.image, revision: target.revision, state: 'captured', capturedAt: now.toISOString(), tainted: false };
+}
+
+/** The stamp `postLoad` writes over a captured one: state `ready`, for `computer`. @public */
+export function readyStamp(stamp: ImageStamp, computer: string, now: Date = new Date()): ImageStamp {
+  return { ...stamp, state: 'ready', computer, readyAt: now.toISOString() };
+}
+
+/** The stamp `reserve` writes once users have access. @public */
+export function taintedStamp(stamp: ImageStamp): ImageStamp {
+  return { ...stamp, tainted: true };
+}
+
+/** The stamp as written to disk: stable key order, one trailing newline. @public */
+export function serializeStamp(stamp: ImageStamp): string {
+  return `${JSON.stringify(stamp, null, 2)}\n`;
+}
+
+/** Parses a stamp file. Throws `VLAB_ERR_STAMP_INVALID` naming what is wrong. @public */
+export function parseStamp(text: string, computer?: string): ImageStamp {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw coreError('VLAB_ERR_STAMP_INVALID', 'the image stamp is not JSON', { computer, cause: error });
+  }
+  const problem = stampProblem(value);
+  if (problem !== undefined) throw coreError('VLAB_ERR_STAMP_INVALID', `the image stamp ${problem}`, { computer });
+  return value as ImageStamp;
+}
+
+function stampProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'is not an object';
+  const s = value as Record<string, unknown>;
+  if (s['schema'] !== 1) return 'has an unknown schema (expected 1)';
+  if (typeof s['image'] !== 'string' || s['image'] === '') return 'has no image name';
+  if (!Number.isInteger(s['revision'])) return 'has no integer revision';
+  if (s['state'] !== 'captured' && s['state'] !== 'ready') return 'has a state other than captured or ready';
+  if (typeof s['capturedAt'] !== 'string') return 'has no capturedAt time';
+  if (typeof s['tainted'] !== 'boolean') return 'has no tainted flag';
+  return undefined;
+}

@@ -1,0 +1,119 @@
+import { abortError } from './abort.js';
+import type { OperationContext } from './context.js';
+import { coreError } from './errors/core-errors.js';
+
+/** How a step sequence ended, as cleanups see it. @public */
+export type StepOutcome = 'succeeded' | 'failed' | 'cancelled';
+
+/**
+ * One named step of a provisioner's load or capture sequence (Packer's multistep).
+ * `run` does the work; `cleanup`, if any, undoes what only this step made (a temporary image, a
+ * one-time boot flag) and must be idempotent. @public
+ */
+export interface Step<Ctx extends OperationContext, State> {
+  readonly name: string;
+  run(ctx: Ctx, state: State): Promise<void>;
+  /** Runs after the sequence ends — success, error or abort — for every step whose `run` started. */
+  cleanup?(ctx: Ctx, state: State, outcome: StepOutcome): Promise<void>;
+}
+
+/** What happened to one step. @public */
+export interface StepReport {
+  readonly name: string;
+  readonly status: 'succeeded' | 'failed' | 'not-run';
+  readonly durationMs: number;
+  readonly cleanup?: 'succeeded' | 'failed' | undefined;
+}
+
+/** Options of {@link runSteps}. @public */
+export interface RunStepsOptions {
+  /** How long each cleanup may take, even after an abort. Default: 60000. */
+  readonly cleanupTimeoutMs?: number;
+  /** Receives the report of every step as it ends. */
+  readonly onStep?: (report: StepReport) => void;
+}
+
+/**
+ * Runs `steps` in order, each in a child context named after it; stops at the first failure or
+ * when the signal fires. Then runs the cleanups of every started step in reverse order, each in a
+ * detached context (an abort does not stop cleanups; their own timeout does). Resolves with one
+ * report per step; rejects with the step's error (or the cancel error), to which failed cleanups
+ * are attached as `details.cleanupErrors`. If only cleanups failed, rejects with
+ * `VLAB_ERR_STEP_CLEANUP_FAILED`.
+ * @public
+ */
+export async function runSteps<Ctx extends OperationContext, State>(
+  ctx: Ctx,
+  steps: readonly Step<Ctx, State>[],
+  state: State,
+  options: RunStepsOptions = {},
+): Promise<readonly StepReport[]> {
+  const cleanupTimeoutMs = options.cleanupTimeoutMs ?? 60_000;
+  const reports: StepReport[] = steps.map((step) => ({ name: step.name, status: 'not-run', durationMs: 0 }));
+  const started: number[] = [];
+  let failure: unknown;
+  let outcome: StepOutcome = 'succeeded';
+
+  for (const [index, step] of steps.entries()) {
+    if (ctx.signal.aborted) {
+      failure = abortError(ctx.signal, undefined, step.name);
+      outcome = 'cancelled';
+      break;
+    }
+    started.push(index);
+    const began = performance.now();
+    // Every context kind's child is of the same kind (see OperationContext.child).
+    const stepCtx = ctx.child({ phase: step.name }) as Ctx;
+    stepCtx.log.info('step started', { step: step.name, index: index + 1, of: steps.length });
+    try {
+      await step.run(stepCtx, state);
+      reports[index] = { name: step.name, status: 'succeeded', durationMs: performance.now() - began };
+      stepCtx.log.info('step finished', { step: step.name, durationMs: Math.round(reports[index].durationMs) });
+      stepCtx.progress.report({ done: index + 1, total: steps.length, unit: 'steps', message: step.name });
+    } catch (error) {
+      reports[index] = { name: step.name, status: 'failed', durationMs: performance.now() - began };
+      stepCtx.log.warn('step failed', { step: step.name, error });
+      failure = error;
+      outcome = ctx.signal.aborted ? 'cancelled' : 'failed';
+      break;
+    } finally {
+      options.onStep?.(reports[index] as StepReport);
+    }
+  }
+
+  const cleanupErrors: { step: string; error: unknown }[] = [];
+  for (const index of started.reverse()) {
+    const step = steps[index] as Step<Ctx, State>;
+    if (step.cleanup === undefined) continue;
+    const cleanupCtx = ctx.child({
+      phase: `${step.name}/cleanup`,
+      deadline: Date.now() + cleanupTimeoutMs,
+      detached: true,
+    }) as Ctx;
+    const report = reports[index] as StepReport;
+    try {
+      await step.cleanup(cleanupCtx, state, outcome);
+      reports[index] = { ...report, cleanup: 'succeeded' };
+    } catch (error) {
+      cleanupCtx.log.error('cleanup failed', { step: step.name, error });
+      cleanupErrors.push({ step: step.name, error });
+      reports[index] = { ...report, cleanup: 'failed' };
+    }
+  }
+
+  if (failure !== undefined) {
+    if (cleanupErrors.length > 0 && typeof failure === 'object' && failure !== null) {
+      const details = (failure as { details?: Record<string, unknown> }).details;
+      if (details !== undefined && Object.isExtensible(details)) details['cleanupErrors'] = cleanupErrors;
+    }
+    throw failure;
+  }
+  if (cleanupErrors.length > 0) {
+    throw coreError(
+      'VLAB_ERR_STEP_CLEANUP_FAILED',
+      `cleanup of ${cleanupErrors.map((c) => c.step).join(', ')} failed`,
+      { details: { cleanupErrors }, cause: cleanupErrors[0]?.error },
+    );
+  }
+  return reports;
+}

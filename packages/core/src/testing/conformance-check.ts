@@ -1,0 +1,138 @@
+import { isVlabError } from '../errors/vlab-error.js';
+import { CORE_ERROR_CODES } from '../errors/core-errors.js';
+import type { ConformanceHarness } from './harness.js';
+
+/** One contract rule the kit checks; `run` rejects with a {@link ConformanceFailure} when the module breaks it. @public */
+export interface ConformanceCheck {
+  /** Stable id, `os/…` or `provisioner/…`. */
+  readonly id: string;
+  /** What the rule says, as a test title. */
+  readonly title: string;
+  run(): Promise<void>;
+}
+
+/** Options shared by the kit's check sets. @public */
+export interface ConformanceOptions {
+  /** How soon an operation must settle after its AbortSignal fires. Default: 2000 ms. */
+  readonly abortBoundMs?: number;
+  /** The deadline of each operation the kit runs. Default: 30000 ms. */
+  readonly operationTimeoutMs?: number;
+  /** Error codes of the module's own package, besides the core codes. */
+  readonly knownErrorCodes?: readonly string[];
+}
+
+/** The message of a broken contract rule, naming the check. @public */
+export class ConformanceFailure extends Error {
+  readonly checkId: string;
+  constructor(checkId: string, message: string) {
+    super(`[${checkId}] ${message}`);
+    this.name = 'ConformanceFailure';
+    this.checkId = checkId;
+  }
+}
+
+export interface ResolvedOptions {
+  readonly abortBoundMs: number;
+  readonly operationTimeoutMs: number;
+  readonly knownErrorCodes: ReadonlySet<string>;
+}
+
+export function resolveOptions(options: ConformanceOptions = {}): ResolvedOptions {
+  return {
+    abortBoundMs: options.abortBoundMs ?? 2000,
+    operationTimeoutMs: options.operationTimeoutMs ?? 30_000,
+    knownErrorCodes: new Set([...Object.keys(CORE_ERROR_CODES), ...(options.knownErrorCodes ?? [])]),
+  };
+}
+
+/** Builds checks: each run fails on a thrown uncoded error and on a secret in the logs. */
+export function makeCheck(
+  id: string,
+  title: string,
+  harness: ConformanceHarness,
+  options: ResolvedOptions,
+  body: (fail: (message: string) => never) => Promise<void>,
+): ConformanceCheck {
+  const fail = (message: string): never => {
+    throw new ConformanceFailure(id, message);
+  };
+  return {
+    id,
+    title,
+    async run() {
+      const firstLog = harness.logs().length;
+      try {
+        await body(fail);
+      } catch (error) {
+        if (error instanceof ConformanceFailure) throw error;
+        assertKnownError(error, options, fail, 'an operation');
+        fail(`an operation failed unexpectedly: ${(error as Error).message}`);
+      }
+      assertNoSecretLogged(harness, firstLog, fail);
+    },
+  };
+}
+
+/** Fails unless `error` is a vlab error with a known code. */
+export function assertKnownError(
+  error: unknown,
+  options: ResolvedOptions,
+  fail: (message: string) => never,
+  what: string,
+): void {
+  if (!isVlabError(error)) {
+    fail(`${what} threw an error without a VLAB_ERR_ code: ${String((error as Error)?.message ?? error)}`);
+  }
+  if (!options.knownErrorCodes.has(error.code)) {
+    fail(`${what} threw ${error.code}, which is neither a core code nor one of the module's knownErrorCodes`);
+  }
+}
+
+/** Fails when any log record since `from` contains the revealed value of a secret in play. */
+export function assertNoSecretLogged(harness: ConformanceHarness, from: number, fail: (message: string) => never): void {
+  const records = harness.logs();
+  for (let index = from; index < records.length; index += 1) {
+    const record = records[index];
+    const text = JSON.stringify(record);
+    for (const secret of harness.secrets()) {
+      const value = secret.reveal();
+      if (value.length > 0 && text.includes(value)) {
+        fail(`log record ${index} (${record?.level} "${record?.message}") contains the value of the secret "${secret.label}"`);
+      }
+    }
+  }
+}
+
+/**
+ * Runs `start(signal)`, aborts it after `afterMs`, and fails unless it settles within the bound;
+ * returns how it settled.
+ */
+export async function abortAndMeasure(
+  start: (signal: AbortSignal) => Promise<unknown>,
+  afterMs: number,
+  boundMs: number,
+  reason: unknown,
+): Promise<{ settled: boolean; error: unknown; rejected: boolean; msAfterAbort: number }> {
+  const controller = new AbortController();
+  let rejected = false;
+  let error: unknown;
+  const work = start(controller.signal).then(
+    () => {},
+    (e: unknown) => {
+      rejected = true;
+      error = e;
+    },
+  );
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  const abortedAt = performance.now();
+  controller.abort(reason);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([
+    work.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), boundMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  return { settled, error, rejected, msAfterAbort: performance.now() - abortedAt };
+}

@@ -1,0 +1,37 @@
+import { describe, it } from 'vitest';
+import type { ConformanceCheck } from './conformance-check.js';
+import { type OsModuleSubject, osModuleChecks } from './os-module-checks.js';
+import { type ProvisionerSubject, provisionerChecks } from './provisioner-checks.js';
+
+/** Options of the `describe…Conformance` helpers. @public */
+export interface DescribeConformanceOptions {
+  /** The vitest timeout of each check. Default: 60000 ms. */
+  readonly testTimeoutMs?: number;
+}
+
+/**
+ * Registers one vitest test per OS module check, in a `describe` block named `title`.
+ * @example
+ * ```ts
+ * describeOsModuleConformance('my-os', { os, harness: lab.harness('node1') });
+ * ```
+ * @public
+ */
+export function describeOsModuleConformance(title: string, subject: OsModuleSubject, options: DescribeConformanceOptions = {}): void {
+  register(title, osModuleChecks(subject), options);
+}
+
+/** Registers one vitest test per provisioner check, in a `describe` block named `title`. @public */
+export function describeProvisionerConformance(
+  title: string,
+  subject: ProvisionerSubject,
+  options: DescribeConformanceOptions = {},
+): void {
+  register(title, provisionerChecks(subject), options);
+}
+
+function register(title: string, checks: readonly ConformanceCheck[], options: DescribeConformanceOptions): void {
+  describe(title, () => {
+    for (const check of checks) it(`${check.id}: ${check.title}`, () => check.run(), options.testTimeoutMs ?? 60_000);
+  });
+}

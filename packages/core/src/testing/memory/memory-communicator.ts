@@ -1,0 +1,138 @@
+import { abortError, sleep } from '../../abort.js';
+import type { Communicator, ReachOptions, RunOptions, RunResult, TransferOptions, TransferSource } from '../../communicator.js';
+import { commandFailedError, coreError } from '../../errors/core-errors.js';
+import { MEMORY_HOST_KEY_PATH, type MemoryMachine } from './memory-machine.js';
+
+/**
+ * The {@link Communicator} of a {@link MemoryMachine}, with the same rules as the SSH one: a
+ * connection is made on first use and verified against the pinned host key; it lasts until the
+ * machine goes down; every call honours its timeout and signal; a stalled machine hangs calls.
+ * @public
+ */
+export class MemoryCommunicator implements Communicator {
+  readonly shell = 'posix' as const;
+  readonly #machine: MemoryMachine;
+  #pinned: readonly string[];
+  #connectedBoot: number | undefined;
+
+  /** @param pinned - the host keys trusted for this machine (a known-hosts store of one entry) */
+  constructor(machine: MemoryMachine, pinned: readonly string[]) {
+    this.#machine = machine;
+    this.#pinned = pinned;
+  }
+
+  get computer(): string {
+    return this.#machine.name;
+  }
+
+  /** The host keys now pinned. */
+  get pinnedHostKeys(): readonly string[] {
+    return this.#pinned;
+  }
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const signal = withTimeout(options.signal, options.timeoutMs ?? 60_000, this.computer, argv[0] ?? 'command');
+    await this.#connect(signal);
+    const stdin = await collect(options.stdin);
+    const result = this.#machine.exec(argv, stdin);
+    if (result.runsForMs !== undefined) await sleep(result.runsForMs, signal, this.computer);
+    await this.#answer(signal);
+    return { code: result.code, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr) };
+  }
+
+  async runChecked(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
+    const result = await this.run(argv, options);
+    if (result.code !== 0) throw commandFailedError(argv, result, this.computer);
+    return result;
+  }
+
+  async put(remotePath: string, content: TransferSource, options: TransferOptions = {}): Promise<void> {
+    const signal = withTimeout(options.signal, options.timeoutMs ?? 60_000, this.computer, `put ${remotePath}`);
+    await this.#connect(signal);
+    const data = await collect(content);
+    await this.#answer(signal);
+    this.#machine.writeFile(remotePath, data);
+    options.onProgress?.(data.length, data.length);
+  }
+
+  async get(remotePath: string, options: TransferOptions = {}): Promise<Buffer> {
+    const result = await this.runChecked(['cat', remotePath], {
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
+    return result.stdout;
+  }
+
+  async *getStream(remotePath: string, options: TransferOptions = {}): AsyncIterable<Uint8Array> {
+    yield await this.get(remotePath, options);
+  }
+
+  async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 600_000;
+    const signal = withTimeout(options.signal, timeoutMs, this.computer, 'waiting for the machine to answer');
+    for (;;) {
+      if (this.#machine.reachable) {
+        await this.#connect(signal);
+        return;
+      }
+      await sleep(5, signal, this.computer);
+    }
+  }
+
+  async trustHostKeys(publicKeys: readonly string[]): Promise<void> {
+    this.#pinned = [...publicKeys];
+  }
+
+  async #connect(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw abortError(signal, this.computer);
+    if (this.#machine.power !== 'on') {
+      this.#connectedBoot = undefined;
+      throw coreError('VLAB_ERR_COMPUTER_UNREACHABLE', 'the machine does not answer (power is off)', {
+        computer: this.computer,
+      });
+    }
+    await this.#answer(signal);
+    if (this.#connectedBoot === this.#machine.bootCount) return;
+    const presented = this.#machine.files.get(MEMORY_HOST_KEY_PATH)?.toString('utf8').trim() ?? '';
+    if (!this.#pinned.map((k) => k.trim()).includes(presented)) {
+      throw coreError('VLAB_ERR_HOSTKEY_MISMATCH', 'the host key differs from the pinned one', {
+        computer: this.computer,
+        details: { presented: presented.slice(0, 40), pinned: this.#pinned.map((k) => k.slice(0, 40)) },
+      });
+    }
+    this.#connectedBoot = this.#machine.bootCount;
+  }
+
+  // A stalled machine answers nothing: wait until it recovers or the call is cancelled.
+  async #answer(signal: AbortSignal): Promise<void> {
+    if (this.#machine.reachable || this.#machine.power === 'off') return;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(abortError(signal, this.computer));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void this.#machine.whenUnstalled().then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+}
+
+function withTimeout(signal: AbortSignal | undefined, timeoutMs: number, computer: string, what: string): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(coreError('VLAB_ERR_OP_TIMEOUT', `${what} took longer than ${timeoutMs} ms`, { computer })),
+    timeoutMs,
+  );
+  timer.unref();
+  const signals = signal === undefined ? [controller.signal] : [signal, controller.signal];
+  return AbortSignal.any(signals);
+}
+
+async function collect(source: TransferSource | undefined): Promise<Buffer> {
+  if (source === undefined) return Buffer.alloc(0);
+  if (typeof source === 'string') return Buffer.from(source);
+  if (source instanceof Uint8Array) return Buffer.from(source);
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}

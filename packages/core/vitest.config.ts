@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against this package's own `src` (vitest transpiles TypeScript); other
+// workspace packages are consumed through their built `dist` (turbo `test` dependsOn `^build`).
+// Each entry of `test.projects` is a suite; add e.g. a `lab` project next to `unit` later.
+export default defineConfig({
+  test: {
+    // Allowed while the lead writes the first tests; remove once `src` has tests.
+    passWithNoTests: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          typecheck: {
+            enabled: true,
+            include: ['src/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+        },
+      },
+    ],
+  },
+});
