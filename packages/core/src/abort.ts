@@ -51,7 +51,11 @@ export function sleep(ms: number, signal: AbortSignal, computer?: string): Promi
  * where the caller can live with that (the underlying I/O has its own timeout).
  * @public
  */
-export function untilCancelled<T>(work: Promise<T>, signal: AbortSignal, computer?: string): Promise<T> {
+export function untilCancelled<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  computer?: string,
+): Promise<T> {
   if (signal.aborted) return Promise.reject(abortError(signal, computer));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortError(signal, computer));

@@ -79,5 +79,8 @@ export interface Communicator {
    * Call it over the still-trusted connection, right after regenerating the host keys (postLoad),
    * so that the next contact is not refused as a changed key.
    */
-  trustHostKeys(publicKeys: readonly string[], options?: { readonly signal?: AbortSignal }): Promise<void>;
+  trustHostKeys(
+    publicKeys: readonly string[],
+    options?: { readonly signal?: AbortSignal },
+  ): Promise<void>;
 }

@@ -6,7 +6,11 @@ import type { CaptureMode, Provisioner } from './provisioner.js';
 /** A request the manager is about to serve with one OS module and one provisioner. @public */
 export type CompatibilityRequest =
   | { readonly operation: 'load'; readonly osFamily?: string | undefined }
-  | { readonly operation: 'capture'; readonly mode: CaptureMode; readonly osFamily?: string | undefined };
+  | {
+      readonly operation: 'capture';
+      readonly mode: CaptureMode;
+      readonly osFamily?: string | undefined;
+    };
 
 /** The answer of {@link isCompatible}. @public */
 export interface Compatibility {
@@ -20,11 +24,17 @@ export interface Compatibility {
  * so the manager can refuse before touching a machine rather than fail half-way.
  * @public
  */
-export function isCompatible(os: OsModule, provisioner: Provisioner, request: CompatibilityRequest): Compatibility {
+export function isCompatible(
+  os: OsModule,
+  provisioner: Provisioner,
+  request: CompatibilityRequest,
+): Compatibility {
   const problems: string[] = [];
   const families = provisioner.capabilities.osFamilies;
   if (families !== 'any' && !families.includes(os.family)) {
-    problems.push(`provisioner ${provisioner.name} does not handle the ${os.family} OS family of ${os.name}`);
+    problems.push(
+      `provisioner ${provisioner.name} does not handle the ${os.family} OS family of ${os.name}`,
+    );
   }
   if (request.osFamily !== undefined && request.osFamily !== os.family) {
     problems.push(`the image is ${request.osFamily}, but OS module ${os.name} serves ${os.family}`);
@@ -53,9 +63,13 @@ export function assertCompatible(
 ): void {
   const verdict = isCompatible(os, provisioner, request);
   if (!verdict.ok) {
-    throw coreError('VLAB_ERR_CAPABILITY_MISSING', `cannot ${request.operation}: ${verdict.problems.join('; ')}`, {
-      computer,
-      details: { problems: verdict.problems },
-    });
+    throw coreError(
+      'VLAB_ERR_CAPABILITY_MISSING',
+      `cannot ${request.operation}: ${verdict.problems.join('; ')}`,
+      {
+        computer,
+        details: { problems: verdict.problems },
+      },
+    );
   }
 }

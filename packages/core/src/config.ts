@@ -27,13 +27,16 @@ export const noConfig: StandardSchemaV1<unknown, Record<string, never>> = {
     vendor: 'vlab',
     validate(value) {
       if (value === undefined || value === null) return { value: {} };
-      if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return { value: {} };
+      if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)
+        return { value: {} };
       return { issues: [{ message: 'this module takes no configuration' }] };
     },
   },
 };
 
 function joinPath(where: string, path: StandardSchemaV1.Issue['path']): string {
-  const keys = (path ?? []).map((segment) => String(typeof segment === 'object' ? segment.key : segment));
+  const keys = (path ?? []).map((segment) =>
+    String(typeof segment === 'object' ? segment.key : segment),
+  );
   return [where, ...keys].join('.');
 }

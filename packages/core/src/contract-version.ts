@@ -18,15 +18,27 @@ export function speaksContract(range: string, version: string = CONTRACT_VERSION
  * this core's contract version.
  * @public
  */
-export function assertSpeaksContract(module: { readonly name: string; readonly contract: string }): void {
+export function assertSpeaksContract(module: {
+  readonly name: string;
+  readonly contract: string;
+}): void {
   if (semver.validRange(module.contract) === null) {
-    throw coreError('VLAB_ERR_MODULE_INVALID', `module ${module.name} declares contract range "${module.contract}", which is not a semver range`);
+    throw coreError(
+      'VLAB_ERR_MODULE_INVALID',
+      `module ${module.name} declares contract range "${module.contract}", which is not a semver range`,
+    );
   }
   if (!speaksContract(module.contract)) {
     throw coreError(
       'VLAB_ERR_MODULE_CONTRACT_MISMATCH',
       `module ${module.name} speaks contract ${module.contract}, but this @vlab/core implements contract ${CONTRACT_VERSION}`,
-      { details: { module: module.name, moduleRange: module.contract, coreContract: CONTRACT_VERSION } },
+      {
+        details: {
+          module: module.name,
+          moduleRange: module.contract,
+          coreContract: CONTRACT_VERSION,
+        },
+      },
     );
   }
 }

@@ -142,10 +142,14 @@ function deadlineSignal(
     () => {
       parent?.removeEventListener('abort', onParentAbort);
       controller.abort(
-        coreError('VLAB_ERR_OP_TIMEOUT', `${phase} did not finish by its deadline ${new Date(deadline).toISOString()}`, {
-          computer,
-          details: { phase, deadline },
-        }),
+        coreError(
+          'VLAB_ERR_OP_TIMEOUT',
+          `${phase} did not finish by its deadline ${new Date(deadline).toISOString()}`,
+          {
+            computer,
+            details: { phase, deadline },
+          },
+        ),
       );
     },
     Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())),

@@ -33,12 +33,14 @@ export interface ModuleDefinitionBase<Config, Instance> {
 }
 
 /** What an OS module package default-exports. @public */
-export interface OsModuleDefinition<Config = unknown> extends ModuleDefinitionBase<Config, OsModule> {
+export interface OsModuleDefinition<Config = unknown>
+  extends ModuleDefinitionBase<Config, OsModule> {
   readonly kind: 'os';
 }
 
 /** What a provisioning module package default-exports. @public */
-export interface ProvisionerDefinition<Config = unknown> extends ModuleDefinitionBase<Config, Provisioner> {
+export interface ProvisionerDefinition<Config = unknown>
+  extends ModuleDefinitionBase<Config, Provisioner> {
   readonly kind: 'provisioner';
 }
 
@@ -96,12 +98,16 @@ export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
   value: unknown,
   kind: Kind,
   source: string,
-): asserts value is Kind extends 'os' ? OsModuleDefinition<unknown> : ProvisionerDefinition<unknown> {
+): asserts value is Kind extends 'os'
+  ? OsModuleDefinition<unknown>
+  : ProvisionerDefinition<unknown> {
   const candidate = value as Partial<Record<string, unknown>> | null | undefined;
   const problems: string[] = [];
-  if (typeof candidate !== 'object' || candidate === null) problems.push('its default export is not an object');
+  if (typeof candidate !== 'object' || candidate === null)
+    problems.push('its default export is not an object');
   else {
-    if (candidate['kind'] !== kind) problems.push(`kind is ${String(candidate['kind'])}, expected ${kind}`);
+    if (candidate['kind'] !== kind)
+      problems.push(`kind is ${String(candidate['kind'])}, expected ${kind}`);
     for (const key of ['name', 'version', 'contract'] as const) {
       if (typeof candidate[key] !== 'string') problems.push(`${key} is not a string`);
     }
@@ -112,7 +118,10 @@ export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
     }
   }
   if (problems.length > 0) {
-    throw coreError('VLAB_ERR_MODULE_INVALID', `${source} is not a valid ${kind} module: ${problems.join('; ')}`);
+    throw coreError(
+      'VLAB_ERR_MODULE_INVALID',
+      `${source} is not a valid ${kind} module: ${problems.join('; ')}`,
+    );
   }
   assertSpeaksContract(candidate as { name: string; contract: string });
 }
@@ -128,7 +137,11 @@ export async function instantiateOsModule<Config>(
   deps: ModuleDeps,
 ): Promise<OsModule> {
   assertModuleDefinition(definition, 'os', definition.name);
-  const config = await parseConfig(definition.configSchema, rawConfig, `modules.${definition.name}.config`);
+  const config = await parseConfig(
+    definition.configSchema,
+    rawConfig,
+    `modules.${definition.name}.config`,
+  );
   const instance = await definition.create(config, deps);
   assertOperations(instance, OS_OPERATIONS, definition.name);
   return instance;
@@ -141,7 +154,11 @@ export async function instantiateProvisioner<Config>(
   deps: ModuleDeps,
 ): Promise<Provisioner> {
   assertModuleDefinition(definition, 'provisioner', definition.name);
-  const config = await parseConfig(definition.configSchema, rawConfig, `modules.${definition.name}.config`);
+  const config = await parseConfig(
+    definition.configSchema,
+    rawConfig,
+    `modules.${definition.name}.config`,
+  );
   const instance = await definition.create(config, deps);
   assertOperations(instance, PROVISIONER_OPERATIONS, definition.name);
   return instance;
@@ -151,6 +168,9 @@ function assertOperations(instance: unknown, operations: readonly string[], name
   const record = instance as Record<string, unknown> | null;
   const missing = operations.filter((op) => typeof record?.[op] !== 'function');
   if (missing.length > 0) {
-    throw coreError('VLAB_ERR_MODULE_INVALID', `module ${name} created an instance without ${missing.join(', ')}`);
+    throw coreError(
+      'VLAB_ERR_MODULE_INVALID',
+      `module ${name} created an instance without ${missing.join(', ')}`,
+    );
   }
 }

@@ -35,9 +35,21 @@ export interface Logger {
  * are replaced by `[redacted]` before the sink sees them.
  * @public
  */
-export function createLogger(sink: LogSink, bindings: Readonly<Record<string, unknown>> = {}): Logger {
-  const write = (level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>): void => {
-    sink({ level, message, time: Date.now(), fields: scrub({ ...bindings, ...fields }, 0) as Record<string, unknown> });
+export function createLogger(
+  sink: LogSink,
+  bindings: Readonly<Record<string, unknown>> = {},
+): Logger {
+  const write = (
+    level: LogLevel,
+    message: string,
+    fields?: Readonly<Record<string, unknown>>,
+  ): void => {
+    sink({
+      level,
+      message,
+      time: Date.now(),
+      fields: scrub({ ...bindings, ...fields }, 0) as Record<string, unknown>,
+    });
   };
   return {
     debug: (message, fields) => write('debug', message, fields),
@@ -54,7 +66,8 @@ export const silentLogger: Logger = createLogger(() => {});
 function scrub(value: unknown, depth: number): unknown {
   if (Secret.isSecret(value)) return '[redacted]';
   if (depth > 6 || typeof value !== 'object' || value === null) return value;
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  if (value instanceof Error)
+    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
   if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
   const out: Record<string, unknown> = {};

@@ -51,7 +51,10 @@ export interface ProgressReporterOptions {
  * A reporter that turns counts into events with a rate (over a sliding window) and an ETA.
  * @public
  */
-export function createProgressReporter(sink: ProgressSink, options: ProgressReporterOptions): ProgressReporter {
+export function createProgressReporter(
+  sink: ProgressSink,
+  options: ProgressReporterOptions,
+): ProgressReporter {
   const now = options.now ?? (() => performance.now());
   const windowMs = options.rateWindowMs ?? 5000;
   const started = now();
@@ -63,7 +66,8 @@ export function createProgressReporter(sink: ProgressSink, options: ProgressRepo
       while (samples.length > 2 && (samples[0]?.at ?? at) < at - windowMs) samples.shift();
       const first = samples[0];
       const span = first === undefined ? 0 : at - first.at;
-      const ratePerSecond = first !== undefined && span > 0 ? ((update.done - first.done) * 1000) / span : undefined;
+      const ratePerSecond =
+        first !== undefined && span > 0 ? ((update.done - first.done) * 1000) / span : undefined;
       const etaSeconds =
         update.total !== undefined && ratePerSecond !== undefined && ratePerSecond > 0
           ? Math.max(0, (update.total - update.done) / ratePerSecond)

@@ -51,9 +51,7 @@ export class Secret {
  * Where configuration says a secret lives. Config never holds a secret value itself.
  * @public
  */
-export type SecretRef =
-  | { readonly env: string }
-  | { readonly file: string };
+export type SecretRef = { readonly env: string } | { readonly file: string };
 
 /** Resolves secret references into {@link Secret}s. @public */
 export interface SecretResolver {
@@ -77,13 +75,17 @@ export interface SecretSources {
 export function createSecretResolver(sources: SecretSources = {}): SecretResolver {
   const env = sources.env ?? process.env;
   const readFile =
-    sources.readFile ?? (async (path: string) => (await import('node:fs/promises')).readFile(path, 'utf8'));
+    sources.readFile ??
+    (async (path: string) => (await import('node:fs/promises')).readFile(path, 'utf8'));
   return {
     async resolve(ref) {
       if ('env' in ref) {
         const value = env[ref.env];
         if (value === undefined || value === '') {
-          throw coreError('VLAB_ERR_SECRET_UNRESOLVED', `environment variable ${ref.env} is not set`);
+          throw coreError(
+            'VLAB_ERR_SECRET_UNRESOLVED',
+            `environment variable ${ref.env} is not set`,
+          );
         }
         return new Secret(value, `env ${ref.env}`);
       }
@@ -91,9 +93,13 @@ export function createSecretResolver(sources: SecretSources = {}): SecretResolve
         return new Secret((await readFile(ref.file)).replace(/\r?\n$/, ''), `file ${ref.file}`);
       } catch (error) {
         const why = (error as { code?: string }).code ?? 'unreadable';
-        throw coreError('VLAB_ERR_SECRET_UNRESOLVED', `secret file ${ref.file} could not be read (${why})`, {
-          cause: error,
-        });
+        throw coreError(
+          'VLAB_ERR_SECRET_UNRESOLVED',
+          `secret file ${ref.file} could not be read (${why})`,
+          {
+            cause: error,
+          },
+        );
       }
     },
   };

@@ -42,11 +42,22 @@ export interface StampTarget {
 
 /** The stamp `preCapture` writes: state `captured`, not tainted. @public */
 export function capturedStamp(target: StampTarget, now: Date = new Date()): ImageStamp {
-  return { schema: 1, image: target.image, revision: target.revision, state: 'captured', capturedAt: now.toISOString(), tainted: false };
+  return {
+    schema: 1,
+    image: target.image,
+    revision: target.revision,
+    state: 'captured',
+    capturedAt: now.toISOString(),
+    tainted: false,
+  };
 }
 
 /** The stamp `postLoad` writes over a captured one: state `ready`, for `computer`. @public */
-export function readyStamp(stamp: ImageStamp, computer: string, now: Date = new Date()): ImageStamp {
+export function readyStamp(
+  stamp: ImageStamp,
+  computer: string,
+  now: Date = new Date(),
+): ImageStamp {
   return { ...stamp, state: 'ready', computer, readyAt: now.toISOString() };
 }
 
@@ -66,10 +77,14 @@ export function parseStamp(text: string, computer?: string): ImageStamp {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw coreError('VLAB_ERR_STAMP_INVALID', 'the image stamp is not JSON', { computer, cause: error });
+    throw coreError('VLAB_ERR_STAMP_INVALID', 'the image stamp is not JSON', {
+      computer,
+      cause: error,
+    });
   }
   const problem = stampProblem(value);
-  if (problem !== undefined) throw coreError('VLAB_ERR_STAMP_INVALID', `the image stamp ${problem}`, { computer });
+  if (problem !== undefined)
+    throw coreError('VLAB_ERR_STAMP_INVALID', `the image stamp ${problem}`, { computer });
   return value as ImageStamp;
 }
 
@@ -79,7 +94,8 @@ function stampProblem(value: unknown): string | undefined {
   if (s['schema'] !== 1) return 'has an unknown schema (expected 1)';
   if (typeof s['image'] !== 'string' || s['image'] === '') return 'has no image name';
   if (!Number.isInteger(s['revision'])) return 'has no integer revision';
-  if (s['state'] !== 'captured' && s['state'] !== 'ready') return 'has a state other than captured or ready';
+  if (s['state'] !== 'captured' && s['state'] !== 'ready')
+    return 'has a state other than captured or ready';
   if (typeof s['capturedAt'] !== 'string') return 'has no capturedAt time';
   if (typeof s['tainted'] !== 'boolean') return 'has no tainted flag';
   return undefined;

@@ -49,7 +49,11 @@ export async function runSteps<Ctx extends OperationContext, State>(
   options: RunStepsOptions = {},
 ): Promise<readonly StepReport[]> {
   const cleanupTimeoutMs = options.cleanupTimeoutMs ?? 60_000;
-  const reports: StepReport[] = steps.map((step) => ({ name: step.name, status: 'not-run', durationMs: 0 }));
+  const reports: StepReport[] = steps.map((step) => ({
+    name: step.name,
+    status: 'not-run',
+    durationMs: 0,
+  }));
   const started: number[] = [];
   let failure: unknown;
   let outcome: StepOutcome = 'succeeded';
@@ -67,9 +71,21 @@ export async function runSteps<Ctx extends OperationContext, State>(
     stepCtx.log.info('step started', { step: step.name, index: index + 1, of: steps.length });
     try {
       await step.run(stepCtx, state);
-      reports[index] = { name: step.name, status: 'succeeded', durationMs: performance.now() - began };
-      stepCtx.log.info('step finished', { step: step.name, durationMs: Math.round(reports[index].durationMs) });
-      stepCtx.progress.report({ done: index + 1, total: steps.length, unit: 'steps', message: step.name });
+      reports[index] = {
+        name: step.name,
+        status: 'succeeded',
+        durationMs: performance.now() - began,
+      };
+      stepCtx.log.info('step finished', {
+        step: step.name,
+        durationMs: Math.round(reports[index].durationMs),
+      });
+      stepCtx.progress.report({
+        done: index + 1,
+        total: steps.length,
+        unit: 'steps',
+        message: step.name,
+      });
     } catch (error) {
       reports[index] = { name: step.name, status: 'failed', durationMs: performance.now() - began };
       stepCtx.log.warn('step failed', { step: step.name, error });
@@ -104,7 +120,8 @@ export async function runSteps<Ctx extends OperationContext, State>(
   if (failure !== undefined) {
     if (cleanupErrors.length > 0 && typeof failure === 'object' && failure !== null) {
       const details = (failure as { details?: Record<string, unknown> }).details;
-      if (details !== undefined && Object.isExtensible(details)) details['cleanupErrors'] = cleanupErrors;
+      if (details !== undefined && Object.isExtensible(details))
+        details['cleanupErrors'] = cleanupErrors;
     }
     throw failure;
   }

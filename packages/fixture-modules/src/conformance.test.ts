@@ -1,5 +1,14 @@
-import { createSecretResolver, instantiateOsModule, instantiateProvisioner, silentLogger } from '@vlab/core';
-import { createMemoryLab, describeOsModuleConformance, describeProvisionerConformance } from '@vlab/core/testing';
+import {
+  createSecretResolver,
+  instantiateOsModule,
+  instantiateProvisioner,
+  silentLogger,
+} from '@vlab/core';
+import {
+  createMemoryLab,
+  describeOsModuleConformance,
+  describeProvisionerConformance,
+} from '@vlab/core/testing';
 import memoryOsModule from './memory-os-module.js';
 import memoryProvisioner from './memory-provisioner.js';
 
@@ -8,7 +17,10 @@ const deps = { log: silentLogger, secrets: createSecretResolver({ env: lab.secre
 const os = await instantiateOsModule(memoryOsModule, {}, deps);
 const provisioner = await instantiateProvisioner(memoryProvisioner, { lab: lab.id }, deps);
 
-describeOsModuleConformance('os-memory keeps the OS module contract', { os, harness: lab.harness('node1') });
+describeOsModuleConformance('os-memory keeps the OS module contract', {
+  os,
+  harness: lab.harness('node1'),
+});
 describeProvisionerConformance('provisioner-memory keeps the provisioner contract', {
   provisioner,
   os,

@@ -12,7 +12,7 @@ import {
   sleep,
   throwIfCancelled,
 } from '@vlab/core';
-import { imageKey, type MemoryLab, MemoryLab as Lab, type MemoryMachine } from '@vlab/core/testing';
+import { imageKey, MemoryLab as Lab, type MemoryLab, type MemoryMachine } from '@vlab/core/testing';
 import { z } from 'zod';
 
 /** Config of the memory provisioner. */
@@ -36,10 +36,15 @@ export default defineProvisioner({
     const bmc = async (ctx: ComputerContext): Promise<MemoryMachine> => {
       throwIfCancelled(ctx.signal, ctx.computer.name, 'BMC request');
       const ref = ctx.computer.credentials['bmc'];
-      if (ref === undefined) throw coreError('VLAB_ERR_CONFIG_INVALID', 'the computer has no bmc credential', { computer: ctx.computer.name });
+      if (ref === undefined)
+        throw coreError('VLAB_ERR_CONFIG_INVALID', 'the computer has no bmc credential', {
+          computer: ctx.computer.name,
+        });
       const password = await ctx.secrets.resolve(ref);
       if (password.reveal() !== lab.secretEnv['VLAB_MEMORY_BMC_PASSWORD']) {
-        throw coreError('VLAB_ERR_CONFIG_INVALID', 'the BMC refused the credential', { computer: ctx.computer.name });
+        throw coreError('VLAB_ERR_CONFIG_INVALID', 'the BMC refused the credential', {
+          computer: ctx.computer.name,
+        });
       }
       ctx.log.debug('BMC session open', { user: 'admin', password });
       return lab.machine(ctx.computer.name);
@@ -51,11 +56,16 @@ export default defineProvisioner({
       const hostKey = machine.ensureHostKey();
       await ctx.communicator.trustHostKeys([hostKey], { signal: ctx.signal });
       machine.powerOn();
-      await ctx.communicator.waitUntilReachable({ signal: ctx.signal, timeoutMs: ctx.remainingMs() });
+      await ctx.communicator.waitUntilReachable({
+        signal: ctx.signal,
+        timeoutMs: ctx.remainingMs(),
+      });
     };
 
     const exists = (name: string, revision?: number): boolean =>
-      revision === undefined ? [...lab.images.keys()].some((k) => k.startsWith(`${name}@`)) : lab.images.has(imageKey(name, revision));
+      revision === undefined
+        ? [...lab.images.keys()].some((k) => k.startsWith(`${name}@`))
+        : lab.images.has(imageKey(name, revision));
 
     return {
       name: 'provisioner-memory',
@@ -68,7 +78,11 @@ export default defineProvisioner({
       async load(ctx, { image, revision }) {
         const stored = lab.images.get(imageKey(image, revision));
         if (stored === undefined) {
-          throw coreError('VLAB_ERR_IMAGE_NOT_FOUND', `image ${image} revision ${revision} is not in the store`, { computer: ctx.computer.name });
+          throw coreError(
+            'VLAB_ERR_IMAGE_NOT_FOUND',
+            `image ${image} revision ${revision} is not in the store`,
+            { computer: ctx.computer.name },
+          );
         }
         const machine = await bmc(ctx);
         const steps: Step<ProvisionerContext, Record<string, never>>[] = [
@@ -89,7 +103,11 @@ export default defineProvisioner({
 
       async capture(ctx, { image, newRevision, mode }) {
         if (exists(image, newRevision)) {
-          throw coreError('VLAB_ERR_IMAGE_EXISTS', `image ${image} revision ${newRevision} already exists`, { computer: ctx.computer.name });
+          throw coreError(
+            'VLAB_ERR_IMAGE_EXISTS',
+            `image ${image} revision ${newRevision} already exists`,
+            { computer: ctx.computer.name },
+          );
         }
         const machine = await bmc(ctx);
         const state: { data?: Buffer; temporary?: string } = {};
@@ -97,7 +115,10 @@ export default defineProvisioner({
           {
             name: 'preCapture',
             run: async (c) => {
-              await ctx.os.preCapture(c, { endState: 'off', stamp: { image, revision: newRevision } });
+              await ctx.os.preCapture(c, {
+                endState: 'off',
+                stamp: { image, revision: newRevision },
+              });
             },
           },
           {
@@ -118,7 +139,11 @@ export default defineProvisioner({
             run: async (_c, s) => {
               const saved = s.temporary === undefined ? undefined : lab.images.get(s.temporary);
               if (saved === undefined || s.data === undefined || !saved.data.equals(s.data)) {
-                throw coreError('VLAB_ERR_COMMAND_FAILED', 'the saved image differs from the disk read', { computer: ctx.computer.name });
+                throw coreError(
+                  'VLAB_ERR_COMMAND_FAILED',
+                  'the saved image differs from the disk read',
+                  { computer: ctx.computer.name },
+                );
               }
               lab.images.set(imageKey(image, newRevision), saved);
             },
@@ -135,7 +160,12 @@ export default defineProvisioner({
         }
         await runSteps(ctx, steps, state);
         const data = state.data ?? Buffer.alloc(0);
-        return { image, revision: newRevision, sizeBytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+        return {
+          image,
+          revision: newRevision,
+          sizeBytes: data.length,
+          sha256: createHash('sha256').update(data).digest('hex'),
+        };
       },
 
       async powerOn(ctx) {
@@ -156,8 +186,11 @@ export default defineProvisioner({
 
       async nodeStatus(ctx) {
         const power = (await bmc(ctx)).power;
-        const responding = power === 'on' && (await ctx.os.isResponding(ctx.child({ phase: 'isResponding' })));
-        const stamp = responding ? await ctx.os.readStamp(ctx.child({ phase: 'readStamp' })) : undefined;
+        const responding =
+          power === 'on' && (await ctx.os.isResponding(ctx.child({ phase: 'isResponding' })));
+        const stamp = responding
+          ? await ctx.os.readStamp(ctx.child({ phase: 'readStamp' }))
+          : undefined;
         return { power, responding, stamp, ...nodeVerdict({ responding, stamp }, ctx.image) };
       },
 
@@ -166,7 +199,11 @@ export default defineProvisioner({
       },
       async imageSize(_ctx, { name, revision }) {
         const stored = lab.images.get(imageKey(name, revision));
-        if (stored === undefined) throw coreError('VLAB_ERR_IMAGE_NOT_FOUND', `image ${name} revision ${revision} is not in the store`);
+        if (stored === undefined)
+          throw coreError(
+            'VLAB_ERR_IMAGE_NOT_FOUND',
+            `image ${name} revision ${revision} is not in the store`,
+          );
         return stored.data.length;
       },
       async listImages() {
@@ -174,7 +211,12 @@ export default defineProvisioner({
           .filter(([key]) => !key.startsWith('.partial-'))
           .map(([key, stored]) => {
             const at = key.lastIndexOf('@');
-            return { name: key.slice(0, at), revision: Number(key.slice(at + 1)), sizeBytes: stored.data.length, createdAt: stored.createdAt };
+            return {
+              name: key.slice(0, at),
+              revision: Number(key.slice(at + 1)),
+              sizeBytes: stored.data.length,
+              createdAt: stored.createdAt,
+            };
           });
       },
       async deleteImage(_ctx, { name, revision }) {

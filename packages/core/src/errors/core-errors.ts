@@ -11,7 +11,8 @@ export const CORE_ERROR_CODES = {
     hint: 'Check that the computer is powered and reachable; if it is only slow, raise the deadline of that operation.',
   },
   VLAB_ERR_OP_CANCELLED: {
-    meaning: 'An operation stopped because its AbortSignal fired; `reason` holds what the caller gave.',
+    meaning:
+      'An operation stopped because its AbortSignal fired; `reason` holds what the caller gave.',
     hint: 'Nothing, if the cancel was intended. The machine may be half-way through a step: reload it before handing it out.',
   },
   VLAB_ERR_COMPUTER_UNREACHABLE: {
@@ -19,7 +20,8 @@ export const CORE_ERROR_CODES = {
     hint: 'Check its power (through its BMC or hypervisor), its network cable or bridge, and that sshd runs in the image.',
   },
   VLAB_ERR_COMMAND_FAILED: {
-    meaning: 'A command run on the computer exited with a non-zero code; details hold the program, the exit code and the end of stderr.',
+    meaning:
+      'A command run on the computer exited with a non-zero code; details hold the program, the exit code and the end of stderr.',
     hint: 'Read the stderr tail in the details; run the same program on the computer by hand to see the whole output.',
   },
   VLAB_ERR_IMAGE_NOT_FOUND: {
@@ -31,15 +33,18 @@ export const CORE_ERROR_CODES = {
     hint: 'Capture under a new revision number, or delete the old revision first if it is really unused.',
   },
   VLAB_ERR_CAPABILITY_MISSING: {
-    meaning: 'A module was asked for something it does not declare (an operation, a capture mode or an end state).',
+    meaning:
+      'A module was asked for something it does not declare (an operation, a capture mode or an end state).',
     hint: 'Pick a provisioner and OS module pair that declares it (isCompatible tells before anything runs), or drop the request.',
   },
   VLAB_ERR_MODULE_CONTRACT_MISMATCH: {
-    meaning: "A module speaks a contract version range that does not include this @vlab/core's contract version.",
+    meaning:
+      "A module speaks a contract version range that does not include this @vlab/core's contract version.",
     hint: 'Install a release of the module built for this contract version, or a @vlab/core the module speaks.',
   },
   VLAB_ERR_MODULE_INVALID: {
-    meaning: 'A package named as a module does not export a valid module definition, or its instance lacks required operations.',
+    meaning:
+      'A package named as a module does not export a valid module definition, or its instance lacks required operations.',
     hint: 'Check the module name in the config; the package must default-export the result of defineOsModule or defineProvisioner.',
   },
   VLAB_ERR_CONFIG_INVALID: {
@@ -51,11 +56,13 @@ export const CORE_ERROR_CODES = {
     hint: 'Set the named environment variable, or create the named file readable by the manager.',
   },
   VLAB_ERR_HOSTKEY_MISMATCH: {
-    meaning: "The computer presented a host key that differs from the pinned one, and the connection was refused.",
+    meaning:
+      'The computer presented a host key that differs from the pinned one, and the connection was refused.',
     hint: 'If the machine was reinstalled outside vlab, remove its pin from the known-hosts store; otherwise treat it as an attack and investigate.',
   },
   VLAB_ERR_POWER_UNCONFIRMED: {
-    meaning: 'A machine was expected to reach a power state (off, or down for a reboot) and the power probe never reported it.',
+    meaning:
+      'A machine was expected to reach a power state (off, or down for a reboot) and the power probe never reported it.',
     hint: 'Check the machine through its BMC or hypervisor console: it may hang in shutdown. Power it off from outside, then reload it.',
   },
   VLAB_ERR_STAMP_INVALID: {
@@ -63,7 +70,8 @@ export const CORE_ERROR_CODES = {
     hint: 'Reload the computer; if it recurs, recapture the image, whose stamp is damaged.',
   },
   VLAB_ERR_STEP_CLEANUP_FAILED: {
-    meaning: 'A step sequence finished, but one or more cleanups failed and may have left something behind.',
+    meaning:
+      'A step sequence finished, but one or more cleanups failed and may have left something behind.',
     hint: 'Read the cleanup errors in the details and remove what they name (temporary images, boot flags) by hand.',
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
@@ -81,8 +89,15 @@ export type CoreErrorCode = keyof typeof CORE_ERROR_CODES;
  * Makes a {@link VlabError} with one of the core codes; the hint defaults to the documented one.
  * @public
  */
-export function coreError(code: CoreErrorCode, summary: string, options: VlabErrorOptions = {}): VlabError {
-  return new VlabError(code, summary, { ...options, hint: options.hint ?? CORE_ERROR_CODES[code].hint });
+export function coreError(
+  code: CoreErrorCode,
+  summary: string,
+  options: VlabErrorOptions = {},
+): VlabError {
+  return new VlabError(code, summary, {
+    ...options,
+    hint: options.hint ?? CORE_ERROR_CODES[code].hint,
+  });
 }
 
 /**
@@ -92,15 +107,26 @@ export function coreError(code: CoreErrorCode, summary: string, options: VlabErr
  */
 export function commandFailedError(
   argv: readonly string[],
-  result: { readonly code: number; readonly signal?: string | undefined; readonly stderr: Uint8Array },
+  result: {
+    readonly code: number;
+    readonly signal?: string | undefined;
+    readonly stderr: Uint8Array;
+  },
   computer: string,
 ): VlabError {
   const stderr = Buffer.from(result.stderr).toString('utf8');
   const stderrTail = stderr.length > 2048 ? `…${stderr.slice(-2048)}` : stderr;
   const program = argv[0] ?? '(empty)';
-  const how = result.signal === undefined ? `exited with code ${result.code}` : `was killed by ${result.signal}`;
-  return coreError('VLAB_ERR_COMMAND_FAILED', `${program} ${how}: ${stderrTail.trim() || '(no stderr)'}`, {
-    computer,
-    details: { program, exitCode: result.code, signal: result.signal, stderrTail },
-  });
+  const how =
+    result.signal === undefined
+      ? `exited with code ${result.code}`
+      : `was killed by ${result.signal}`;
+  return coreError(
+    'VLAB_ERR_COMMAND_FAILED',
+    `${program} ${how}: ${stderrTail.trim() || '(no stderr)'}`,
+    {
+      computer,
+      details: { program, exitCode: result.code, signal: result.signal, stderrTail },
+    },
+  );
 }

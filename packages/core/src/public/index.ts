@@ -9,8 +9,20 @@
  */
 
 export { abortError, sleep, throwIfCancelled, untilCancelled } from '../abort.js';
-export type { Communicator, ReachOptions, RunOptions, RunResult, TransferOptions, TransferSource } from '../communicator.js';
-export { assertCompatible, type Compatibility, type CompatibilityRequest, isCompatible } from '../compatibility.js';
+export type {
+  Communicator,
+  ReachOptions,
+  RunOptions,
+  RunResult,
+  TransferOptions,
+  TransferSource,
+} from '../communicator.js';
+export {
+  assertCompatible,
+  type Compatibility,
+  type CompatibilityRequest,
+  isCompatible,
+} from '../compatibility.js';
 export { noConfig, parseConfig } from '../config.js';
 export type {
   ChildContextOptions,
@@ -53,8 +65,21 @@ export {
   coreError,
   RETIRED_CORE_ERROR_CODES,
 } from '../errors/core-errors.js';
-export { ERROR_CODE_PATTERN, type ErrorCodeInfo, isVlabError, VlabError, type VlabErrorOptions } from '../errors/vlab-error.js';
-export { createLogger, type Logger, type LogLevel, type LogRecord, type LogSink, silentLogger } from '../logger.js';
+export {
+  ERROR_CODE_PATTERN,
+  type ErrorCodeInfo,
+  isVlabError,
+  VlabError,
+  type VlabErrorOptions,
+} from '../errors/vlab-error.js';
+export {
+  createLogger,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  silentLogger,
+} from '../logger.js';
 export { nodeVerdict } from '../node-verdict.js';
 export type {
   OsCapabilities,
@@ -68,7 +93,12 @@ export type {
   ReserveResult,
   WaitForResponseOptions,
 } from '../os-module.js';
-export { type PowerProbe, type PowerState, type WaitForPowerOptions, waitForPowerState } from '../power.js';
+export {
+  type PowerProbe,
+  type PowerState,
+  type WaitForPowerOptions,
+  waitForPowerState,
+} from '../power.js';
 export {
   createProgressReporter,
   type ProgressEvent,
@@ -107,10 +137,16 @@ export {
   type ImageStamp,
   parseStamp,
   readyStamp,
-  serializeStamp,
   type StampState,
   type StampTarget,
+  serializeStamp,
   taintedStamp,
 } from '../stamp.js';
-export { type RunStepsOptions, runSteps, type Step, type StepOutcome, type StepReport } from '../steps.js';
+export {
+  type RunStepsOptions,
+  runSteps,
+  type Step,
+  type StepOutcome,
+  type StepReport,
+} from '../steps.js';
 export type { ReservationUser, UserAccess } from '../users.js';

@@ -1,5 +1,5 @@
-import { isVlabError } from '../errors/vlab-error.js';
 import { CORE_ERROR_CODES } from '../errors/core-errors.js';
+import { isVlabError } from '../errors/vlab-error.js';
 import type { ConformanceHarness } from './harness.js';
 
 /** One contract rule the kit checks; `run` rejects with a {@link ConformanceFailure} when the module breaks it. @public */
@@ -41,7 +41,10 @@ export function resolveOptions(options: ConformanceOptions = {}): ResolvedOption
   return {
     abortBoundMs: options.abortBoundMs ?? 2000,
     operationTimeoutMs: options.operationTimeoutMs ?? 30_000,
-    knownErrorCodes: new Set([...Object.keys(CORE_ERROR_CODES), ...(options.knownErrorCodes ?? [])]),
+    knownErrorCodes: new Set([
+      ...Object.keys(CORE_ERROR_CODES),
+      ...(options.knownErrorCodes ?? []),
+    ]),
   };
 }
 
@@ -64,6 +67,8 @@ export function makeCheck(
       try {
         await body(fail);
       } catch (error) {
+        // A leaked secret is the graver fault: report it even when the check failed otherwise.
+        assertNoSecretLogged(harness, firstLog, fail);
         if (error instanceof ConformanceFailure) throw error;
         assertKnownError(error, options, fail, 'an operation');
         fail(`an operation failed unexpectedly: ${(error as Error).message}`);
@@ -81,15 +86,23 @@ export function assertKnownError(
   what: string,
 ): void {
   if (!isVlabError(error)) {
-    fail(`${what} threw an error without a VLAB_ERR_ code: ${String((error as Error)?.message ?? error)}`);
+    fail(
+      `${what} threw an error without a VLAB_ERR_ code: ${String((error as Error)?.message ?? error)}`,
+    );
   }
   if (!options.knownErrorCodes.has(error.code)) {
-    fail(`${what} threw ${error.code}, which is neither a core code nor one of the module's knownErrorCodes`);
+    fail(
+      `${what} threw ${error.code}, which is neither a core code nor one of the module's knownErrorCodes`,
+    );
   }
 }
 
 /** Fails when any log record since `from` contains the revealed value of a secret in play. */
-export function assertNoSecretLogged(harness: ConformanceHarness, from: number, fail: (message: string) => never): void {
+export function assertNoSecretLogged(
+  harness: ConformanceHarness,
+  from: number,
+  fail: (message: string) => never,
+): void {
   const records = harness.logs();
   for (let index = from; index < records.length; index += 1) {
     const record = records[index];
@@ -97,7 +110,9 @@ export function assertNoSecretLogged(harness: ConformanceHarness, from: number, 
     for (const secret of harness.secrets()) {
       const value = secret.reveal();
       if (value.length > 0 && text.includes(value)) {
-        fail(`log record ${index} (${record?.level} "${record?.message}") contains the value of the secret "${secret.label}"`);
+        fail(
+          `a log record (${record?.level} "${record?.message}") contains the value of the secret "${secret.label}"`,
+        );
       }
     }
   }
@@ -112,7 +127,14 @@ export async function abortAndMeasure(
   afterMs: number,
   boundMs: number,
   reason: unknown,
-): Promise<{ settled: boolean; error: unknown; rejected: boolean; msAfterAbort: number }> {
+): Promise<{
+  settled: boolean;
+  error: unknown;
+  rejected: boolean;
+  msAfterAbort: number;
+  /** Settles when the operation does; the caller waits for it (bounded) before the next check. */
+  work: Promise<void>;
+}> {
   const controller = new AbortController();
   let rejected = false;
   let error: unknown;
@@ -134,5 +156,5 @@ export async function abortAndMeasure(
     }),
   ]);
   clearTimeout(timer);
-  return { settled, error, rejected, msAfterAbort: performance.now() - abortedAt };
+  return { settled, error, rejected, msAfterAbort: performance.now() - abortedAt, work };
 }

@@ -17,7 +17,11 @@ export interface DescribeConformanceOptions {
  * ```
  * @public
  */
-export function describeOsModuleConformance(title: string, subject: OsModuleSubject, options: DescribeConformanceOptions = {}): void {
+export function describeOsModuleConformance(
+  title: string,
+  subject: OsModuleSubject,
+  options: DescribeConformanceOptions = {},
+): void {
   register(title, osModuleChecks(subject), options);
 }
 
@@ -30,8 +34,13 @@ export function describeProvisionerConformance(
   register(title, provisionerChecks(subject), options);
 }
 
-function register(title: string, checks: readonly ConformanceCheck[], options: DescribeConformanceOptions): void {
+function register(
+  title: string,
+  checks: readonly ConformanceCheck[],
+  options: DescribeConformanceOptions,
+): void {
   describe(title, () => {
-    for (const check of checks) it(`${check.id}: ${check.title}`, () => check.run(), options.testTimeoutMs ?? 60_000);
+    for (const check of checks)
+      it(`${check.id}: ${check.title}`, () => check.run(), options.testTimeoutMs ?? 60_000);
   });
 }

@@ -55,7 +55,10 @@ export interface ConformanceHarness {
   operationContext(options: HarnessContextOptions): OperationContext;
   /** The machine's power, from its BMC or hypervisor. */
   power(): Promise<PowerState>;
-  /** Power changes seen since the last reset. */
+  /**
+   * Power changes seen since the last reset. A reboot must show as `off` then `on` even where
+   * chassis power stays on (a warm reboot): derive it from the boot id if the BMC cannot tell.
+   */
   powerEvents(): readonly HarnessPowerEvent[];
   /** Logins of the machine's non-system accounts (uid ≥ 1000 on POSIX), read from outside. */
   accounts(): Promise<readonly string[]>;

@@ -1,6 +1,6 @@
+import type { OsContext } from '../context.js';
 import { DEFAULT_END_STATE, END_STATES, type EndState } from '../end-state.js';
 import { isVlabError } from '../errors/vlab-error.js';
-import type { OsContext } from '../context.js';
 import type { OsModule } from '../os-module.js';
 import { type ImageStamp, parseStamp } from '../stamp.js';
 import {
@@ -32,8 +32,11 @@ type Fail = (message: string) => never;
 export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCheck[] {
   const { os, harness } = subject;
   const options = resolveOptions(subject.options);
-  const check = (id: string, title: string, body: (fail: Fail) => Promise<void>): ConformanceCheck =>
-    makeCheck(`os/${id}`, title, harness, options, body);
+  const check = (
+    id: string,
+    title: string,
+    body: (fail: Fail) => Promise<void>,
+  ): ConformanceCheck => makeCheck(`os/${id}`, title, harness, options, body);
   const ctx = (phase: string, signal?: AbortSignal): OsContext =>
     harness.osContext({ phase, timeoutMs: options.operationTimeoutMs, signal });
   const target = { image: `${harness.image.name}-kit`, revision: harness.image.revision + 1 };
@@ -43,31 +46,42 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
       await harness.reset();
       const result = await os.postLoad(ctx('postLoad'));
       const stamp = await readStamp(harness, fail);
-      if (stamp.state !== 'ready') fail(`after postLoad the stamp's state is "${stamp.state}", expected "ready"`);
+      if (stamp.state !== 'ready')
+        fail(`after postLoad the stamp's state is "${stamp.state}", expected "ready"`);
       if (stamp.computer !== harness.computer.name) {
-        fail(`after postLoad the stamp names computer "${stamp.computer}", expected "${harness.computer.name}"`);
+        fail(
+          `after postLoad the stamp names computer "${stamp.computer}", expected "${harness.computer.name}"`,
+        );
       }
       if (stamp.image !== harness.image.name || stamp.revision !== harness.image.revision) {
         fail(`postLoad changed the stamp's image to ${stamp.image}@${stamp.revision}`);
       }
-      if (result.stamp.state !== 'ready') fail('postLoad returned a stamp whose state is not "ready"');
+      if (result.stamp.state !== 'ready')
+        fail('postLoad returned a stamp whose state is not "ready"');
     }),
 
-    check('post-load-idempotent', 'postLoad is idempotent and keeps the machine reachable', async (fail) => {
-      await harness.reset();
-      const first = await os.postLoad(ctx('postLoad'));
-      if (!first.changed) fail('the first postLoad on a fresh machine returned changed: false');
-      const stampBytes = await harness.readFile(harness.stampPath);
-      const second = await os.postLoad(ctx('postLoad'));
-      if (second.changed) fail('a second postLoad returned changed: true; it must change nothing and say so');
-      const again = await harness.readFile(harness.stampPath);
-      if (stampBytes === undefined || again === undefined || !stampBytes.equals(again)) {
-        fail('a second postLoad rewrote the stamp');
-      }
-      if (!(await os.isResponding(ctx('isResponding')))) {
-        fail('after postLoad the machine no longer answers (a host key changed without trustHostKeys?)');
-      }
-    }),
+    check(
+      'post-load-idempotent',
+      'postLoad is idempotent and keeps the machine reachable',
+      async (fail) => {
+        await harness.reset();
+        const first = await os.postLoad(ctx('postLoad'));
+        if (!first.changed) fail('the first postLoad on a fresh machine returned changed: false');
+        const stampBytes = await harness.readFile(harness.stampPath);
+        const second = await os.postLoad(ctx('postLoad'));
+        if (second.changed)
+          fail('a second postLoad returned changed: true; it must change nothing and say so');
+        const again = await harness.readFile(harness.stampPath);
+        if (stampBytes === undefined || again === undefined || !stampBytes.equals(again)) {
+          fail('a second postLoad rewrote the stamp');
+        }
+        if (!(await os.isResponding(ctx('isResponding')))) {
+          fail(
+            'after postLoad the machine no longer answers (a host key changed without trustHostKeys?)',
+          );
+        }
+      },
+    ),
 
     check('reserve-sanitize', 'sanitize removes every account reserve created', async (fail) => {
       await harness.reset();
@@ -77,8 +91,10 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
       const result = await os.reserve(ctx('reserve'), { users });
       const during = await harness.accounts();
       for (const user of users) {
-        if (!during.includes(user.login)) fail(`after reserve the machine has no account ${user.login}`);
-        if (!result.access.some((a) => a.login === user.login)) fail(`reserve returned no access entry for ${user.login}`);
+        if (!during.includes(user.login))
+          fail(`after reserve the machine has no account ${user.login}`);
+        if (!result.access.some((a) => a.login === user.login))
+          fail(`reserve returned no access entry for ${user.login}`);
       }
       const stamp = await readStamp(harness, fail);
       if (!stamp.tainted) fail('after reserve the stamp is not marked tainted');
@@ -89,49 +105,69 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
       await os.sanitize(ctx('sanitize'));
     }),
 
-    check('reserve-rejects-hostile-login', 'reserve rejects a login with shell metacharacters and creates nothing', async (fail) => {
-      await harness.reset();
-      await os.postLoad(ctx('postLoad'));
-      const before = await harness.accounts();
-      const [template] = harness.users();
-      if (template === undefined) return fail('the harness supplies no users');
-      const hostile = { ...template, login: "x'; rm -rf / #\n" };
-      const error = await os.reserve(ctx('reserve'), { users: [hostile] }).then(
-        () => fail('reserve accepted the login "x\'; rm -rf / #\\n"'),
-        (e: unknown) => e,
-      );
-      assertKnownError(error, options, fail, 'reserve with a hostile login');
-      if (!isVlabError(error, 'VLAB_ERR_CONFIG_INVALID')) fail(`reserve with a hostile login threw ${(error as { code?: string }).code}, expected VLAB_ERR_CONFIG_INVALID`);
-      const after = await harness.accounts();
-      if (after.length !== before.length) fail('reserve with a hostile login still changed the accounts');
-    }),
+    check(
+      'reserve-rejects-hostile-login',
+      'reserve rejects a login with shell metacharacters and creates nothing',
+      async (fail) => {
+        await harness.reset();
+        await os.postLoad(ctx('postLoad'));
+        const before = await harness.accounts();
+        const [template] = harness.users();
+        if (template === undefined) return fail('the harness supplies no users');
+        const hostile = { ...template, login: "x'; rm -rf / #\n" };
+        const error = await os.reserve(ctx('reserve'), { users: [hostile] }).then(
+          () => fail('reserve accepted the login "x\'; rm -rf / #\\n"'),
+          (e: unknown) => e,
+        );
+        assertKnownError(error, options, fail, 'reserve with a hostile login');
+        if (!isVlabError(error, 'VLAB_ERR_CONFIG_INVALID'))
+          fail(
+            `reserve with a hostile login threw ${(error as { code?: string }).code}, expected VLAB_ERR_CONFIG_INVALID`,
+          );
+        const after = await harness.accounts();
+        if (after.length !== before.length)
+          fail('reserve with a hostile login still changed the accounts');
+      },
+    ),
 
-    check('pre-capture-default-off', 'preCapture with no end state generalizes and leaves the machine off', async (fail) => {
-      await harness.reset();
-      await os.postLoad(ctx('postLoad'));
-      const before = new Set(await harness.accounts());
-      await os.reserve(ctx('reserve'), { users: harness.users() });
-      const result = await os.preCapture(ctx('preCapture'), { stamp: target });
-      const power = await harness.power();
-      if (power !== 'off') fail(`preCapture() with no end state returned, but the machine's power is ${power}`);
-      if (result.endState !== DEFAULT_END_STATE) fail(`preCapture() reported end state ${result.endState}, expected off`);
-      await expectCapturedStamp(harness, target, fail);
-      const left = (await harness.accounts()).filter((login) => !before.has(login));
-      if (left.length > 0) fail(`the captured disk still holds reservation accounts: ${left.join(', ')}`);
-    }),
+    check(
+      'pre-capture-default-off',
+      'preCapture with no end state generalizes and leaves the machine off',
+      async (fail) => {
+        await harness.reset();
+        await os.postLoad(ctx('postLoad'));
+        const before = new Set(await harness.accounts());
+        await os.reserve(ctx('reserve'), { users: harness.users() });
+        const result = await os.preCapture(ctx('preCapture'), { stamp: target });
+        const power = await harness.power();
+        if (power !== 'off')
+          fail(`preCapture() with no end state returned, but the machine's power is ${power}`);
+        if (result.endState !== DEFAULT_END_STATE)
+          fail(`preCapture() reported end state ${result.endState}, expected off`);
+        await expectCapturedStamp(harness, target, fail);
+        const left = (await harness.accounts()).filter((login) => !before.has(login));
+        if (left.length > 0)
+          fail(`the captured disk still holds reservation accounts: ${left.join(', ')}`);
+      },
+    ),
   ];
 
   for (const endState of os.capabilities.endStates) {
     checks.push(
-      check(`pre-capture-${endState}`, `preCapture({ endState: '${endState}' }) leaves the machine ${endState}`, async (fail) => {
-        await harness.reset();
-        await os.postLoad(ctx('postLoad'));
-        const startedAt = performance.now();
-        const result = await os.preCapture(ctx('preCapture'), { endState, stamp: target });
-        if (result.endState !== endState) fail(`preCapture({ endState: '${endState}' }) reported ${result.endState}`);
-        await expectEndState(harness, endState, startedAt, fail);
-        await expectCapturedStamp(harness, target, fail);
-      }),
+      check(
+        `pre-capture-${endState}`,
+        `preCapture({ endState: '${endState}' }) leaves the machine ${endState}`,
+        async (fail) => {
+          await harness.reset();
+          await os.postLoad(ctx('postLoad'));
+          const startedAt = performance.now();
+          const result = await os.preCapture(ctx('preCapture'), { endState, stamp: target });
+          if (result.endState !== endState)
+            fail(`preCapture({ endState: '${endState}' }) reported ${result.endState}`);
+          await expectEndState(harness, endState, startedAt, options, fail);
+          await expectCapturedStamp(harness, target, fail);
+        },
+      ),
     );
   }
 
@@ -139,77 +175,117 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
   if (!os.capabilities.endStates.includes('off')) {
     checks.push(
       check('declares-off', "capabilities.endStates includes 'off'", async (fail) => {
-        fail(`capabilities.endStates is [${os.capabilities.endStates.join(', ')}]; 'off' is required`);
+        fail(
+          `capabilities.endStates is [${os.capabilities.endStates.join(', ')}]; 'off' is required`,
+        );
       }),
     );
   }
   for (const endState of undeclared) {
     checks.push(
-      check(`pre-capture-refuses-${endState}`, `preCapture refuses the undeclared end state '${endState}'`, async (fail) => {
-        await harness.reset();
-        await os.postLoad(ctx('postLoad'));
-        const error = await os.preCapture(ctx('preCapture'), { endState, stamp: target }).then(
-          () => fail(`preCapture accepted the end state '${endState}', which the module does not declare`),
-          (e: unknown) => e,
-        );
-        if (!isVlabError(error, 'VLAB_ERR_CAPABILITY_MISSING')) {
-          fail(`preCapture({ endState: '${endState}' }) threw ${(error as { code?: string }).code}, expected VLAB_ERR_CAPABILITY_MISSING`);
-        }
-        if ((await harness.power()) !== 'on') fail('preCapture with a refused end state still powered the machine off');
-      }),
+      check(
+        `pre-capture-refuses-${endState}`,
+        `preCapture refuses the undeclared end state '${endState}'`,
+        async (fail) => {
+          await harness.reset();
+          await os.postLoad(ctx('postLoad'));
+          const error = await os.preCapture(ctx('preCapture'), { endState, stamp: target }).then(
+            () =>
+              fail(
+                `preCapture accepted the end state '${endState}', which the module does not declare`,
+              ),
+            (e: unknown) => e,
+          );
+          if (!isVlabError(error, 'VLAB_ERR_CAPABILITY_MISSING')) {
+            fail(
+              `preCapture({ endState: '${endState}' }) threw ${(error as { code?: string }).code}, expected VLAB_ERR_CAPABILITY_MISSING`,
+            );
+          }
+          if ((await harness.power()) !== 'on')
+            fail('preCapture with a refused end state still powered the machine off');
+        },
+      ),
     );
   }
 
   checks.push(
-    check('wait-for-response-timeout', 'waitForResponse on a machine that does not answer fails with VLAB_ERR_OP_TIMEOUT in time', async (fail) => {
-      await harness.reset();
-      const resume = await harness.stall();
-      try {
-        const timeoutMs = 300;
-        const began = performance.now();
-        const error = await os.waitForResponse(ctx('waitForResponse'), { timeoutMs }).then(
-          () => fail('waitForResponse resolved although the machine does not answer'),
-          (e: unknown) => e,
-        );
-        const took = performance.now() - began;
-        if (!isVlabError(error, 'VLAB_ERR_OP_TIMEOUT')) {
-          fail(`waitForResponse threw ${(error as { code?: string }).code ?? String(error)}, expected VLAB_ERR_OP_TIMEOUT`);
+    check(
+      'wait-for-response-timeout',
+      'waitForResponse on a machine that does not answer fails with VLAB_ERR_OP_TIMEOUT in time',
+      async (fail) => {
+        await harness.reset();
+        const resume = await harness.stall();
+        try {
+          const timeoutMs = 300;
+          const began = performance.now();
+          const error = await os.waitForResponse(ctx('waitForResponse'), { timeoutMs }).then(
+            () => fail('waitForResponse resolved although the machine does not answer'),
+            (e: unknown) => e,
+          );
+          const took = performance.now() - began;
+          if (!isVlabError(error, 'VLAB_ERR_OP_TIMEOUT')) {
+            fail(
+              `waitForResponse threw ${(error as { code?: string }).code ?? String(error)}, expected VLAB_ERR_OP_TIMEOUT`,
+            );
+          }
+          if (took > timeoutMs + options.abortBoundMs)
+            fail(`waitForResponse took ${Math.round(took)} ms for a ${timeoutMs} ms timeout`);
+          const responding = await os.isResponding(
+            harness.osContext({ phase: 'isResponding', timeoutMs: 500 }),
+          );
+          if (responding) fail('isResponding said true for a machine that does not answer');
+        } finally {
+          await resume();
         }
-        if (took > timeoutMs + options.abortBoundMs) fail(`waitForResponse took ${Math.round(took)} ms for a ${timeoutMs} ms timeout`);
-        const responding = await os.isResponding(harness.osContext({ phase: 'isResponding', timeoutMs: 500 }));
-        if (responding) fail('isResponding said true for a machine that does not answer');
-      } finally {
-        await resume();
-      }
-    }),
+      },
+    ),
   );
 
-  const abortable: { name: string; prepare: 'fresh' | 'loaded'; run: (c: OsContext) => Promise<unknown> }[] = [
+  const abortable: {
+    name: string;
+    prepare: 'fresh' | 'loaded';
+    run: (c: OsContext) => Promise<unknown>;
+  }[] = [
     { name: 'postLoad', prepare: 'fresh', run: (c) => os.postLoad(c) },
     { name: 'reserve', prepare: 'loaded', run: (c) => os.reserve(c, { users: harness.users() }) },
     { name: 'sanitize', prepare: 'loaded', run: (c) => os.sanitize(c) },
     { name: 'preCapture', prepare: 'loaded', run: (c) => os.preCapture(c, { stamp: target }) },
-    { name: 'waitForResponse', prepare: 'fresh', run: (c) => os.waitForResponse(c, { timeoutMs: options.operationTimeoutMs }) },
+    {
+      name: 'waitForResponse',
+      prepare: 'fresh',
+      run: (c) => os.waitForResponse(c, { timeoutMs: options.operationTimeoutMs }),
+    },
   ];
   for (const op of abortable) {
     checks.push(
-      check(`abort-${op.name}`, `${op.name} stops within ${options.abortBoundMs} ms of its AbortSignal`, async (fail) => {
-        await harness.reset();
-        if (op.prepare === 'loaded') await os.postLoad(ctx('postLoad'));
-        await expectAbortHonoured(harness, options, fail, op.name, (signal) => op.run(ctx(op.name, signal)));
-      }),
+      check(
+        `abort-${op.name}`,
+        `${op.name} stops within ${options.abortBoundMs} ms of its AbortSignal`,
+        async (fail) => {
+          await harness.reset();
+          if (op.prepare === 'loaded') await os.postLoad(ctx('postLoad'));
+          await expectAbortHonoured(harness, options, fail, op.name, (signal) =>
+            op.run(ctx(op.name, signal)),
+          );
+        },
+      ),
     );
   }
 
   checks.push(
-    check('no-secret-in-logs', 'no secret reaches a log line over a whole reservation', async (fail) => {
-      await harness.reset();
-      await os.postLoad(ctx('postLoad'));
-      await os.reserve(ctx('reserve'), { users: harness.users() });
-      await os.sanitize(ctx('sanitize'));
-      await os.preCapture(ctx('preCapture'), { stamp: target });
-      if (harness.logs().length === 0) fail('the module wrote no log line at all; the kit cannot check it for secrets');
-    }),
+    check(
+      'no-secret-in-logs',
+      'no secret reaches a log line over a whole reservation',
+      async (fail) => {
+        await harness.reset();
+        await os.postLoad(ctx('postLoad'));
+        await os.reserve(ctx('reserve'), { users: harness.users() });
+        await os.sanitize(ctx('sanitize'));
+        await os.preCapture(ctx('preCapture'), { stamp: target });
+        if (harness.logs().length === 0)
+          fail('the module wrote no log line at all; the kit cannot check it for secrets');
+      },
+    ),
   );
   return checks;
 }
@@ -224,18 +300,34 @@ export async function expectAbortHonoured(
 ): Promise<void> {
   const resume = await harness.stall();
   const reason = new Error('cancelled by the conformance kit');
+  let abandoned: Promise<void> | undefined;
   try {
     const outcome = await abortAndMeasure(start, 50, options.abortBoundMs, reason);
-    if (!outcome.settled) fail(`${name} did not stop within ${options.abortBoundMs} ms of its AbortSignal firing`);
+    abandoned = outcome.work;
+    if (!outcome.settled)
+      fail(`${name} did not stop within ${options.abortBoundMs} ms of its AbortSignal firing`);
     if (!outcome.rejected) return;
     assertKnownError(outcome.error, options, fail, `${name} after abort`);
-    const error = outcome.error as { code: string; cause?: unknown; details?: { reason?: unknown } };
-    if (error.code !== 'VLAB_ERR_OP_CANCELLED') fail(`${name} after abort threw ${error.code}, expected VLAB_ERR_OP_CANCELLED`);
+    const error = outcome.error as {
+      code: string;
+      cause?: unknown;
+      details?: { reason?: unknown };
+    };
+    if (error.code !== 'VLAB_ERR_OP_CANCELLED')
+      fail(`${name} after abort threw ${error.code}, expected VLAB_ERR_OP_CANCELLED`);
     if (error.cause !== reason && error.details?.reason !== reason) {
       fail(`${name} after abort threw VLAB_ERR_OP_CANCELLED without the signal's reason`);
     }
   } finally {
     await resume();
+    // An operation that ignored the abort goes on once the machine answers again; let it end
+    // (for a bounded time) so that it cannot act on the machine during the next check.
+    if (abandoned !== undefined) {
+      await Promise.race([
+        abandoned,
+        new Promise((resolve) => setTimeout(resolve, options.operationTimeoutMs).unref()),
+      ]);
+    }
   }
 }
 
@@ -255,19 +347,42 @@ async function expectCapturedStamp(
   fail: Fail,
 ): Promise<void> {
   const stamp = await readStamp(harness, fail);
-  if (stamp.state !== 'captured') fail(`after preCapture the stamp's state is "${stamp.state}", expected "captured"`);
+  if (stamp.state !== 'captured')
+    fail(`after preCapture the stamp's state is "${stamp.state}", expected "captured"`);
   if (stamp.image !== target.image || stamp.revision !== target.revision) {
-    fail(`after preCapture the stamp names ${stamp.image}@${stamp.revision}, expected ${target.image}@${target.revision}`);
+    fail(
+      `after preCapture the stamp names ${stamp.image}@${stamp.revision}, expected ${target.image}@${target.revision}`,
+    );
   }
   if (stamp.tainted) fail('after preCapture the stamp is still marked tainted');
 }
 
-async function expectEndState(harness: ConformanceHarness, endState: EndState, since: number, fail: Fail): Promise<void> {
+async function expectEndState(
+  harness: ConformanceHarness,
+  endState: EndState,
+  since: number,
+  options: ResolvedOptions,
+  fail: Fail,
+): Promise<void> {
   const power = await harness.power();
   const wentDown = harness.powerEvents().some((e) => e.state === 'off' && e.at >= since);
-  if (endState === 'off' && power !== 'off') fail(`preCapture({ endState: 'off' }) returned with the machine ${power}`);
+  if (endState === 'off' && power !== 'off')
+    fail(`preCapture({ endState: 'off' }) returned with the machine ${power}`);
   if (endState === 'on' && (power !== 'on' || wentDown)) {
-    fail(`preCapture({ endState: 'on' }) returned with the machine ${wentDown ? 'having gone down' : power}`);
+    fail(
+      `preCapture({ endState: 'on' }) returned with the machine ${wentDown ? 'having gone down' : power}`,
+    );
   }
-  if (endState === 'reboot' && !wentDown) fail("preCapture({ endState: 'reboot' }) returned before the machine went down");
+  if (endState === 'reboot') {
+    if (!wentDown) fail("preCapture({ endState: 'reboot' }) returned before the machine went down");
+    // A reboot, not a power-off: the machine comes back by itself.
+    const until = performance.now() + options.operationTimeoutMs;
+    while ((await harness.power()) !== 'on') {
+      if (performance.now() > until)
+        fail(
+          "after preCapture({ endState: 'reboot' }) the machine stayed off: it powered off instead of rebooting",
+        );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }

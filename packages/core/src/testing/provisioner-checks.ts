@@ -4,7 +4,12 @@ import { isVlabError } from '../errors/vlab-error.js';
 import type { OsModule, PreCaptureArgs } from '../os-module.js';
 import type { CaptureArgs, Provisioner } from '../provisioner.js';
 import { parseStamp } from '../stamp.js';
-import { type ConformanceCheck, type ConformanceOptions, makeCheck, resolveOptions } from './conformance-check.js';
+import {
+  type ConformanceCheck,
+  type ConformanceOptions,
+  makeCheck,
+  resolveOptions,
+} from './conformance-check.js';
 import type { ConformanceHarness } from './harness.js';
 import { expectAbortHonoured } from './os-module-checks.js';
 import { spyOnOsModule } from './os-module-spy.js';
@@ -30,14 +35,20 @@ let captureSerial = 0;
 export function provisionerChecks(subject: ProvisionerSubject): readonly ConformanceCheck[] {
   const { provisioner, os, harness } = subject;
   const options = resolveOptions(subject.options);
-  const check = (id: string, title: string, body: (fail: Fail) => Promise<void>): ConformanceCheck =>
-    makeCheck(`provisioner/${id}`, title, harness, options, body);
+  const check = (
+    id: string,
+    title: string,
+    body: (fail: Fail) => Promise<void>,
+  ): ConformanceCheck => makeCheck(`provisioner/${id}`, title, harness, options, body);
   const ctx = (module: OsModule, phase: string, signal?: AbortSignal): ProvisionerContext =>
     harness.provisionerContext(module, { phase, timeoutMs: options.operationTimeoutMs, signal });
-  const storeCtx = () => harness.operationContext({ phase: 'store', timeoutMs: options.operationTimeoutMs });
+  const storeCtx = () =>
+    harness.operationContext({ phase: 'store', timeoutMs: options.operationTimeoutMs });
   const loaded = async (): Promise<void> => {
     await harness.reset();
-    await os.postLoad(harness.osContext({ phase: 'postLoad', timeoutMs: options.operationTimeoutMs }));
+    await os.postLoad(
+      harness.osContext({ phase: 'postLoad', timeoutMs: options.operationTimeoutMs }),
+    );
   };
   const newCapture = (mode: CaptureArgs['mode']): CaptureArgs => {
     captureSerial += 1;
@@ -46,110 +57,174 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
   const features = provisioner.capabilities.features;
 
   const checks: ConformanceCheck[] = [
-    check('load-ends-with-post-load', 'load deploys the image and ends by calling postLoad once', async (fail) => {
-      await harness.reset();
-      const spy = spyOnOsModule(os);
-      const result = await provisioner.load(ctx(spy.module, 'load'), { image: harness.image.name, revision: harness.image.revision });
-      const postLoads = spy.calls.filter((c) => c.operation === 'postLoad');
-      if (postLoads.length !== 1) fail(`load called postLoad ${postLoads.length} times, expected once`);
-      if (spy.calls.at(-1)?.operation !== 'postLoad') fail(`load's last OS call was ${spy.calls.at(-1)?.operation}, expected postLoad`);
-      if ((await harness.power()) !== 'on') fail('after load the machine is not on');
-      const bytes = await harness.readFile(harness.stampPath);
-      const stamp = bytes === undefined ? undefined : parseStamp(bytes.toString('utf8'));
-      if (stamp?.state !== 'ready') fail('after load the stamp on the machine is not "ready"');
-      if (result.stamp.state !== 'ready') fail('load returned a stamp that is not "ready"');
-    }),
+    check(
+      'load-ends-with-post-load',
+      'load deploys the image and ends by calling postLoad once',
+      async (fail) => {
+        await harness.reset();
+        const spy = spyOnOsModule(os);
+        const result = await provisioner.load(ctx(spy.module, 'load'), {
+          image: harness.image.name,
+          revision: harness.image.revision,
+        });
+        const postLoads = spy.calls.filter((c) => c.operation === 'postLoad');
+        if (postLoads.length !== 1)
+          fail(`load called postLoad ${postLoads.length} times, expected once`);
+        if (spy.calls.at(-1)?.operation !== 'postLoad')
+          fail(`load's last OS call was ${spy.calls.at(-1)?.operation}, expected postLoad`);
+        if ((await harness.power()) !== 'on') fail('after load the machine is not on');
+        const bytes = await harness.readFile(harness.stampPath);
+        const stamp = bytes === undefined ? undefined : parseStamp(bytes.toString('utf8'));
+        if (stamp?.state !== 'ready') fail('after load the stamp on the machine is not "ready"');
+        if (result.stamp.state !== 'ready') fail('load returned a stamp that is not "ready"');
+      },
+    ),
 
-    check('load-refuses-missing-image', 'load of a missing revision fails with VLAB_ERR_IMAGE_NOT_FOUND before touching the machine', async (fail) => {
-      await harness.reset();
-      const eventsBefore = harness.powerEvents().length;
-      const error = await provisioner.load(ctx(os, 'load'), { image: 'kit-no-such-image', revision: 1 }).then(
-        () => fail('load of a missing image resolved'),
-        (e: unknown) => e,
-      );
-      if (!isVlabError(error, 'VLAB_ERR_IMAGE_NOT_FOUND')) fail(`load of a missing image threw ${(error as { code?: string }).code}, expected VLAB_ERR_IMAGE_NOT_FOUND`);
-      if (harness.powerEvents().length !== eventsBefore) fail('load of a missing image changed the machine\'s power');
-    }),
+    check(
+      'load-refuses-missing-image',
+      'load of a missing revision fails with VLAB_ERR_IMAGE_NOT_FOUND before touching the machine',
+      async (fail) => {
+        await harness.reset();
+        const eventsBefore = harness.powerEvents().length;
+        const error = await provisioner
+          .load(ctx(os, 'load'), { image: 'kit-no-such-image', revision: 1 })
+          .then(
+            () => fail('load of a missing image resolved'),
+            (e: unknown) => e,
+          );
+        if (!isVlabError(error, 'VLAB_ERR_IMAGE_NOT_FOUND'))
+          fail(
+            `load of a missing image threw ${(error as { code?: string }).code}, expected VLAB_ERR_IMAGE_NOT_FOUND`,
+          );
+        if (harness.powerEvents().length !== eventsBefore)
+          fail("load of a missing image changed the machine's power");
+      },
+    ),
 
-    check('abort-load', `load stops within ${options.abortBoundMs} ms of its AbortSignal`, async (fail) => {
-      await harness.reset();
-      await expectAbortHonoured(harness, options, fail, 'load', (signal) =>
-        provisioner.load(ctx(os, 'load', signal), { image: harness.image.name, revision: harness.image.revision }),
-      );
-    }),
+    check(
+      'abort-load',
+      `load stops within ${options.abortBoundMs} ms of its AbortSignal`,
+      async (fail) => {
+        await harness.reset();
+        await expectAbortHonoured(harness, options, fail, 'load', (signal) =>
+          provisioner.load(ctx(os, 'load', signal), {
+            image: harness.image.name,
+            revision: harness.image.revision,
+          }),
+        );
+      },
+    ),
   ];
 
   if (features.includes('capture')) {
     checks.push(
-      check('capture-calls-pre-capture-once', 'capture calls preCapture exactly once, before any disk read, with a valid end state and the stamp', async (fail) => {
-        await loaded();
-        const spy = spyOnOsModule(os);
-        const args = newCapture('image');
-        const result = await provisioner.capture(ctx(spy.module, 'capture'), args);
-        const preCaptures = spy.calls.filter((c) => c.operation === 'preCapture');
-        if (preCaptures.length !== 1) fail(`capture called preCapture ${preCaptures.length} times, expected exactly once`);
-        const call = preCaptures[0] as (typeof preCaptures)[number];
-        const pre = call.args as PreCaptureArgs | undefined;
-        const endState = pre?.endState ?? 'off';
-        if (!END_STATES.includes(endState)) fail(`capture passed preCapture the end state "${String(endState)}"`);
-        if (endState !== provisioner.capabilities.captureEndState) {
-          fail(`capture asked preCapture for "${endState}" but declares captureEndState "${provisioner.capabilities.captureEndState}"`);
-        }
-        if (pre?.stamp?.image !== args.image || pre.stamp.revision !== args.newRevision) {
-          fail(`capture passed preCapture the stamp ${JSON.stringify(pre?.stamp)}, expected ${args.image}@${args.newRevision}`);
-        }
-        const reads = harness.diskReads();
-        if (reads.length === 0) fail('capture never read the disk');
-        const early = reads.find((r) => call.endedAt === undefined || r.at < call.endedAt);
-        if (early !== undefined) {
-          fail(`the disk was read ${Math.round((call.endedAt ?? early.at) - early.at)} ms before preCapture returned`);
-        }
-        if (result.image !== args.image || result.revision !== args.newRevision) fail('capture returned another image or revision');
-        if (!/^[0-9a-f]{64}$/.test(result.sha256)) fail(`capture returned sha256 "${result.sha256}"`);
-        if ((await harness.power()) !== 'off') fail('after capture in mode "image" the machine is not off');
-        const query = { name: args.image, revision: args.newRevision };
-        if (!(await provisioner.imageExists(storeCtx(), query))) fail('after capture imageExists says the revision is absent');
-        const size = await provisioner.imageSize(storeCtx(), query);
-        if (size !== result.sizeBytes) fail(`imageSize says ${size} bytes, capture said ${result.sizeBytes}`);
-        const listed = await provisioner.listImages(storeCtx());
-        if (!listed.some((i) => i.name === args.image && i.revision === args.newRevision)) fail('listImages does not list the capture');
-      }),
+      check(
+        'capture-calls-pre-capture-once',
+        'capture calls preCapture exactly once, before any disk read, with a valid end state and the stamp',
+        async (fail) => {
+          await loaded();
+          const spy = spyOnOsModule(os);
+          const args = newCapture('image');
+          const result = await provisioner.capture(ctx(spy.module, 'capture'), args);
+          const preCaptures = spy.calls.filter((c) => c.operation === 'preCapture');
+          if (preCaptures.length !== 1)
+            fail(`capture called preCapture ${preCaptures.length} times, expected exactly once`);
+          const call = preCaptures[0] as (typeof preCaptures)[number];
+          const pre = call.args as PreCaptureArgs | undefined;
+          const endState = pre?.endState ?? 'off';
+          if (!END_STATES.includes(endState))
+            fail(`capture passed preCapture the end state "${String(endState)}"`);
+          if (endState !== provisioner.capabilities.captureEndState) {
+            fail(
+              `capture asked preCapture for "${endState}" but declares captureEndState "${provisioner.capabilities.captureEndState}"`,
+            );
+          }
+          if (pre?.stamp?.image !== args.image || pre.stamp.revision !== args.newRevision) {
+            fail(
+              `capture passed preCapture the stamp ${JSON.stringify(pre?.stamp)}, expected ${args.image}@${args.newRevision}`,
+            );
+          }
+          const reads = harness.diskReads();
+          if (reads.length === 0) fail('capture never read the disk');
+          const early = reads.find((r) => call.endedAt === undefined || r.at < call.endedAt);
+          if (early !== undefined) {
+            fail(
+              `the disk was read ${Math.round((call.endedAt ?? early.at) - early.at)} ms before preCapture returned`,
+            );
+          }
+          if (result.image !== args.image || result.revision !== args.newRevision)
+            fail('capture returned another image or revision');
+          if (!/^[0-9a-f]{64}$/.test(result.sha256))
+            fail(`capture returned sha256 "${result.sha256}"`);
+          if ((await harness.power()) !== 'off')
+            fail('after capture in mode "image" the machine is not off');
+          const query = { name: args.image, revision: args.newRevision };
+          if (!(await provisioner.imageExists(storeCtx(), query)))
+            fail('after capture imageExists says the revision is absent');
+          const size = await provisioner.imageSize(storeCtx(), query);
+          if (size !== result.sizeBytes)
+            fail(`imageSize says ${size} bytes, capture said ${result.sizeBytes}`);
+          const listed = await provisioner.listImages(storeCtx());
+          if (!listed.some((i) => i.name === args.image && i.revision === args.newRevision))
+            fail('listImages does not list the capture');
+        },
+      ),
 
-      check('capture-refuses-existing', 'capture of an existing revision fails with VLAB_ERR_IMAGE_EXISTS before touching the machine', async (fail) => {
-        await loaded();
-        const args = newCapture('image');
-        await provisioner.capture(ctx(os, 'capture'), args);
-        await loaded();
-        const spy = spyOnOsModule(os);
-        const error = await provisioner.capture(ctx(spy.module, 'capture'), args).then(
-          () => fail('a second capture of the same revision resolved'),
-          (e: unknown) => e,
-        );
-        if (!isVlabError(error, 'VLAB_ERR_IMAGE_EXISTS')) fail(`a second capture threw ${(error as { code?: string }).code}, expected VLAB_ERR_IMAGE_EXISTS`);
-        if (spy.calls.some((c) => c.operation === 'preCapture')) fail('a refused capture still called preCapture');
-        if (harness.diskReads().length !== 0) fail('a refused capture still read the disk');
-      }),
+      check(
+        'capture-refuses-existing',
+        'capture of an existing revision fails with VLAB_ERR_IMAGE_EXISTS before touching the machine',
+        async (fail) => {
+          await loaded();
+          const args = newCapture('image');
+          await provisioner.capture(ctx(os, 'capture'), args);
+          await loaded();
+          const spy = spyOnOsModule(os);
+          const error = await provisioner.capture(ctx(spy.module, 'capture'), args).then(
+            () => fail('a second capture of the same revision resolved'),
+            (e: unknown) => e,
+          );
+          if (!isVlabError(error, 'VLAB_ERR_IMAGE_EXISTS'))
+            fail(
+              `a second capture threw ${(error as { code?: string }).code}, expected VLAB_ERR_IMAGE_EXISTS`,
+            );
+          if (spy.calls.some((c) => c.operation === 'preCapture'))
+            fail('a refused capture still called preCapture');
+          if (harness.diskReads().length !== 0) fail('a refused capture still read the disk');
+        },
+      ),
 
-      check('abort-capture', `capture stops within ${options.abortBoundMs} ms of its AbortSignal`, async (fail) => {
-        await loaded();
-        await expectAbortHonoured(harness, options, fail, 'capture', (signal) =>
-          provisioner.capture(ctx(os, 'capture', signal), newCapture('image')),
-        );
-      }),
+      check(
+        'abort-capture',
+        `capture stops within ${options.abortBoundMs} ms of its AbortSignal`,
+        async (fail) => {
+          await loaded();
+          await expectAbortHonoured(harness, options, fail, 'capture', (signal) =>
+            provisioner.capture(ctx(os, 'capture', signal), newCapture('image')),
+          );
+        },
+      ),
     );
   }
 
   if (features.includes('checkpoint')) {
     checks.push(
-      check('checkpoint', 'capture in mode checkpoint saves, boots again and ends with postLoad', async (fail) => {
-        await loaded();
-        const spy = spyOnOsModule(os);
-        await provisioner.capture(ctx(spy.module, 'capture'), newCapture('checkpoint'));
-        const ops = spy.calls.map((c) => c.operation);
-        if (ops.filter((o) => o === 'preCapture').length !== 1) fail(`checkpoint called preCapture ${ops.filter((o) => o === 'preCapture').length} times`);
-        if (ops.at(-1) !== 'postLoad') fail(`checkpoint's last OS call was ${ops.at(-1)}, expected postLoad`);
-        if ((await harness.power()) !== 'on') fail('after a checkpoint the machine is not on');
-      }),
+      check(
+        'checkpoint',
+        'capture in mode checkpoint saves, boots again and ends with postLoad',
+        async (fail) => {
+          await loaded();
+          const spy = spyOnOsModule(os);
+          await provisioner.capture(ctx(spy.module, 'capture'), newCapture('checkpoint'));
+          const ops = spy.calls.map((c) => c.operation);
+          const preCaptures = ops.filter((o) => o === 'preCapture').length;
+          if (preCaptures !== 1) {
+            fail(`checkpoint called preCapture ${preCaptures} times, expected exactly once`);
+          }
+          if (ops.at(-1) !== 'postLoad')
+            fail(`checkpoint's last OS call was ${ops.at(-1)}, expected postLoad`);
+          if ((await harness.power()) !== 'on') fail('after a checkpoint the machine is not on');
+        },
+      ),
     );
   }
 
@@ -162,7 +237,8 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
         const ref = { name: args.image, revision: args.newRevision };
         await provisioner.deleteImage(storeCtx(), ref);
         await provisioner.deleteImage(storeCtx(), ref);
-        if (await provisioner.imageExists(storeCtx(), ref)) fail('after deleteImage imageExists still says true');
+        if (await provisioner.imageExists(storeCtx(), ref))
+          fail('after deleteImage imageExists still says true');
       }),
     );
   }

@@ -1,10 +1,17 @@
 import { abortError, sleep } from '../../abort.js';
-import type { Communicator, ReachOptions, RunOptions, RunResult, TransferOptions, TransferSource } from '../../communicator.js';
+import type {
+  Communicator,
+  ReachOptions,
+  RunOptions,
+  RunResult,
+  TransferOptions,
+  TransferSource,
+} from '../../communicator.js';
 import { commandFailedError, coreError } from '../../errors/core-errors.js';
 import { MEMORY_HOST_KEY_PATH, type MemoryMachine } from './memory-machine.js';
 
 /**
- * The {@link Communicator} of a {@link MemoryMachine}, with the same rules as the SSH one: a
+ * The `Communicator` of a {@link MemoryMachine}, with the same rules as the SSH one: a
  * connection is made on first use and verified against the pinned host key; it lasts until the
  * machine goes down; every call honours its timeout and signal; a stalled machine hangs calls.
  * @public
@@ -31,13 +38,22 @@ export class MemoryCommunicator implements Communicator {
   }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    const signal = withTimeout(options.signal, options.timeoutMs ?? 60_000, this.computer, argv[0] ?? 'command');
+    const signal = withTimeout(
+      options.signal,
+      options.timeoutMs ?? 60_000,
+      this.computer,
+      argv[0] ?? 'command',
+    );
     await this.#connect(signal);
     const stdin = await collect(options.stdin);
     const result = this.#machine.exec(argv, stdin);
     if (result.runsForMs !== undefined) await sleep(result.runsForMs, signal, this.computer);
     await this.#answer(signal);
-    return { code: result.code, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr) };
+    return {
+      code: result.code,
+      stdout: Buffer.from(result.stdout),
+      stderr: Buffer.from(result.stderr),
+    };
   }
 
   async runChecked(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
@@ -46,8 +62,17 @@ export class MemoryCommunicator implements Communicator {
     return result;
   }
 
-  async put(remotePath: string, content: TransferSource, options: TransferOptions = {}): Promise<void> {
-    const signal = withTimeout(options.signal, options.timeoutMs ?? 60_000, this.computer, `put ${remotePath}`);
+  async put(
+    remotePath: string,
+    content: TransferSource,
+    options: TransferOptions = {},
+  ): Promise<void> {
+    const signal = withTimeout(
+      options.signal,
+      options.timeoutMs ?? 60_000,
+      this.computer,
+      `put ${remotePath}`,
+    );
     await this.#connect(signal);
     const data = await collect(content);
     await this.#answer(signal);
@@ -69,7 +94,12 @@ export class MemoryCommunicator implements Communicator {
 
   async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 600_000;
-    const signal = withTimeout(options.signal, timeoutMs, this.computer, 'waiting for the machine to answer');
+    const signal = withTimeout(
+      options.signal,
+      timeoutMs,
+      this.computer,
+      'waiting for the machine to answer',
+    );
     for (;;) {
       if (this.#machine.reachable) {
         await this.#connect(signal);
@@ -87,9 +117,13 @@ export class MemoryCommunicator implements Communicator {
     if (signal.aborted) throw abortError(signal, this.computer);
     if (this.#machine.power !== 'on') {
       this.#connectedBoot = undefined;
-      throw coreError('VLAB_ERR_COMPUTER_UNREACHABLE', 'the machine does not answer (power is off)', {
-        computer: this.computer,
-      });
+      throw coreError(
+        'VLAB_ERR_COMPUTER_UNREACHABLE',
+        'the machine does not answer (power is off)',
+        {
+          computer: this.computer,
+        },
+      );
     }
     await this.#answer(signal);
     if (this.#connectedBoot === this.#machine.bootCount) return;
@@ -97,7 +131,10 @@ export class MemoryCommunicator implements Communicator {
     if (!this.#pinned.map((k) => k.trim()).includes(presented)) {
       throw coreError('VLAB_ERR_HOSTKEY_MISMATCH', 'the host key differs from the pinned one', {
         computer: this.computer,
-        details: { presented: presented.slice(0, 40), pinned: this.#pinned.map((k) => k.slice(0, 40)) },
+        details: {
+          presented: presented.slice(0, 40),
+          pinned: this.#pinned.map((k) => k.slice(0, 40)),
+        },
       });
     }
     this.#connectedBoot = this.#machine.bootCount;
@@ -117,10 +154,18 @@ export class MemoryCommunicator implements Communicator {
   }
 }
 
-function withTimeout(signal: AbortSignal | undefined, timeoutMs: number, computer: string, what: string): AbortSignal {
+function withTimeout(
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  computer: string,
+  what: string,
+): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(
-    () => controller.abort(coreError('VLAB_ERR_OP_TIMEOUT', `${what} took longer than ${timeoutMs} ms`, { computer })),
+    () =>
+      controller.abort(
+        coreError('VLAB_ERR_OP_TIMEOUT', `${what} took longer than ${timeoutMs} ms`, { computer }),
+      ),
     timeoutMs,
   );
   timer.unref();

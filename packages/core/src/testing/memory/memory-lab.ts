@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { ComputerRef, OperationContext, OsContext, ProvisionerContext } from '../../context.js';
-import { createOperationContext, createOsContext, createProvisionerContext } from '../../create-context.js';
+import type {
+  ComputerRef,
+  OperationContext,
+  OsContext,
+  ProvisionerContext,
+} from '../../context.js';
+import {
+  createOperationContext,
+  createOsContext,
+  createProvisionerContext,
+} from '../../create-context.js';
 import { coreError } from '../../errors/core-errors.js';
 import { createLogger, type LogRecord } from '../../logger.js';
 import type { OsModule } from '../../os-module.js';
@@ -46,10 +55,18 @@ export class MemoryLab {
   readonly #communicators = new Map<string, MemoryCommunicator>();
 
   constructor(options: MemoryLabOptions = {}) {
-    for (const name of options.computers ?? ['node1']) this.#machines.set(name, new MemoryMachine(name, options.timing));
+    for (const name of options.computers ?? ['node1'])
+      this.#machines.set(name, new MemoryMachine(name, options.timing));
     const base = new MemoryMachine('base');
     base.writeDisk(MemoryMachine.baseImage());
-    base.writeFile(IMAGE_STAMP_PATHS.posix, Buffer.from(serializeStamp(capturedStamp({ image: MEMORY_BASE_IMAGE.name, revision: MEMORY_BASE_IMAGE.revision }))));
+    base.writeFile(
+      IMAGE_STAMP_PATHS.posix,
+      Buffer.from(
+        serializeStamp(
+          capturedStamp({ image: MEMORY_BASE_IMAGE.name, revision: MEMORY_BASE_IMAGE.revision }),
+        ),
+      ),
+    );
     this.images.set(imageKey(MEMORY_BASE_IMAGE.name, MEMORY_BASE_IMAGE.revision), {
       data: base.readDiskWithoutRecord(),
       createdAt: new Date().toISOString(),
@@ -67,7 +84,8 @@ export class MemoryLab {
   /** The machine of a computer. */
   machine(name: string): MemoryMachine {
     const machine = this.#machines.get(name);
-    if (machine === undefined) throw coreError('VLAB_ERR_CONFIG_INVALID', `the memory lab has no computer ${name}`);
+    if (machine === undefined)
+      throw coreError('VLAB_ERR_CONFIG_INVALID', `the memory lab has no computer ${name}`);
     return machine;
   }
 
@@ -76,7 +94,9 @@ export class MemoryLab {
     let communicator = this.#communicators.get(name);
     if (communicator === undefined) {
       const machine = this.machine(name);
-      communicator = new MemoryCommunicator(machine, [machine.files.get(MEMORY_HOST_KEY_PATH)?.toString('utf8') ?? '']);
+      communicator = new MemoryCommunicator(machine, [
+        machine.files.get(MEMORY_HOST_KEY_PATH)?.toString('utf8') ?? '',
+      ]);
       this.#communicators.set(name, communicator);
     }
     return communicator;
@@ -108,7 +128,8 @@ export class MemoryLab {
   /** Deploys a stored image onto a computer and boots it, re-pinning its host key — what `reset` does. */
   deploy(name: string, image: { readonly name: string; readonly revision: number }): void {
     const stored = this.images.get(imageKey(image.name, image.revision));
-    if (stored === undefined) throw coreError('VLAB_ERR_IMAGE_NOT_FOUND', `no image ${image.name}@${image.revision}`);
+    if (stored === undefined)
+      throw coreError('VLAB_ERR_IMAGE_NOT_FOUND', `no image ${image.name}@${image.revision}`);
     const machine = this.machine(name);
     machine.powerOff();
     machine.writeDisk(stored.data);
@@ -151,7 +172,14 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
       admin: true,
       allowFrom: ['192.0.2.10'],
     },
-    { login: 'bob', uid: 2001, sshKeys: [], password: new Secret(`pw-${randomUUID()}`, 'password of bob'), admin: false, allowFrom: ['192.0.2.0/28'] },
+    {
+      login: 'bob',
+      uid: 2001,
+      sshKeys: [],
+      password: new Secret(`pw-${randomUUID()}`, 'password of bob'),
+      admin: false,
+      allowFrom: ['192.0.2.0/28'],
+    },
   ];
   let powerMark = 0;
   let readMark = 0;
@@ -179,7 +207,8 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
       readMark = machine.diskReads.length;
     },
     osContext: (options): OsContext => createOsContext(osInit(options)),
-    provisionerContext: (os: OsModule, options): ProvisionerContext => createProvisionerContext({ ...osInit(options), os }),
+    provisionerContext: (os: OsModule, options): ProvisionerContext =>
+      createProvisionerContext({ ...osInit(options), os }),
     operationContext: (options): OperationContext => createOperationContext(base(options)),
     power: async (): Promise<PowerState> => machine.power,
     powerEvents: () => machine.powerEvents.slice(powerMark),
@@ -191,7 +220,10 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
       return async () => resume();
     },
     users: () => users,
-    secrets: () => [...users.flatMap((u) => (u.password === undefined ? [] : [u.password])), new Secret(lab.secretEnv['VLAB_MEMORY_BMC_PASSWORD'] ?? '', 'bmc password')],
+    secrets: () => [
+      ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
+      new Secret(lab.secretEnv['VLAB_MEMORY_BMC_PASSWORD'] ?? '', 'bmc password'),
+    ],
     logs: () => records,
   };
 }

@@ -128,15 +128,22 @@ export class MemoryMachine {
 
   /** Replaces the whole disk (a deploy) and forgets accounts other than root. */
   writeDisk(image: Buffer): void {
-    const parsed = JSON.parse(image.toString('utf8')) as { files: Record<string, string>; accounts: MemoryAccount[] };
-    this.files = new Map(Object.entries(parsed.files).map(([path, b64]) => [path, Buffer.from(b64, 'base64')]));
+    const parsed = JSON.parse(image.toString('utf8')) as {
+      files: Record<string, string>;
+      accounts: MemoryAccount[];
+    };
+    this.files = new Map(
+      Object.entries(parsed.files).map(([path, b64]) => [path, Buffer.from(b64, 'base64')]),
+    );
     this.#accounts = new Map(parsed.accounts.map((a) => [a.login, a]));
   }
 
   /** Reads the whole disk (a capture) and records the read. */
   readDisk(): Buffer {
     this.diskReads.push({ at: performance.now(), power: this.#power });
-    const files = Object.fromEntries([...this.files].map(([path, data]) => [path, data.toString('base64')]));
+    const files = Object.fromEntries(
+      [...this.files].map(([path, data]) => [path, data.toString('base64')]),
+    );
     return Buffer.from(JSON.stringify({ files, accounts: [...this.#accounts.values()] }));
   }
 
@@ -174,19 +181,26 @@ export class MemoryMachine {
   exec(argv: readonly string[], stdin: Buffer): MemoryCommandResult {
     const [program, ...args] = argv;
     const ok = (stdout = ''): MemoryCommandResult => ({ code: 0, stdout, stderr: '' });
-    const fail = (code: number, stderr: string): MemoryCommandResult => ({ code, stdout: '', stderr });
+    const fail = (code: number, stderr: string): MemoryCommandResult => ({
+      code,
+      stdout: '',
+      stderr,
+    });
     switch (program) {
       case 'true':
         return ok();
       case 'cat': {
         const data = this.files.get(args[0] ?? '');
-        return data === undefined ? fail(1, `cat: ${args[0]}: No such file or directory\n`) : ok(data.toString('utf8'));
+        return data === undefined
+          ? fail(1, `cat: ${args[0]}: No such file or directory\n`)
+          : ok(data.toString('utf8'));
       }
       case 'rm':
         for (const path of args.filter((a) => !a.startsWith('-'))) this.files.delete(path);
         return ok();
       case 'hostnamectl':
-        if (args[0] !== 'set-hostname' || args[1] === undefined) return fail(1, 'hostnamectl: usage\n');
+        if (args[0] !== 'set-hostname' || args[1] === undefined)
+          return fail(1, 'hostnamectl: usage\n');
         this.hostname = args[1];
         return ok();
       case 'useradd':
@@ -195,7 +209,8 @@ export class MemoryMachine {
         const login = args.at(-1) ?? '';
         if (!this.#accounts.has(login)) return fail(6, `userdel: user '${login}' does not exist\n`);
         this.#accounts.delete(login);
-        for (const path of [...this.files.keys()]) if (path.startsWith(`/home/${login}/`)) this.files.delete(path);
+        for (const path of [...this.files.keys()])
+          if (path.startsWith(`/home/${login}/`)) this.files.delete(path);
         return ok();
       }
       case 'usermod': {
@@ -210,12 +225,17 @@ export class MemoryMachine {
         for (const line of stdin.toString('utf8').split('\n').filter(Boolean)) {
           const login = line.slice(0, line.indexOf(':'));
           const account = this.#accounts.get(login);
-          if (account === undefined) return fail(1, `chpasswd: line 1: user '${login}' does not exist\n`);
+          if (account === undefined)
+            return fail(1, `chpasswd: line 1: user '${login}' does not exist\n`);
           this.#accounts.set(login, { ...account, hasPassword: true });
         }
         return ok();
       case 'getent':
-        return ok([...this.#accounts.values()].map((a) => `${a.login}:x:${a.uid}:${a.uid}::/home/${a.login}:/bin/sh\n`).join(''));
+        return ok(
+          [...this.#accounts.values()]
+            .map((a) => `${a.login}:x:${a.uid}:${a.uid}::/home/${a.login}:/bin/sh\n`)
+            .join(''),
+        );
       case 'pkill':
         return fail(1, '');
       case 'ssh-keygen':
@@ -246,7 +266,8 @@ export class MemoryMachine {
 
   #useradd(args: readonly string[]): MemoryCommandResult {
     const login = args.at(-1) ?? '';
-    if (this.#accounts.has(login)) return { code: 9, stdout: '', stderr: `useradd: user '${login}' already exists\n` };
+    if (this.#accounts.has(login))
+      return { code: 9, stdout: '', stderr: `useradd: user '${login}' already exists\n` };
     const uidIndex = args.indexOf('--uid');
     const used = [...this.#accounts.values()].map((a) => a.uid);
     const uid = uidIndex >= 0 ? Number(args[uidIndex + 1]) : Math.max(999, ...used) + 1;
