@@ -5,8 +5,6 @@ import { defineConfig } from 'vitest/config';
 // Each entry of `test.projects` is a suite; add e.g. a `lab` project next to `unit` later.
 export default defineConfig({
   test: {
-    // Allowed while the lead writes the first tests; remove once `src` has tests.
-    passWithNoTests: true,
     projects: [
       {
         extends: true,

@@ -20,7 +20,7 @@ export async function parseConfig<Output>(
   });
 }
 
-/** A schema for modules that take no configuration: accepts `undefined` or `{}` only. @public */
+/** A schema for modules that take no configuration: accepts `undefined`, `null` or `{}` only. @public */
 export const noConfig: StandardSchemaV1<unknown, Record<string, never>> = {
   '~standard': {
     version: 1,

@@ -138,24 +138,28 @@ function deadlineSignal(
     clearTimeout(timer);
     controller.abort(parent?.reason);
   };
-  const timer = setTimeout(
-    () => {
-      parent?.removeEventListener('abort', onParentAbort);
-      controller.abort(
-        coreError(
-          'VLAB_ERR_OP_TIMEOUT',
-          `${phase} did not finish by its deadline ${new Date(deadline).toISOString()}`,
-          {
-            computer,
-            details: { phase, deadline },
-          },
-        ),
-      );
-    },
-    Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())),
-  );
-  // A deadline must never keep the process alive on its own.
-  timer.unref();
+  let timer: ReturnType<typeof setTimeout>;
+  // setTimeout holds at most about 24.8 days: re-arm until the deadline is really reached.
+  const arm = (): void => {
+    const left = deadline - Date.now();
+    timer = setTimeout(
+      left > MAX_TIMER_MS ? arm : expire,
+      Math.min(MAX_TIMER_MS, Math.max(0, left)),
+    );
+    // A deadline must never keep the process alive on its own.
+    timer.unref();
+  };
+  const expire = (): void => {
+    parent?.removeEventListener('abort', onParentAbort);
+    controller.abort(
+      coreError(
+        'VLAB_ERR_OP_TIMEOUT',
+        `${phase} did not finish by its deadline ${new Date(deadline).toISOString()}`,
+        { computer, details: { phase, deadline } },
+      ),
+    );
+  };
+  arm();
   parent?.addEventListener('abort', onParentAbort, { once: true });
   return controller.signal;
 }

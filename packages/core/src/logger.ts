@@ -65,7 +65,10 @@ export const silentLogger: Logger = createLogger(() => {});
 
 function scrub(value: unknown, depth: number): unknown {
   if (Secret.isSecret(value)) return '[redacted]';
-  if (depth > 6 || typeof value !== 'object' || value === null) return value;
+  if (typeof value !== 'object' || value === null) return value;
+  // Deeper than any sensible log field: drop it rather than pass an unchecked object on.
+  if (depth > 32) return '[too deep]';
+  if (value instanceof Date) return value.toISOString();
   if (value instanceof Error)
     return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
   if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));

@@ -111,10 +111,10 @@ export function createSecretResolver(sources: SecretSources = {}): SecretResolve
  * @public
  */
 export function redact(text: string, secrets: Iterable<Secret>): string {
+  // Longest first, so a secret that contains another is replaced whole.
+  const values = [...secrets].map((secret) => secret.reveal()).filter((value) => value.length > 0);
+  values.sort((a, b) => b.length - a.length);
   let out = text;
-  for (const secret of secrets) {
-    const value = secret.reveal();
-    if (value.length > 0) out = out.split(value).join(REDACTED);
-  }
+  for (const value of values) out = out.split(value).join(REDACTED);
   return out;
 }

@@ -409,7 +409,7 @@ describe('runSteps', () => {
   // Bug (steps.ts, `if (failure !== undefined)` near the end of runSteps): a step that rejects
   // with `undefined` (`Promise.reject()`) is reported as failed and stops the sequence, yet
   // runSteps resolves as if everything succeeded.
-  it.fails('rejects when a step rejects without a reason', async () => {
+  it('rejects when a step rejects without a reason', async () => {
     const { ctx } = harness();
     let laterRan = false;
     const outcome = await runSteps(
@@ -437,7 +437,7 @@ describe('runSteps', () => {
   // `timers/promises`, as fetch, events.once and child_process also give — runSteps passes that
   // error on, so callers checking for VLAB_ERR_OP_CANCELLED miss the cancellation. Expected: with
   // outcome 'cancelled', a non-vlab step error becomes abortError(ctx.signal, …).
-  it.fails('rejects with VLAB_ERR_OP_CANCELLED when an aborted step rejects with an AbortError', async () => {
+  it('rejects with VLAB_ERR_OP_CANCELLED when an aborted step rejects with an AbortError', async () => {
     const { ctx, controller } = harness();
     const reason = new Error('operator pressed stop');
     const error = await rejection(

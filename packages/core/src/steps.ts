@@ -1,6 +1,7 @@
 import { abortError } from './abort.js';
 import type { OperationContext } from './context.js';
 import { coreError } from './errors/core-errors.js';
+import { isVlabError } from './errors/vlab-error.js';
 
 /** How a step sequence ended, as cleanups see it. @public */
 export type StepOutcome = 'succeeded' | 'failed' | 'cancelled';
@@ -55,11 +56,13 @@ export async function runSteps<Ctx extends OperationContext, State>(
     durationMs: 0,
   }));
   const started: number[] = [];
+  let failed = false;
   let failure: unknown;
   let outcome: StepOutcome = 'succeeded';
 
   for (const [index, step] of steps.entries()) {
     if (ctx.signal.aborted) {
+      failed = true;
       failure = abortError(ctx.signal, undefined, step.name);
       outcome = 'cancelled';
       break;
@@ -89,7 +92,13 @@ export async function runSteps<Ctx extends OperationContext, State>(
     } catch (error) {
       reports[index] = { name: step.name, status: 'failed', durationMs: performance.now() - began };
       stepCtx.log.warn('step failed', { step: step.name, error });
-      failure = error;
+      failed = true;
+      // A step cut short by the abort may reject with whatever its I/O threw (Node's AbortError):
+      // the caller must still see the typed cancel error.
+      failure =
+        ctx.signal.aborted && !isVlabError(error)
+          ? abortError(ctx.signal, undefined, step.name)
+          : error;
       outcome = ctx.signal.aborted ? 'cancelled' : 'failed';
       break;
     } finally {
@@ -117,7 +126,7 @@ export async function runSteps<Ctx extends OperationContext, State>(
     }
   }
 
-  if (failure !== undefined) {
+  if (failed) {
     if (cleanupErrors.length > 0 && typeof failure === 'object' && failure !== null) {
       const details = (failure as { details?: Record<string, unknown> }).details;
       if (details !== undefined && Object.isExtensible(details))
