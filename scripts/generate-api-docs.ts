@@ -16,14 +16,20 @@
  * found in more than one entry point must be qualified as `<import path>!<name>`. An unknown or
  * ambiguous name, an unclosed region or a mismatched end marker is an error (exit 2).
  *
- * Each item becomes a heading one level below the last heading above the region, with its kind, import line and source link, the TSDoc
- * summary, deprecation and remarks, the declaration in a `ts` block, then the members (own
- * members of interfaces and classes, in source order), documented union values, parameters,
- * return value and examples. TSDoc prose is treated as Markdown, as the sources write it;
- * `{@link X}` becomes `X` in a code span (linked when X is rendered in the same file).
+ * Each item becomes a heading one level below the last heading above its region, then its
+ * kind, import line and source link, the TSDoc summary, deprecation and remarks, the declaration
+ * in a `ts` block, then the members (own members of interfaces and classes, in source order),
+ * documented union values, parameters, return value and examples. TSDoc prose is treated as
+ * Markdown, as the sources write it; `{@link X}` becomes `X` in a code span (a link when X is
+ * rendered in the same file).
+ * The generated text is then formatted by Biome in the context of its file, exactly as
+ * `pnpm format` would (Biome formats Markdown and the code blocks in it), so `pnpm lint` and
+ * this script never disagree; the hand-written text around the regions is left as it is.
  * The output depends only on the models, the sources and the docs: no time, no host paths.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -51,6 +57,23 @@ const START = /^<!-- generated:api:start (.*?) -->$/;
 const END = /^<!-- generated:api:end (.*?) -->$/;
 
 class DocsError extends Error {}
+
+/** Formats a whole Markdown file with the repository's Biome configuration. */
+function biomeFormat(text: string, file: string): string {
+  const biome = createRequire(import.meta.url).resolve('@biomejs/biome/bin/biome');
+  const path = relative(REPO_ROOT, file).split(sep).join('/');
+  try {
+    return execFileSync(process.execPath, [biome, 'format', `--stdin-file-path=${path}`], {
+      cwd: REPO_ROOT,
+      input: text,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new DocsError(`biome could not format ${path}: ${stderr.trim() || String(error)}`);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The models
@@ -624,11 +647,30 @@ function findRegions(lines: readonly string[], file: string): Region[] {
   return regions;
 }
 
-function regenerate(text: string, file: string, entries: readonly Entry[]): string {
+interface Regenerated {
+  readonly text: string;
+  readonly regions: number;
+  /** One line per region whose content changes: where, which names, the first difference. */
+  readonly changes: readonly string[];
+}
+
+function firstDifference(before: readonly string[], after: readonly string[]): string {
+  const length = Math.max(before.length, after.length);
+  for (let i = 0; i < length; i += 1) {
+    if (before[i] !== after[i]) {
+      const show = (line: string | undefined) =>
+        line === undefined ? '(nothing)' : JSON.stringify(line.slice(0, 120));
+      return `region line ${i + 1}: now ${show(before[i])}, generated ${show(after[i])}`;
+    }
+  }
+  return 'no line differs';
+}
+
+function regenerate(text: string, file: string, entries: readonly Entry[]): Regenerated {
   const display = relative(REPO_ROOT, file).split(sep).join('/');
   const lines = text.split('\n');
   const regions = findRegions(lines, display);
-  if (regions.length === 0) return text;
+  if (regions.length === 0) return { text, regions: 0, changes: [] };
 
   const anchors = new Map<string, string>();
   const seen = new Map<string, string>();
@@ -646,18 +688,43 @@ function regenerate(text: string, file: string, entries: readonly Entry[]): stri
   );
   const page: Page = { anchors };
 
-  const out: string[] = [];
+  // 1. The file with every region replaced by its raw rendering.
+  const raw: string[] = [];
   let next = 0;
   for (const [index, region] of regions.entries()) {
-    out.push(...lines.slice(next, region.start + 1));
+    raw.push(...lines.slice(next, region.start + 1));
     const rendered = (resolvedRegions[index] ?? []).map((resolved) =>
       renderItem(resolved, page, file, region.level),
     );
-    out.push(GENERATED_NOTE, '', rendered.join('\n\n'), '', lines[region.end] ?? '');
+    raw.push(GENERATED_NOTE, '', rendered.join('\n\n'), '', lines[region.end] ?? '');
+    next = region.end + 1;
+  }
+  raw.push(...lines.slice(next));
+
+  // 2. Biome formats it in context; take only the regions' bodies from the formatted file.
+  const formatted = biomeFormat(raw.join('\n'), file).split('\n');
+  const formattedRegions = findRegions(formatted, `${display} (formatted)`);
+  if (formattedRegions.length !== regions.length)
+    throw new DocsError(`${display}: biome changed the number of generated regions`);
+
+  // 3. The original text around the regions, the formatted bodies inside them.
+  const out: string[] = [];
+  const changes: string[] = [];
+  next = 0;
+  for (const [index, region] of regions.entries()) {
+    const done = formattedRegions[index] as Region;
+    const body = formatted.slice(done.start + 1, done.end);
+    const current = lines.slice(region.start + 1, region.end);
+    if (body.join('\n') !== current.join('\n')) {
+      changes.push(
+        `${display}:${region.start + 1}: region "${region.spec}" is stale (${firstDifference(current, body)})`,
+      );
+    }
+    out.push(...lines.slice(next, region.start + 1), ...body, lines[region.end] ?? '');
     next = region.end + 1;
   }
   out.push(...lines.slice(next));
-  return out.join('\n');
+  return { text: out.join('\n'), regions: regions.length, changes };
 }
 
 function main(argv: readonly string[]): number {
@@ -672,21 +739,23 @@ function main(argv: readonly string[]): number {
   const entries = loadEntries();
   const files = markdownFiles(DOCS_DIR);
   const stale: string[] = [];
+  const changes: string[] = [];
   let regions = 0;
   for (const file of files) {
-    const display = relative(REPO_ROOT, file).split(sep).join('/');
     const before = readFileSync(file, 'utf8');
     const after = regenerate(before, file, entries);
-    regions += findRegions(before.split('\n'), display).length;
-    if (after === before) continue;
-    stale.push(display);
-    if (!check) writeFileSync(file, after);
+    regions += after.regions;
+    if (after.text === before) continue;
+    stale.push(relative(REPO_ROOT, file).split(sep).join('/'));
+    changes.push(...after.changes);
+    if (!check) writeFileSync(file, after.text);
   }
   if (check) {
     if (stale.length > 0) {
-      for (const file of stale)
-        console.error(`${file}: generated API regions are out of date with the API models`);
-      console.error('run `tsx scripts/generate-api-docs.ts` (after `pnpm api:update`) and commit');
+      for (const change of changes) console.error(change);
+      console.error(
+        `generate-api-docs --check: ${stale.join(', ')} would change; run \`tsx scripts/generate-api-docs.ts\` (after \`pnpm api:update\`) and commit the result`,
+      );
       return 1;
     }
     console.log(`generate-api-docs: ${files.length} files, ${regions} regions up to date`);

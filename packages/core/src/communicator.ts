@@ -28,6 +28,7 @@ export interface RunResult {
 /** Options of file transfers. @public */
 export interface TransferOptions {
   readonly signal?: AbortSignal;
+  /** Give up after this many milliseconds without progress. Default: 60000. */
   readonly timeoutMs?: number;
   /** File mode of a written file, e.g. `0o600` for keys. Default: `0o644`. */
   readonly mode?: number;

@@ -1,4 +1,3 @@
-import { DEFAULT_END_STATE } from './end-state.js';
 import { coreError } from './errors/core-errors.js';
 import type { OsModule } from './os-module.js';
 import type { CaptureMode, Provisioner } from './provisioner.js';
@@ -44,7 +43,7 @@ export function isCompatible(
     if (!provisioner.capabilities.features.includes(feature)) {
       problems.push(`provisioner ${provisioner.name} does not declare ${feature}`);
     }
-    const endState = provisioner.capabilities.captureEndState ?? DEFAULT_END_STATE;
+    const endState = provisioner.capabilities.captureEndState;
     if (!os.capabilities.endStates.includes(endState)) {
       problems.push(
         `provisioner ${provisioner.name} captures with end state "${endState}", which OS module ${os.name} does not support (it supports ${os.capabilities.endStates.join(', ')})`,

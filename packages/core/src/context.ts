@@ -55,7 +55,9 @@ export interface ChildContextOptions {
  * @public
  */
 export interface OperationContext {
+  /** Bound to the computer and phase. Never log a revealed secret. */
   readonly log: Logger;
+  /** Fires on cancel or at the deadline; pass it to every remote call. */
   readonly signal: AbortSignal;
   /** Epoch milliseconds by which the operation must have finished. */
   readonly deadline: number;

@@ -7,17 +7,18 @@ import type { ReservationUser, UserAccess } from './users.js';
 export type OsFeature =
   /** It implements `postCapture`. */
   | 'postCapture'
-  /** `reserve` honours `ReservationUser.password`. */
+  /** `reserve` honours `ReservationUser.password`; without it a password is refused with `VLAB_ERR_CAPABILITY_MISSING`. */
   | 'passwordLogin'
-  /** `reserve` honours `ReservationUser.admin`. */
+  /** `reserve` honours `ReservationUser.admin`; without it an admin user is refused with `VLAB_ERR_CAPABILITY_MISSING`. */
   | 'adminUsers'
-  /** `reserve` opens the guest firewall only to `ReservationUser.allowFrom`. */
+  /** `reserve` opens the login port only to `ReservationUser.allowFrom`; without it the port is open to all and `allowFrom` is advisory. */
   | 'firewall';
 
 /** What an OS module declares it can do. @public */
 export interface OsCapabilities {
   /** The end states its `preCapture` can reach; must include `'off'`. */
   readonly endStates: readonly EndState[];
+  /** The optional features it implements; the manager refuses requests that need others. */
   readonly features: readonly OsFeature[];
 }
 
@@ -31,11 +32,13 @@ export interface PostLoadResult {
 
 /** Arguments of `reserve`. @public */
 export interface ReserveArgs {
+  /** Every user of the reservation, the owner first. */
   readonly users: readonly ReservationUser[];
 }
 
 /** What `reserve` returns: how each user connects. @public */
 export interface ReserveResult {
+  /** One entry per user and protocol. */
   readonly access: readonly UserAccess[];
 }
 
@@ -55,7 +58,7 @@ export interface PreCaptureResult {
 
 /** Options of `shutdown` and `reboot`. @public */
 export interface PowerActionOptions {
-  /** How long to wait for the machine to go down (and, for `reboot` with `wait`, to answer again). */
+  /** How long to wait for the machine to go down (and, for `reboot`, to answer again). Default: 300000. */
   readonly timeoutMs?: number | undefined;
 }
 
@@ -96,7 +99,9 @@ export interface OsModule {
   /**
    * Creates the reservation's accounts (keys, password, admin only where granted), opens the
    * login port to each user's `allowFrom`, marks the stamp tainted, and says how users connect.
-   * Must reject user fields the OS cannot hold safely (`VLAB_ERR_CONFIG_INVALID`).
+   * Must validate every user before changing anything, and reject fields the OS cannot hold
+   * safely (`VLAB_ERR_CONFIG_INVALID`). Idempotent for the same users (the manager calls it again
+   * after a checkpoint): an existing account is updated, not an error.
    */
   reserve(ctx: OsContext, args: ReserveArgs): Promise<ReserveResult>;
 
@@ -114,13 +119,17 @@ export interface OsModule {
    * histories, leases go; the stamp is written as `captured` for `args.stamp` — and then reaches
    * `args.endState` (default `'off'`) before it returns: for `off`, power off confirmed through
    * `ctx.power` (never by the guest merely going silent), else `VLAB_ERR_POWER_UNCONFIRMED`; for
-   * `reboot`, the machine confirmed gone down; for `on`, left running. Called by the provisioner
+   * `reboot`, the machine confirmed gone down (power `off` or a changed `ctx.power.bootId`); for `on`, left running. Called by the provisioner
    * only, exactly once per capture, before any read of the disk. An end state the module does not
    * declare is refused with `VLAB_ERR_CAPABILITY_MISSING` before anything changes.
    */
   preCapture(ctx: OsContext, args: PreCaptureArgs): Promise<PreCaptureResult>;
 
-  /** Optional: runs after the manager recorded the new revision (declare the `postCapture` feature). */
+  /**
+   * Optional: runs after the manager recorded the new revision (declare the `postCapture` feature).
+   * The machine is in the state `capture` left it: off after mode `image` (so only work that needs
+   * no running guest belongs here), running after mode `checkpoint`.
+   */
   postCapture?(ctx: OsContext): Promise<void>;
 
   /** Whether the OS answers now (one probe, bounded by the context). Never throws for "no". */

@@ -12,6 +12,12 @@ export type PowerState = 'on' | 'off' | 'unknown';
 export interface PowerProbe {
   /** The power state now. Must honour the signal and time out on its own (default 10 s). */
   status(options?: { readonly signal?: AbortSignal }): Promise<PowerState>;
+  /**
+   * Optional: an identifier of the current boot that changes at every boot (the BMC's last
+   * power-on time, a hypervisor's domain id). A warm reboot may never show power `off`; a changed
+   * boot id confirms it went down all the same.
+   */
+  bootId?(options?: { readonly signal?: AbortSignal }): Promise<string | undefined>;
 }
 
 /** Options of {@link waitForPowerState}. @public */

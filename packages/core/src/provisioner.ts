@@ -18,6 +18,7 @@ export type ProvisionerFeature =
 
 /** What a provisioner declares it can do. @public */
 export interface ProvisionerCapabilities {
+  /** The optional operations and modes it implements. */
   readonly features: readonly ProvisionerFeature[];
   /** The end state `capture` asks `preCapture` for. */
   readonly captureEndState: EndState;
@@ -44,7 +45,9 @@ export type CaptureMode = 'image' | 'checkpoint';
 
 /** Arguments of `capture`. @public */
 export interface CaptureArgs {
+  /** The image name the revision is saved under. */
   readonly image: string;
+  /** The revision to create; it must not exist yet. */
   readonly newRevision: number;
   readonly mode: CaptureMode;
 }
@@ -90,8 +93,11 @@ export type NodeVerdict = 'ready' | 'post-load' | 'reload';
 
 /** What `nodeStatus` found. @public */
 export interface NodeStatus {
+  /** Power from the BMC or hypervisor. */
   readonly power: PowerState;
+  /** Whether the OS answered (`os.isResponding`). */
   readonly responding: boolean;
+  /** The stamp the OS holds, when it answered and has one. */
   readonly stamp: ImageStamp | undefined;
   readonly verdict: NodeVerdict;
   /** Why the verdict is not `ready`, for the operator. */
@@ -118,7 +124,9 @@ export interface Provisioner {
 
   /**
    * Puts the image revision on the computer, boots it, waits until it answers, and ends by
-   * calling `ctx.os.postLoad`. Throws `VLAB_ERR_IMAGE_NOT_FOUND` before touching the machine
+   * calling `ctx.os.postLoad`. The provisioner vouches for the first contact: before the first
+   * boot it learns the image's host keys from a trusted source (keys it put on the disk, or read
+   * by its deploy environment) and pins them with `ctx.communicator.trustHostKeys`. Throws `VLAB_ERR_IMAGE_NOT_FOUND` before touching the machine
    * when the revision does not exist.
    */
   load(ctx: ProvisionerContext, args: LoadArgs): Promise<LoadResult>;

@@ -12,7 +12,9 @@ export type StepOutcome = 'succeeded' | 'failed' | 'cancelled';
  * one-time boot flag) and must be idempotent. @public
  */
 export interface Step<Ctx extends OperationContext, State> {
+  /** Names the step's phase in logs and progress. */
   readonly name: string;
+  /** Does the step's work; honours `ctx.signal`. */
   run(ctx: Ctx, state: State): Promise<void>;
   /** Runs after the sequence ends — success, error or abort — for every step whose `run` started. */
   cleanup?(ctx: Ctx, state: State, outcome: StepOutcome): Promise<void>;

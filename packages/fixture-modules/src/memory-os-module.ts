@@ -36,8 +36,7 @@ export default defineOsModule({
   version: '0.0.0',
   contract: '^1.0.0',
   configSchema: memoryOsConfig,
-  create(config, deps): OsModule {
-    const log = deps.log;
+  create(config): OsModule {
     const endStates: readonly EndState[] = config.endStates;
 
     const run = (ctx: OsContext, argv: readonly string[], stdin?: string) =>
@@ -175,7 +174,7 @@ export default defineOsModule({
         await sanitize(ctx);
         await run(ctx, ['rm', '-f', HOST_KEY, `${HOST_KEY}.pub`, '/etc/machine-id']);
         await writeStamp(ctx, capturedStamp(stamp));
-        log.info('generalized for capture', { computer: ctx.computer.name, endState });
+        ctx.log.info('generalized for capture', { endState });
         if (endState === 'off') await powerOffConfirmed(ctx, 'poweroff');
         if (endState === 'reboot') await powerOffConfirmed(ctx, 'reboot');
         return { endState };

@@ -156,7 +156,7 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
     checks.push(
       check(
         `pre-capture-${endState}`,
-        `preCapture({ endState: '${endState}' }) leaves the machine ${endState}`,
+        `preCapture({ endState: '${endState}' }) leaves the machine ${{ off: 'off', on: 'running', reboot: 'rebooting' }[endState]}`,
         async (fail) => {
           await harness.reset();
           await os.postLoad(ctx('postLoad'));
