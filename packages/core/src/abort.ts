@@ -5,6 +5,9 @@ import { isVlabError, type VlabError } from './errors/vlab-error.js';
  * Turns an aborted signal's reason into the typed error an operation should throw:
  * a reason that already is a vlab error (a deadline's `VLAB_ERR_OP_TIMEOUT`) is returned as is;
  * anything else becomes `VLAB_ERR_OP_CANCELLED` carrying the reason in `details.reason` and `cause`.
+ * @param signal - An aborted signal.
+ * @param computer - Names the computer in the error.
+ * @param operation - Names what was cancelled in the message. Default: `operation`.
  * @public
  */
 export function abortError(signal: AbortSignal, computer?: string, operation?: string): VlabError {
@@ -18,13 +21,19 @@ export function abortError(signal: AbortSignal, computer?: string, operation?: s
   });
 }
 
-/** Throws {@link abortError} if the signal has fired. @public */
+/**
+ * Throws {@link abortError} if the signal has fired; otherwise does nothing.
+ * @param computer - Names the computer in the error.
+ * @param operation - Names what was cancelled in the message.
+ * @public
+ */
 export function throwIfCancelled(signal: AbortSignal, computer?: string, operation?: string): void {
   if (signal.aborted) throw abortError(signal, computer, operation);
 }
 
 /**
  * Resolves after `ms` milliseconds, or rejects with {@link abortError} as soon as the signal fires.
+ * @param computer - Names the computer in the error.
  * @public
  */
 export function sleep(ms: number, signal: AbortSignal, computer?: string): Promise<void> {
@@ -49,6 +58,7 @@ export function sleep(ms: number, signal: AbortSignal, computer?: string): Promi
  * Settles like `work`, except that it rejects with {@link abortError} as soon as the signal fires.
  * For waiting on something that cannot itself be cancelled; `work` keeps running, so use it only
  * where the caller can live with that (the underlying I/O has its own timeout).
+ * @param computer - Names the computer in the error.
  * @public
  */
 export function untilCancelled<T>(

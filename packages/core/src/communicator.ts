@@ -21,12 +21,15 @@ export interface RunResult {
   readonly code: number;
   /** The signal that killed it, when the transport reports one (`'TERM'`, `'KILL'`). */
   readonly signal?: string | undefined;
+  /** Everything the program wrote to stdout (at most `RunOptions.maxOutputBytes`). */
   readonly stdout: Buffer;
+  /** Everything the program wrote to stderr (at most `RunOptions.maxOutputBytes`). */
   readonly stderr: Buffer;
 }
 
 /** Options of file transfers. @public */
 export interface TransferOptions {
+  /** Stops the transfer when it fires; the call rejects with the cancel error. */
   readonly signal?: AbortSignal;
   /** Give up after this many milliseconds without progress. Default: 60000. */
   readonly timeoutMs?: number;
@@ -38,6 +41,7 @@ export interface TransferOptions {
 
 /** Options of {@link Communicator.waitUntilReachable}. @public */
 export interface ReachOptions {
+  /** Stops waiting when it fires; the call rejects with the cancel error. */
   readonly signal?: AbortSignal;
   /** Give up after this many milliseconds. Default: 600000 (VCL's wait_for_response). */
   readonly timeoutMs?: number;

@@ -13,6 +13,7 @@ export type CompatibilityRequest =
 
 /** The answer of {@link isCompatible}. @public */
 export interface Compatibility {
+  /** Whether the pair can serve the request: true exactly when `problems` is empty. */
   readonly ok: boolean;
   /** One sentence per missing capability; empty when `ok`. */
   readonly problems: readonly string[];
@@ -21,6 +22,8 @@ export interface Compatibility {
 /**
  * Whether `os` and `provisioner` together can serve `request`, judged only from what they declare,
  * so the manager can refuse before touching a machine rather than fail half-way.
+ * @param request - The operation to serve; `osFamily` is the image's, when the request knows it.
+ * @returns `ok` and one problem sentence per mismatch; never throws.
  * @public
  */
 export function isCompatible(
@@ -53,7 +56,11 @@ export function isCompatible(
   return { ok: problems.length === 0, problems };
 }
 
-/** Throws `VLAB_ERR_CAPABILITY_MISSING` listing the problems when {@link isCompatible} says no. @public */
+/**
+ * Throws `VLAB_ERR_CAPABILITY_MISSING` listing the problems when {@link isCompatible} says no.
+ * @param computer - Names the computer in the error, when the request concerns one.
+ * @public
+ */
 export function assertCompatible(
   os: OsModule,
   provisioner: Provisioner,

@@ -5,6 +5,8 @@ import { coreError } from './errors/core-errors.js';
  * Validates `input` against a Standard Schema (zod 4, valibot, arktype … all implement it), so
  * core forces no validator on module authors. Throws `VLAB_ERR_CONFIG_INVALID` whose message names
  * each wrong key, prefixed with `where` (`modules.os-linux.config`).
+ * @param where - The config path of `input`, prefixed to every key in the message.
+ * @returns The schema's output (with its defaults and transforms applied).
  * @public
  */
 export async function parseConfig<Output>(

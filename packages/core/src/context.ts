@@ -21,7 +21,9 @@ export interface ComputerRef {
 
 /** An image revision as a request names it. @public */
 export interface ImageRef {
+  /** The image's name in the store. */
   readonly name: string;
+  /** The revision of the image, an integer. */
   readonly revision: number;
   /** The OS family the image holds (`linux`, `windows`), matched against the OS module. */
   readonly osFamily: string;
@@ -29,6 +31,7 @@ export interface ImageRef {
 
 /** The reservation an operation serves. @public */
 export interface ReservationRef {
+  /** The reservation's id in the manager, for logs and errors. */
   readonly id: string;
   /** ISO time the reservation ends. */
   readonly endsAt?: string | undefined;
@@ -38,7 +41,10 @@ export interface ReservationRef {
 export interface ChildContextOptions {
   /** The phase the child works in; it names log lines and progress events. */
   readonly phase: string;
-  /** Epoch milliseconds; never later than the parent's deadline (the earlier one wins). */
+  /**
+   * Epoch milliseconds; never later than the parent's deadline (the earlier one wins), except for
+   * a `detached` child, whose own deadline applies as given.
+   */
   readonly deadline?: number | undefined;
   /**
    * A child that the parent's signal does not cancel, bounded only by its own deadline — for
@@ -75,11 +81,16 @@ export interface OperationContext {
 
 /** The context of an operation on one computer. @public */
 export interface ComputerContext extends OperationContext {
+  /** The computer the operation acts on. */
   readonly computer: ComputerRef;
   /** The image the operation concerns, when there is one. */
   readonly image?: ImageRef | undefined;
   /** The reservation the operation serves, when there is one. */
   readonly reservation?: ReservationRef | undefined;
+  /**
+   * A child of the same kind: same computer, image and reservation; see
+   * {@link OperationContext.child}. Throws a `TypeError` for `detached` without `deadline`.
+   */
   child(options: ChildContextOptions): ComputerContext;
 }
 
@@ -89,8 +100,14 @@ export interface ComputerContext extends OperationContext {
  * @public
  */
 export interface OsContext extends ComputerContext {
+  /** The connection to the computer's OS: the only way an OS module reaches the machine. */
   readonly communicator: Communicator;
+  /** The machine's power from its BMC or hypervisor; what confirms a shutdown. */
   readonly power: PowerProbe;
+  /**
+   * A child of the same kind: same communicator, and the power probe of `options.power` when
+   * given (else the parent's); see {@link OperationContext.child}.
+   */
   child(options: ChildContextOptions): OsContext;
 }
 
@@ -103,5 +120,9 @@ export interface OsContext extends ComputerContext {
 export interface ProvisionerContext extends OsContext {
   /** The OS module of the image on this computer. */
   readonly os: OsModule;
+  /**
+   * A child of the same kind, still carrying `os`; the child to pass to `ctx.os` operations. See
+   * {@link OperationContext.child}.
+   */
   child(options: ChildContextOptions): ProvisionerContext;
 }

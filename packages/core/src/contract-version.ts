@@ -8,14 +8,19 @@ import { coreError } from './errors/core-errors.js';
  */
 export const CONTRACT_VERSION = '1.0.0';
 
-/** Whether a module declaring `range` speaks `version` (default: {@link CONTRACT_VERSION}). @public */
+/**
+ * Whether a module declaring `range` speaks `version` (default: {@link CONTRACT_VERSION}).
+ * @returns False, rather than throwing, when `range` is not a semver range.
+ * @public
+ */
 export function speaksContract(range: string, version: string = CONTRACT_VERSION): boolean {
   return semver.validRange(range) !== null && semver.satisfies(version, range);
 }
 
 /**
  * Throws `VLAB_ERR_MODULE_CONTRACT_MISMATCH` naming both versions unless the module speaks
- * this core's contract version.
+ * this core's contract version; `VLAB_ERR_MODULE_INVALID` when `contract` is not a semver range.
+ * @param module - The module's name (for the message) and its declared contract range.
  * @public
  */
 export function assertSpeaksContract(module: {

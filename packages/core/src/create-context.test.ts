@@ -247,6 +247,37 @@ describe('createOperationContext', () => {
 });
 
 describe('createProvisionerContext', () => {
+  it("binds the computer's name into the log records of the context and its children", () => {
+    const records: LogRecord[] = [];
+    const ctx = createProvisionerContext({
+      log: createLogger((record) => records.push(record)),
+      deadline: Date.now() + 60_000,
+      computer,
+      communicator: fakeCommunicator(),
+      power: fakeProbe(),
+      os: fakeOs(),
+    });
+    ctx.log.info('parent');
+    ctx.child({ phase: 'step' }).log.info('child');
+    expect(records.map((r) => r.fields['computer'])).toEqual([computer.name, computer.name]);
+  });
+
+  it("a child with its parent's deadline times out with the parent's error", async () => {
+    const ctx = createProvisionerContext({
+      log: silentLogger,
+      deadline: Date.now() + 30,
+      phase: 'load',
+      computer,
+      communicator: fakeCommunicator(),
+      power: fakeProbe(),
+      os: fakeOs(),
+    });
+    const child = ctx.child({ phase: 'copy' });
+    await new Promise((resolve) => child.signal.addEventListener('abort', resolve, { once: true }));
+    expect(child.signal.reason).toBe(ctx.signal.reason);
+    expect((child.signal.reason as VlabError).message).toContain('load did not finish');
+  });
+
   it('keeps os, communicator, power and computer in a child, and lets the child override power', () => {
     const os = fakeOs();
     const communicator = fakeCommunicator();

@@ -18,6 +18,7 @@ import { createSecretResolver, type SecretResolver } from './secret.js';
 
 /** What every context is made from. @public */
 export interface OperationContextInit {
+  /** The context's logger, used as given (bind the computer yourself); each child adds its `phase`. */
   readonly log: Logger;
   /** Epoch milliseconds by which the operation must finish. */
   readonly deadline: number;
@@ -33,19 +34,25 @@ export interface OperationContextInit {
 
 /** Adds the computer and what the operation concerns. @public */
 export interface ComputerContextInit extends OperationContextInit {
+  /** The computer the operation acts on; its name goes into progress events and timeout errors. */
   readonly computer: ComputerRef;
+  /** The image the operation concerns, when there is one. */
   readonly image?: ImageRef | undefined;
+  /** The reservation the operation serves, when there is one. */
   readonly reservation?: ReservationRef | undefined;
 }
 
 /** Adds what an OS module needs. @public */
 export interface OsContextInit extends ComputerContextInit {
+  /** A communicator connected to the computer; the context does not open or close it. */
   readonly communicator: Communicator;
+  /** The machine's power probe; children may replace it (`ChildContextOptions.power`). */
   readonly power: PowerProbe;
 }
 
 /** Adds the OS module a provisioner drives. @public */
 export interface ProvisionerContextInit extends OsContextInit {
+  /** The OS module of the image on the computer, which the provisioner calls through `ctx.os`. */
   readonly os: OsModule;
 }
 
@@ -56,17 +63,17 @@ export function createOperationContext(init: OperationContextInit): OperationCon
 
 /** Makes a {@link ComputerContext} (power calls). @public */
 export function createComputerContext(init: ComputerContextInit): ComputerContext {
-  return build(init, init.signal) as ComputerContext;
+  return build(bindComputer(init), init.signal) as ComputerContext;
 }
 
 /** Makes an {@link OsContext}: what the manager passes to `reserve`, `sanitize`, `postReservation`. @public */
 export function createOsContext(init: OsContextInit): OsContext {
-  return build(init, init.signal) as OsContext;
+  return build(bindComputer(init), init.signal) as OsContext;
 }
 
 /** Makes a {@link ProvisionerContext}: what the manager passes to `load`, `capture`, `nodeStatus`. @public */
 export function createProvisionerContext(init: ProvisionerContextInit): ProvisionerContext {
-  return build(init, init.signal) as ProvisionerContext;
+  return build(bindComputer(init), init.signal) as ProvisionerContext;
 }
 
 type AnyInit = OperationContextInit & {
@@ -75,10 +82,21 @@ type AnyInit = OperationContextInit & {
 
 // One builder for all four kinds: a child keeps every field of its parent, so the context a
 // provisioner derives for preCapture is an OsContext with the same computer and communicator.
-function build(init: AnyInit, parentSignal: AbortSignal | undefined): OperationContext {
+function build(
+  init: AnyInit,
+  parentSignal: AbortSignal | undefined,
+  parentDeadline?: number,
+): OperationContext {
   const phase = init.phase ?? 'operation';
   const computerName = init.computer?.name;
-  const signal = deadlineSignal(parentSignal, init.deadline, phase, computerName);
+  // A child with its parent's deadline follows the parent's timer rather than racing it.
+  const ownDeadline = parentDeadline === undefined || init.deadline < parentDeadline;
+  const signal = deadlineSignal(
+    parentSignal,
+    ownDeadline ? init.deadline : undefined,
+    phase,
+    computerName,
+  );
   const secrets = init.secrets ?? createSecretResolver();
   const progressSink = init.progress ?? (() => {});
   const ctx = {
@@ -115,6 +133,7 @@ function build(init: AnyInit, parentSignal: AbortSignal | undefined): OperationC
           progress: progressSink,
         },
         options.detached === true ? undefined : signal,
+        options.detached === true ? undefined : init.deadline,
       );
     },
   };
@@ -123,15 +142,26 @@ function build(init: AnyInit, parentSignal: AbortSignal | undefined): OperationC
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Binds the computer's name into the logger of a context made for a computer. */
+function bindComputer<Init extends ComputerContextInit>(init: Init): Init {
+  return { ...init, log: init.log.child({ computer: init.computer.name }) };
+}
+
 function deadlineSignal(
   parent: AbortSignal | undefined,
-  deadline: number,
+  deadline: number | undefined,
   phase: string,
   computer: string | undefined,
 ): AbortSignal {
   const controller = new AbortController();
   if (parent?.aborted) {
     controller.abort(parent.reason);
+    return controller.signal;
+  }
+  if (deadline === undefined) {
+    // No deadline of its own: only the parent ends it.
+    if (parent !== undefined)
+      parent.addEventListener('abort', () => controller.abort(parent.reason), { once: true });
     return controller.signal;
   }
   const onParentAbort = (): void => {

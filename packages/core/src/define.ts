@@ -35,26 +35,36 @@ export interface ModuleDefinitionBase<Config, Instance> {
 /** What an OS module package default-exports. @public */
 export interface OsModuleDefinition<Config = unknown>
   extends ModuleDefinitionBase<Config, OsModule> {
+  /** Always `'os'`: set by {@link defineOsModule}, checked by {@link assertModuleDefinition}. */
   readonly kind: 'os';
 }
 
 /** What a provisioning module package default-exports. @public */
 export interface ProvisionerDefinition<Config = unknown>
   extends ModuleDefinitionBase<Config, Provisioner> {
+  /** Always `'provisioner'`: set by {@link defineProvisioner}, checked by {@link assertModuleDefinition}. */
   readonly kind: 'provisioner';
 }
 
 /** Either kind of module definition. @public */
 export type ModuleDefinition = OsModuleDefinition<never> | ProvisionerDefinition<never>;
 
-/** Declares an OS module; default-export the result. @public */
+/**
+ * Declares an OS module; default-export the result.
+ * @returns A frozen copy of `definition` with `kind: 'os'`; nothing is validated until it is loaded.
+ * @public
+ */
 export function defineOsModule<Config>(
   definition: ModuleDefinitionBase<Config, OsModule>,
 ): OsModuleDefinition<Config> {
   return Object.freeze({ ...definition, kind: 'os' as const });
 }
 
-/** Declares a provisioning module; default-export the result. @public */
+/**
+ * Declares a provisioning module; default-export the result.
+ * @returns A frozen copy of `definition` with `kind: 'provisioner'`; nothing is validated until it is loaded.
+ * @public
+ */
 export function defineProvisioner<Config>(
   definition: ModuleDefinitionBase<Config, Provisioner>,
 ): ProvisionerDefinition<Config> {
@@ -92,6 +102,9 @@ const PROVISIONER_OPERATIONS = [
  * Checks that `value` (a package's default export) is a module definition of the expected kind
  * that speaks this core's contract. Throws `VLAB_ERR_MODULE_INVALID` or
  * `VLAB_ERR_MODULE_CONTRACT_MISMATCH`.
+ * @param value - What the package default-exports; anything.
+ * @param kind - The kind the config expects there.
+ * @param source - Names the package (or path) in the error message.
  * @public
  */
 export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
@@ -128,7 +141,9 @@ export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
 
 /**
  * Validates the config, creates the instance and checks it has every required operation — what
- * the manager does for each module a config file names.
+ * the manager does for each module a config file names. Throws `VLAB_ERR_MODULE_INVALID`,
+ * `VLAB_ERR_MODULE_CONTRACT_MISMATCH`, `VLAB_ERR_CONFIG_INVALID`, or what `create` throws.
+ * @param rawConfig - The module's config section as read from the file, before validation.
  * @public
  */
 export async function instantiateOsModule<Config>(

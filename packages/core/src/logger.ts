@@ -5,7 +5,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** One structured log line. @public */
 export interface LogRecord {
+  /** How severe it is. */
   readonly level: LogLevel;
+  /** A fixed text saying what happened; the facts are in `fields`. */
   readonly message: string;
   /** Milliseconds since the epoch. */
   readonly time: number;
@@ -22,9 +24,13 @@ export type LogSink = (record: LogRecord) => void;
  * @public
  */
 export interface Logger {
+  /** Writes a `debug` record; `fields` are merged over the logger's bindings. */
   debug(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Writes an `info` record; `fields` are merged over the logger's bindings. */
   info(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Writes a `warn` record; `fields` are merged over the logger's bindings. */
   warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Writes an `error` record; `fields` are merged over the logger's bindings. */
   error(message: string, fields?: Readonly<Record<string, unknown>>): void;
   /** A logger whose records also carry `bindings` (computer, phase, module). */
   child(bindings: Readonly<Record<string, unknown>>): Logger;
@@ -33,6 +39,7 @@ export interface Logger {
 /**
  * A {@link Logger} writing to `sink`. Fields are copied, and {@link Secret}s in them (at any depth)
  * are replaced by `[redacted]` before the sink sees them.
+ * @param bindings - Fields every record carries; a call's own fields win over them.
  * @public
  */
 export function createLogger(

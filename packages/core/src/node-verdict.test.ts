@@ -15,6 +15,17 @@ const ready: ImageStamp = {
 const wanted = { name: 'alma9', revision: 3 };
 
 describe('nodeVerdict', () => {
+  it('asks for postLoad when the ready stamp was made for another computer (a cloned disk)', () => {
+    const mine = ready.computer ?? 'none';
+    expect(nodeVerdict({ responding: true, stamp: ready }, wanted, mine)).toEqual({
+      verdict: 'ready',
+    });
+    expect(nodeVerdict({ responding: true, stamp: ready }, wanted, 'node99')).toEqual({
+      verdict: 'post-load',
+      reason: `postLoad ran for ${mine}`,
+    });
+  });
+
   it('is ready for a responding machine with the wanted, untainted, ready image', () => {
     expect(nodeVerdict({ responding: true, stamp: ready }, wanted)).toEqual({ verdict: 'ready' });
     expect(nodeVerdict({ responding: true, stamp: ready }, undefined)).toEqual({

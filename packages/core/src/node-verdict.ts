@@ -5,11 +5,17 @@ import type { ImageStamp } from './stamp.js';
 /**
  * The `nodeStatus` verdict every provisioner should give, from what it observed: whether the OS
  * answers, its stamp, and the image the reservation wants.
+ * @param observed - Whether the OS answered, and the stamp it holds (`undefined` when none).
+ * @param wanted - The image revision the machine should hold; `undefined` checks no revision.
+ * @param computer - The computer asked about; a `ready` stamp made for another computer (a cloned
+ *   disk) means `postLoad` has not run here.
+ * @returns The verdict, with a `reason` for the operator whenever it is not `ready`.
  * @public
  */
 export function nodeVerdict(
   observed: { readonly responding: boolean; readonly stamp: ImageStamp | undefined },
   wanted: Pick<ImageRef, 'name' | 'revision'> | undefined,
+  computer?: string,
 ): { readonly verdict: NodeVerdict; readonly reason?: string } {
   const { responding, stamp } = observed;
   if (!responding) return { verdict: 'reload', reason: 'the OS does not answer' };
@@ -19,5 +25,11 @@ export function nodeVerdict(
   }
   if (stamp.tainted) return { verdict: 'reload', reason: 'users had access since it was loaded' };
   if (stamp.state !== 'ready') return { verdict: 'post-load', reason: 'postLoad has not finished' };
+  if (computer !== undefined && stamp.computer !== computer) {
+    return {
+      verdict: 'post-load',
+      reason: `postLoad ran for ${stamp.computer ?? 'another computer'}`,
+    };
+  }
   return { verdict: 'ready' };
 }

@@ -86,6 +86,7 @@ export interface OsModule {
   readonly name: string;
   /** The OS family it serves (`linux`, `windows`); matched against `ImageRef.osFamily`. */
   readonly family: string;
+  /** What it declares it can do; the manager checks requests against it before calling. */
   readonly capabilities: OsCapabilities;
 
   /**

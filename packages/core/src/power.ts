@@ -22,6 +22,7 @@ export interface PowerProbe {
 
 /** Options of {@link waitForPowerState}. @public */
 export interface WaitForPowerOptions {
+  /** Stops the wait when it fires; the call then rejects with the cancel error. */
   readonly signal: AbortSignal;
   /** Give up after this many milliseconds. Default: 300000 (VCL's wait_for_power_off). */
   readonly timeoutMs?: number;

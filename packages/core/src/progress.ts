@@ -15,16 +15,23 @@ export interface ProgressUpdate {
 
 /** A progress update with what the reporter derived: phase, rate and ETA. @public */
 export interface ProgressEvent {
+  /** The phase of the context that reported it (`load/deploy`). */
   readonly phase: string;
+  /** The computer's name; undefined for work on no computer (image-store calls). */
   readonly computer: string | undefined;
+  /** What `done` and `total` count. */
   readonly unit: ProgressUnit;
+  /** How much is done, in `unit`s. */
   readonly done: number;
+  /** How much there is in all; undefined when unknown. */
   readonly total: number | undefined;
   /** Units per second over the last few seconds; undefined until two updates are apart in time. */
   readonly ratePerSecond: number | undefined;
   /** Seconds until `total` at the current rate; undefined without a total or a rate. */
   readonly etaSeconds: number | undefined;
+  /** Milliseconds since the reporter was made, i.e. since its phase's context was created. */
   readonly elapsedMs: number;
+  /** The update's short human note; undefined when it had none. */
   readonly message: string | undefined;
 }
 
@@ -39,7 +46,9 @@ export interface ProgressReporter {
 
 /** Options of {@link createProgressReporter}. @public */
 export interface ProgressReporterOptions {
+  /** Copied into every event as `phase`. */
   readonly phase: string;
+  /** Copied into every event as `computer`. */
   readonly computer?: string | undefined;
   /** Monotonic milliseconds; defaults to `performance.now`. */
   readonly now?: () => number;

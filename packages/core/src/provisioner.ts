@@ -28,13 +28,17 @@ export interface ProvisionerCapabilities {
 
 /** Arguments of `load`. @public */
 export interface LoadArgs {
+  /** The name of the image to put on the computer. */
   readonly image: string;
+  /** The revision to load; it must be in the store. */
   readonly revision: number;
 }
 
 /** What `load` returns. @public */
 export interface LoadResult {
+  /** The image now on the computer. */
   readonly image: string;
+  /** The revision now on the computer. */
   readonly revision: number;
   /** The stamp `postLoad` left on the machine. */
   readonly stamp: ImageStamp;
@@ -49,13 +53,17 @@ export interface CaptureArgs {
   readonly image: string;
   /** The revision to create; it must not exist yet. */
   readonly newRevision: number;
+  /** What happens to the machine after saving: left off, or booted again. */
   readonly mode: CaptureMode;
 }
 
 /** What `capture` returns; the manager records it as the new revision. @public */
 export interface CaptureResult {
+  /** The image name it was saved under (`args.image`). */
   readonly image: string;
+  /** The revision created (`args.newRevision`). */
   readonly revision: number;
+  /** Size of the saved image in bytes; what `imageSize` reports for it afterwards. */
   readonly sizeBytes: number;
   /** Hex SHA-256 of the saved image, as verified after writing. */
   readonly sha256: string;
@@ -63,8 +71,11 @@ export interface CaptureResult {
 
 /** An image revision in the store. @public */
 export interface StoredImage {
+  /** The image's name. */
   readonly name: string;
+  /** The revision, an integer. */
   readonly revision: number;
+  /** Size of the stored image in bytes. */
   readonly sizeBytes: number;
   /** ISO time it was stored. */
   readonly createdAt: string;
@@ -72,6 +83,7 @@ export interface StoredImage {
 
 /** An image, or one revision of it. @public */
 export interface ImageQuery {
+  /** The image's name. */
   readonly name: string;
   /** All revisions when absent. */
   readonly revision?: number | undefined;
@@ -79,7 +91,9 @@ export interface ImageQuery {
 
 /** An image revision. @public */
 export interface ImageRevisionRef {
+  /** The image's name. */
   readonly name: string;
+  /** The revision, an integer. */
   readonly revision: number;
 }
 
@@ -99,6 +113,7 @@ export interface NodeStatus {
   readonly responding: boolean;
   /** The stamp the OS holds, when it answered and has one. */
   readonly stamp: ImageStamp | undefined;
+  /** Whether the machine can be handed out as it is (give it with {@link nodeVerdict}). */
   readonly verdict: NodeVerdict;
   /** Why the verdict is not `ready`, for the operator. */
   readonly reason?: string | undefined;
@@ -120,6 +135,7 @@ export interface NodeStatus {
 export interface Provisioner {
   /** The module's name as configured (`provisioner-baremetal`). */
   readonly name: string;
+  /** What it declares it can do; the manager checks requests against it before calling. */
   readonly capabilities: ProvisionerCapabilities;
 
   /**

@@ -18,6 +18,11 @@ export class Secret {
   /** What the secret is for, safe to print ("bmc password of node12"). */
   readonly label: string;
 
+  /**
+   * Wraps a value read from a secret source.
+   * @param value - The secret itself; only {@link Secret.reveal} gives it back.
+   * @param label - What it is for, safe to print. Default: `'secret'`.
+   */
   constructor(value: string, label = 'secret') {
     this.#value = value;
     this.label = label;
@@ -29,14 +34,17 @@ export class Secret {
     return this.#value;
   }
 
+  /** Always `[redacted]`, so string conversion and template literals never show the value. */
   toString(): string {
     return REDACTED;
   }
 
+  /** Always `[redacted]`, so `JSON.stringify` never shows the value. */
   toJSON(): string {
     return REDACTED;
   }
 
+  /** What `util.inspect` (and so `console.log`) prints: the label, never the value. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `Secret(${this.label}) ${REDACTED}`;
   }
@@ -64,7 +72,9 @@ export interface SecretResolver {
 
 /** Where {@link createSecretResolver} reads from; defaults are the process environment and the file system. @public */
 export interface SecretSources {
+  /** Where `{ env }` references are looked up; an empty value counts as unset. Default: `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Reads a `{ file }` reference as text; a rejection becomes `VLAB_ERR_SECRET_UNRESOLVED`. Default: `node:fs`. */
   readonly readFile?: (path: string) => Promise<string>;
 }
 

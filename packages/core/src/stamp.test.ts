@@ -56,6 +56,22 @@ describe('stamp life cycle', () => {
 });
 
 describe('serializeStamp / parseStamp', () => {
+  it('writes the keys in one order, whatever order the object has', () => {
+    const stamp = readyStamp(capturedStamp({ image: 'alma9', revision: 3 }, when), 'node12', later);
+    const shuffled = Object.fromEntries(Object.entries(stamp).reverse()) as unknown as ImageStamp;
+    expect(serializeStamp(shuffled)).toBe(serializeStamp(stamp));
+    expect(Object.keys(JSON.parse(serializeStamp(stamp)))).toEqual([
+      'schema',
+      'image',
+      'revision',
+      'state',
+      'capturedAt',
+      'computer',
+      'readyAt',
+      'tainted',
+    ]);
+  });
+
   it('round-trips every stage', () => {
     const captured = capturedStamp({ image: 'alma9', revision: 3 }, when);
     const stamps: ImageStamp[] = [

@@ -21,8 +21,11 @@ export type StampState = 'captured' | 'ready';
 export interface ImageStamp {
   /** Format version of the stamp. */
   readonly schema: 1;
+  /** The image's name in the store. */
   readonly image: string;
+  /** The image revision the machine holds, an integer. */
   readonly revision: number;
+  /** How far the image got on this machine. */
   readonly state: StampState;
   /** ISO time the revision was captured. */
   readonly capturedAt: string;
@@ -36,11 +39,17 @@ export interface ImageStamp {
 
 /** The image and revision being captured, which `preCapture` writes into the image. @public */
 export interface StampTarget {
+  /** The image name the capture is saved under. */
   readonly image: string;
+  /** The new revision being captured. */
   readonly revision: number;
 }
 
-/** The stamp `preCapture` writes: state `captured`, not tainted. @public */
+/**
+ * The stamp `preCapture` writes: state `captured`, not tainted.
+ * @param now - The capture time. Default: the current time.
+ * @public
+ */
 export function capturedStamp(target: StampTarget, now: Date = new Date()): ImageStamp {
   return {
     schema: 1,
@@ -52,7 +61,12 @@ export function capturedStamp(target: StampTarget, now: Date = new Date()): Imag
   };
 }
 
-/** The stamp `postLoad` writes over a captured one: state `ready`, for `computer`. @public */
+/**
+ * The stamp `postLoad` writes over a captured one: state `ready`, for `computer`.
+ * @param computer - The name of the computer the image was prepared for (`ComputerRef.name`).
+ * @param now - The time `postLoad` finished. Default: the current time.
+ * @public
+ */
 export function readyStamp(
   stamp: ImageStamp,
   computer: string,
@@ -68,10 +82,24 @@ export function taintedStamp(stamp: ImageStamp): ImageStamp {
 
 /** The stamp as written to disk: stable key order, one trailing newline. @public */
 export function serializeStamp(stamp: ImageStamp): string {
-  return `${JSON.stringify(stamp, null, 2)}\n`;
+  const ordered: Record<keyof ImageStamp, unknown> = {
+    schema: stamp.schema,
+    image: stamp.image,
+    revision: stamp.revision,
+    state: stamp.state,
+    capturedAt: stamp.capturedAt,
+    computer: stamp.computer,
+    readyAt: stamp.readyAt,
+    tainted: stamp.tainted,
+  };
+  return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 
-/** Parses a stamp file. Throws `VLAB_ERR_STAMP_INVALID` naming what is wrong. @public */
+/**
+ * Parses a stamp file. Throws `VLAB_ERR_STAMP_INVALID` naming what is wrong.
+ * @param computer - Names the computer in the error.
+ * @public
+ */
 export function parseStamp(text: string, computer?: string): ImageStamp {
   let value: unknown;
   try {

@@ -22,9 +22,13 @@ export interface Step<Ctx extends OperationContext, State> {
 
 /** What happened to one step. @public */
 export interface StepReport {
+  /** The step's name. */
   readonly name: string;
+  /** `failed` when its `run` threw or was cut short by an abort; `not-run` when the sequence stopped before it. */
   readonly status: 'succeeded' | 'failed' | 'not-run';
+  /** How long its `run` took, in milliseconds; 0 when it did not run. */
   readonly durationMs: number;
+  /** How its cleanup went; absent when it has none or its `run` never started. */
   readonly cleanup?: 'succeeded' | 'failed' | undefined;
 }
 
@@ -43,6 +47,7 @@ export interface RunStepsOptions {
  * report per step; rejects with the step's error (or the cancel error), to which failed cleanups
  * are attached as `details.cleanupErrors`. If only cleanups failed, rejects with
  * `VLAB_ERR_STEP_CLEANUP_FAILED`.
+ * @param state - Shared by every step's `run` and `cleanup`; steps pass results on through it.
  * @public
  */
 export async function runSteps<Ctx extends OperationContext, State>(

@@ -22,9 +22,12 @@ export interface ReservationUser {
 
 /** How one user reaches the machine once `reserve` is done. @public */
 export interface UserAccess {
+  /** The user's login, as in {@link ReservationUser.login}. */
   readonly login: string;
+  /** How the user connects: SSH, or RDP (Windows desktops). */
   readonly protocol: 'ssh' | 'rdp';
   /** Address or host name the user connects to (the public address). */
   readonly host: string;
+  /** The TCP port to connect to. */
   readonly port: number;
 }

@@ -87,6 +87,7 @@ export type CoreErrorCode = keyof typeof CORE_ERROR_CODES;
 
 /**
  * Makes a {@link VlabError} with one of the core codes; the hint defaults to the documented one.
+ * @param summary - What failed, without the computer or the hint (the message adds both).
  * @public
  */
 export function coreError(
@@ -103,6 +104,9 @@ export function coreError(
 /**
  * The error for a command that exited non-zero: names the program (argv[0] only, since later
  * arguments may carry data), the exit code and the last 2 KiB of stderr.
+ * @param argv - The command that ran; only `argv[0]` goes into the error.
+ * @param result - How it ended: exit code, killing signal if any, and its stderr.
+ * @param computer - The computer it ran on.
  * @public
  */
 export function commandFailedError(

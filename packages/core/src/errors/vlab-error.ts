@@ -33,6 +33,12 @@ export class VlabError extends Error {
   /** The message without the computer and the hint. */
   readonly summary: string;
 
+  /**
+   * Makes an error whose message is `<code>: <summary> (computer "<name>"). What to do: <hint>`.
+   * For a core code use {@link coreError}, which fills in the documented hint.
+   * @param code - A code of the shape `VLAB_ERR_<AREA>_<PROBLEM>`, documented by its package.
+   * @param summary - What failed, without the computer or the hint.
+   */
   constructor(code: string, summary: string, options: VlabErrorOptions & { hint: string }) {
     const where = options.computer === undefined ? '' : ` (computer "${options.computer}")`;
     super(`${code}: ${summary}${where}. What to do: ${options.hint}`, { cause: options.cause });

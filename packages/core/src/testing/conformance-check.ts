@@ -8,6 +8,11 @@ export interface ConformanceCheck {
   readonly id: string;
   /** What the rule says, as a test title. */
   readonly title: string;
+  /**
+   * Drives the module on the harness's machine (resetting it first where the rule needs a machine)
+   * and checks the rule; may leave the machine in any state. Also rejects when the module threw an error without a known `VLAB_ERR_` code or
+   * logged the revealed value of a secret in play.
+   */
   run(): Promise<void>;
 }
 
@@ -23,7 +28,13 @@ export interface ConformanceOptions {
 
 /** The message of a broken contract rule, naming the check. @public */
 export class ConformanceFailure extends Error {
+  /** The id of the broken check (`os/post-load-stamp`). */
   readonly checkId: string;
+  /**
+   * A failure of the check `checkId`, with the message `[<checkId>] <message>`.
+   * @param checkId - The id of the broken check; the message is prefixed with it in brackets.
+   * @param message - What the module did wrong.
+   */
   constructor(checkId: string, message: string) {
     super(`[${checkId}] ${message}`);
     this.name = 'ConformanceFailure';

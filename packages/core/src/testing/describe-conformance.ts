@@ -11,6 +11,8 @@ export interface DescribeConformanceOptions {
 
 /**
  * Registers one vitest test per OS module check, in a `describe` block named `title`.
+ * Call it in a vitest test file.
+ * @param subject - The module and the harness of the machine to check it on.
  * @example
  * ```ts
  * describeOsModuleConformance('my-os', { os, harness: lab.harness('node1') });

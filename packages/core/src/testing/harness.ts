@@ -7,19 +7,25 @@ import type { ReservationUser } from '../users.js';
 
 /** A power change as the harness saw it, stamped with `performance.now()`. @public */
 export interface HarnessPowerEvent {
+  /** When the change was seen, in `performance.now()` milliseconds. */
   readonly at: number;
+  /** The power state the machine changed to. */
   readonly state: Exclude<PowerState, 'unknown'>;
 }
 
 /** A read of the machine's disk by the provisioner, stamped with `performance.now()`. @public */
 export interface HarnessDiskRead {
+  /** When the read started, in `performance.now()` milliseconds. */
   readonly at: number;
 }
 
 /** How the kit asks the harness for a context. @public */
 export interface HarnessContextOptions {
+  /** The context's phase: the operation the kit is about to call (`postLoad`). */
   readonly phase: string;
+  /** The context's deadline, in milliseconds from now. */
   readonly timeoutMs: number;
+  /** The caller's cancel signal (the kit's abort checks); absent, only the deadline cancels. */
   readonly signal?: AbortSignal | undefined;
 }
 

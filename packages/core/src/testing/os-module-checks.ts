@@ -16,8 +16,11 @@ import type { ConformanceHarness } from './harness.js';
 
 /** An OS module and the harness of the machine it is checked on. @public */
 export interface OsModuleSubject {
+  /** The OS module under test. */
   readonly os: OsModule;
+  /** The harness of the machine it is checked on. */
   readonly harness: ConformanceHarness;
+  /** The kit's bounds and the module's own error codes; see {@link ConformanceOptions} for defaults. */
   readonly options?: ConformanceOptions;
 }
 

@@ -16,9 +16,13 @@ import { spyOnOsModule } from './os-module-spy.js';
 
 /** A provisioner, the OS module of its image, and the harness of the machine. @public */
 export interface ProvisionerSubject {
+  /** The provisioner under test. */
   readonly provisioner: Provisioner;
+  /** The OS module of the harness's image; the kit passes it (spied on) as `ctx.os`. */
   readonly os: OsModule;
+  /** The harness of the machine it is checked on. */
   readonly harness: ConformanceHarness;
+  /** The kit's bounds and the provisioner's own error codes; see {@link ConformanceOptions} for defaults. */
   readonly options?: ConformanceOptions;
 }
 

@@ -17,17 +17,24 @@ import { MEMORY_HOST_KEY_PATH, type MemoryMachine } from './memory-machine.js';
  * @public
  */
 export class MemoryCommunicator implements Communicator {
+  /** Always `posix`: the memory machine takes argv as is, with no shell. */
   readonly shell = 'posix' as const;
   readonly #machine: MemoryMachine;
   #pinned: readonly string[];
   #connectedBoot: number | undefined;
 
-  /** @param pinned - the host keys trusted for this machine (a known-hosts store of one entry) */
+  /**
+   * A communicator for `machine`, not yet connected. {@link MemoryLab.communicator} makes one per
+   * computer, pinned to the key on its disk.
+   * @param machine - The machine it talks to.
+   * @param pinned - the host keys trusted for this machine (a known-hosts store of one entry)
+   */
   constructor(machine: MemoryMachine, pinned: readonly string[]) {
     this.#machine = machine;
     this.#pinned = pinned;
   }
 
+  /** The machine's name. */
   get computer(): string {
     return this.#machine.name;
   }
@@ -37,6 +44,13 @@ export class MemoryCommunicator implements Communicator {
     return this.#pinned;
   }
 
+  /**
+   * Runs one command of the {@link MemoryMachine} command set and returns its code and output,
+   * whatever the code. Connects first, verifying the pinned host key once per boot. Honours
+   * `signal`, `timeoutMs` (default 60000) and `stdin`; ignores `sudo` and `maxOutputBytes`.
+   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE` (power off), `VLAB_ERR_HOSTKEY_MISMATCH`,
+   * `VLAB_ERR_OP_TIMEOUT` or `VLAB_ERR_OP_CANCELLED`; a stalled machine makes it wait.
+   */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const signal = withTimeout(
       options.signal,
@@ -56,12 +70,17 @@ export class MemoryCommunicator implements Communicator {
     };
   }
 
+  /** Like {@link MemoryCommunicator.run}, but a non-zero exit throws `VLAB_ERR_COMMAND_FAILED`. */
   async runChecked(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
     const result = await this.run(argv, options);
     if (result.code !== 0) throw commandFailedError(argv, result, this.computer);
     return result;
   }
 
+  /**
+   * Writes the file onto the machine's disk in one step (so atomically); ignores `mode`, and
+   * reports progress once, when done. Connects and fails like {@link MemoryCommunicator.run}.
+   */
   async put(
     remotePath: string,
     content: TransferSource,
@@ -80,6 +99,7 @@ export class MemoryCommunicator implements Communicator {
     options.onProgress?.(data.length, data.length);
   }
 
+  /** Reads a whole file with `cat`; throws `VLAB_ERR_COMMAND_FAILED` when it does not exist. */
   async get(remotePath: string, options: TransferOptions = {}): Promise<Buffer> {
     const result = await this.runChecked(['cat', remotePath], {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -88,10 +108,15 @@ export class MemoryCommunicator implements Communicator {
     return result.stdout;
   }
 
+  /** Yields the whole file as one chunk, read as {@link MemoryCommunicator.get} does. */
   async *getStream(remotePath: string, options: TransferOptions = {}): AsyncIterable<Uint8Array> {
     yield await this.get(remotePath, options);
   }
 
+  /**
+   * Polls every 5 ms until the machine is on and not stalled, then connects (verifying the host
+   * key). Throws `VLAB_ERR_OP_TIMEOUT` after `timeoutMs` (default 600000) or the cancel error.
+   */
   async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 600_000;
     const signal = withTimeout(
@@ -109,6 +134,10 @@ export class MemoryCommunicator implements Communicator {
     }
   }
 
+  /**
+   * Replaces the pin at once; the connection of the current boot stays, and the first connection
+   * after the next boot is verified against the new keys. Never fails.
+   */
   async trustHostKeys(publicKeys: readonly string[]): Promise<void> {
     this.#pinned = [...publicKeys];
   }

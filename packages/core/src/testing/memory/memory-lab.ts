@@ -23,7 +23,9 @@ import { MEMORY_HOST_KEY_PATH, MemoryMachine, type MemoryMachineTiming } from '.
 
 /** A stored image of a {@link MemoryLab}. @public */
 export interface MemoryImage {
+  /** The disk image, as {@link MemoryMachine.readDisk} makes it and {@link MemoryMachine.writeDisk} takes it. */
   readonly data: Buffer;
+  /** ISO time it was stored. */
   readonly createdAt: string;
 }
 
@@ -31,6 +33,7 @@ export interface MemoryImage {
 export interface MemoryLabOptions {
   /** Names of the computers. Default: `['node1']`. */
   readonly computers?: readonly string[];
+  /** Timing of every machine of the lab. Default: that of {@link MemoryMachineTiming}. */
   readonly timing?: MemoryMachineTiming;
 }
 
@@ -46,6 +49,7 @@ const labs = new Map<string, MemoryLab>();
  * @public
  */
 export class MemoryLab {
+  /** A random UUID by which {@link MemoryLab.find} finds the lab until it is disposed. */
   readonly id: string = randomUUID();
   /** Images by `name@revision`. */
   readonly images = new Map<string, MemoryImage>();
@@ -54,6 +58,10 @@ export class MemoryLab {
   readonly #machines = new Map<string, MemoryMachine>();
   readonly #communicators = new Map<string, MemoryCommunicator>();
 
+  /**
+   * Makes the machines (off, with empty disks), stores {@link MEMORY_BASE_IMAGE}, and registers the
+   * lab under its id. Same as {@link createMemoryLab}.
+   */
   constructor(options: MemoryLabOptions = {}) {
     for (const name of options.computers ?? ['node1'])
       this.#machines.set(name, new MemoryMachine(name, options.timing));

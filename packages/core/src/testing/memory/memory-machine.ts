@@ -3,16 +3,23 @@ import type { PowerState } from '../../power.js';
 
 /** A local account of a {@link MemoryMachine}. @public */
 export interface MemoryAccount {
+  /** The login name. */
   readonly login: string;
+  /** The numeric user id; 1000 and above for non-system accounts. */
   readonly uid: number;
+  /** Its groups, its own first (`usermod --append --groups` adds more). */
   readonly groups: readonly string[];
+  /** Whether `chpasswd` gave it a password. */
   readonly hasPassword: boolean;
 }
 
 /** What a command run on a {@link MemoryMachine} returns. @public */
 export interface MemoryCommandResult {
+  /** The exit code; 127 for an unknown command. */
   readonly code: number;
+  /** What the command printed on stdout. */
   readonly stdout: string;
+  /** What the command printed on stderr. */
   readonly stderr: string;
   /** When set, the command does not finish by itself: it runs this long in milliseconds. */
   readonly runsForMs?: number;
@@ -20,12 +27,15 @@ export interface MemoryCommandResult {
 
 /** A power change of a {@link MemoryMachine}, stamped with `performance.now()`. @public */
 export interface PowerEvent {
+  /** When the power changed, in `performance.now()` milliseconds. */
   readonly at: number;
+  /** The power state it changed to. */
   readonly state: Exclude<PowerState, 'unknown'>;
 }
 
 /** A read of a {@link MemoryMachine}'s disk from outside, stamped with `performance.now()`. @public */
 export interface DiskReadEvent {
+  /** When the read started, in `performance.now()` milliseconds. */
   readonly at: number;
   /** The machine's power when the read started. */
   readonly power: Exclude<PowerState, 'unknown'>;
@@ -58,13 +68,17 @@ export const MEMORY_HOST_KEY_PATH = '/etc/ssh/ssh_host_ed25519_key.pub';
  * @public
  */
 export class MemoryMachine {
+  /** The computer's name. */
   readonly name: string;
   /** Files by absolute path; together they are the disk. */
   files = new Map<string, Buffer>();
+  /** The host name `hostnamectl set-hostname` set; `localhost` until then, kept across disk writes. */
   hostname = 'localhost';
   /** Incremented at every boot. */
   bootCount = 0;
+  /** Every power change since the machine was made, oldest first. */
   readonly powerEvents: PowerEvent[] = [];
+  /** Every recorded read of the disk ({@link MemoryMachine.readDisk}), oldest first. */
   readonly diskReads: DiskReadEvent[] = [];
   #power: Exclude<PowerState, 'unknown'> = 'off';
   #accounts = new Map<string, MemoryAccount>();
@@ -73,6 +87,10 @@ export class MemoryMachine {
   #pendingPowerChange: ReturnType<typeof setTimeout> | undefined;
   readonly #timing: Required<MemoryMachineTiming>;
 
+  /**
+   * A machine that is off, with an empty disk and no accounts.
+   * @param name - The computer's name.
+   */
   constructor(name: string, timing: MemoryMachineTiming = {}) {
     this.name = name;
     this.#timing = { shutdownMs: timing.shutdownMs ?? 20, rebootDownMs: timing.rebootDownMs ?? 20 };
@@ -126,7 +144,7 @@ export class MemoryMachine {
     return new Promise((resolve) => this.#stallWaiters.push(resolve));
   }
 
-  /** Replaces the whole disk (a deploy) and forgets accounts other than root. */
+  /** Replaces the whole disk (a deploy), accounts included: afterwards the machine has exactly the image's accounts. */
   writeDisk(image: Buffer): void {
     const parsed = JSON.parse(image.toString('utf8')) as {
       files: Record<string, string>;
