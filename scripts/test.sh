@@ -19,6 +19,7 @@ section() {
 # Later issues add to SYSTEM_PACKAGES (e.g. openssh-server, openipmi, ...).
 # ---------------------------------------------------------------------------
 SYSTEM_PACKAGES=()
+SYSTEM_PACKAGES+=(openssh-server openssh-client) # @vlab/ssh lab tests start a real sshd
 
 install_system_packages() {
   local missing=() pkg

@@ -1,0 +1,331 @@
+import { constants } from 'node:os';
+import { type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { abortError, type VlabError } from '@vlab/core';
+import type { ClientChannel } from 'ssh2';
+import type { ExecChannel, SshConnection } from './connection.js';
+import { operationSignal } from './deadline.js';
+import { sshError } from './errors.js';
+import { type SshPool, withSession } from './pool.js';
+import { assertCommandLineLength, quoteCommand } from './quote.js';
+import { computerOf, describeTarget, type SshTarget } from './target.js';
+
+/** Options of {@link SshClient.spawn}. @public */
+export interface SpawnOptions {
+  /** Ends the remote process group and rejects `exit` with the cancel error when it fires. */
+  readonly signal?: AbortSignal | undefined;
+  /** Ends the remote process group after this many ms. Default: no limit. */
+  readonly timeoutMs?: number | undefined;
+  /** Run through `sudo -n` (as root; the login user needs passwordless sudo). */
+  readonly sudo?: boolean | undefined;
+  /** After SIGTERM to the process group, how long before SIGKILL, in ms. Default: 2000. */
+  readonly killGraceMs?: number | undefined;
+}
+
+/** How a remote program ended. @public */
+export interface RemoteExit {
+  /** The exit code; 128 + n when signal n killed it. */
+  readonly code: number;
+  /** The signal that killed it (`'TERM'`, `'KILL'`), if one did. */
+  readonly signal: string | undefined;
+}
+
+/** A program running on the remote computer, with its streams. @public */
+export interface RemoteProcess {
+  /** Its stdin; `end()` it to send EOF. Writes respect back-pressure (the SSH window). */
+  readonly stdin: Writable;
+  /** Its stdout, with back-pressure: a slow reader slows the remote writer. */
+  readonly stdout: Readable;
+  /** Its stderr (without the line the wrapper uses to report the process group). */
+  readonly stderr: Readable;
+  /**
+   * Settles when it ended: with its exit, or rejects with the cancel or timeout error,
+   * `VLAB_ERR_SSH_CONNECTION_LOST` if the connection dropped.
+   */
+  readonly exit: Promise<RemoteExit>;
+  /** Ends its whole process group (SIGTERM, then SIGKILL after the grace time). Idempotent. */
+  kill(): Promise<void>;
+}
+
+const MARKER = 'vlab-pid:';
+
+/**
+ * The command line that runs `argv` so it can be ended as a group: the shell sshd starts is a
+ * session (and process group) leader, it reports its pid (= the group id) on stderr and then
+ * `exec`s the program in place, so every child of the program is in that group.
+ * @internal
+ */
+export function wrapCommand(argv: readonly string[], sudo: boolean): string {
+  const line = `echo ${MARKER}$$ >&2; exec ${sudo ? 'sudo -n -- ' : ''}${quoteCommand(argv)}`;
+  assertCommandLineLength(line);
+  return line;
+}
+
+/**
+ * The command line that ends process group `pid` (and `pid` itself, should it not lead a group):
+ * SIGTERM, a grace time, then SIGKILL to whatever is left. `kill -SIG -pgid` is the form both
+ * dash and bash accept.
+ * @internal
+ */
+export function killCommand(pid: number, graceMs: number, sudo: boolean): string {
+  const rounds = Math.max(0, Math.ceil(graceMs / 50));
+  const script =
+    `p=${pid}; kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null; i=0; ` +
+    `while [ $i -lt ${rounds} ] && { kill -0 -$p 2>/dev/null || kill -0 $p 2>/dev/null; }; ` +
+    'do sleep 0.05; i=$((i+1)); done; kill -KILL -$p 2>/dev/null; kill -KILL $p 2>/dev/null; exit 0';
+  return sudo ? `sudo -n sh -c ${quoteCommand([script])}` : script;
+}
+
+/** Passes stderr through, minus the marker line with the remote pid. */
+class MarkerStripper extends Transform {
+  #pending: Buffer | undefined = Buffer.alloc(0);
+  readonly #onPid: (pid: number | undefined) => void;
+
+  constructor(onPid: (pid: number | undefined) => void) {
+    super();
+    this.#onPid = onPid;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#pending === undefined) {
+      callback(null, chunk);
+      return;
+    }
+    let buffer = Buffer.concat([this.#pending, chunk]);
+    // Lines before the marker (a noisy login shell) pass through.
+    for (;;) {
+      const newline = buffer.indexOf(10);
+      if (newline === -1) break;
+      const line = buffer.subarray(0, newline).toString('latin1');
+      if (line.startsWith(MARKER) && /^\d+$/.test(line.slice(MARKER.length))) {
+        this.#pending = undefined;
+        this.#onPid(Number(line.slice(MARKER.length)));
+        const rest = buffer.subarray(newline + 1);
+        callback(null, rest.length > 0 ? rest : undefined);
+        return;
+      }
+      this.push(buffer.subarray(0, newline + 1));
+      buffer = buffer.subarray(newline + 1);
+    }
+    if (buffer.length > 4096) {
+      this.#pending = undefined;
+      this.#onPid(undefined);
+      callback(null, buffer);
+      return;
+    }
+    this.#pending = buffer;
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#pending !== undefined) {
+      this.#onPid(undefined);
+      const rest = this.#pending;
+      this.#pending = undefined;
+      callback(null, rest.length > 0 ? rest : undefined);
+      return;
+    }
+    callback();
+  }
+}
+
+function signalNumber(name: string): number {
+  const value = (constants.signals as Record<string, number | undefined>)[`SIG${name}`];
+  return value ?? 0;
+}
+
+/**
+ * Starts `argv` on the target and resolves once it runs (a channel slot was free and the exec
+ * request went out). See {@link SshClient.spawn}.
+ * @internal
+ */
+export function spawnRemote(
+  pool: SshPool,
+  target: SshTarget,
+  argv: readonly string[],
+  options: SpawnOptions = {},
+): Promise<RemoteProcess> {
+  const computer = computerOf(target);
+  const sudo = options.sudo === true;
+  let command: string;
+  try {
+    command = wrapCommand(argv, sudo);
+  } catch (error) {
+    const e = error as VlabError;
+    return Promise.reject(
+      sshError(
+        'VLAB_ERR_SSH_ARGUMENT_INVALID',
+        `${e.summary} (command for ${describeTarget(target)})`,
+        {
+          computer,
+          details: e.details,
+        },
+      ),
+    );
+  }
+  const operation = `${argv[0]} on ${target.host}`;
+  const op = operationSignal(
+    options.signal,
+    options.timeoutMs ?? Number.POSITIVE_INFINITY,
+    computer,
+    operation,
+  );
+  const graceMs = options.killGraceMs ?? 2000;
+
+  return new Promise<RemoteProcess>((resolveStarted, rejectStarted) => {
+    let started = false;
+    withSession(pool, target, op.signal, async (connection) => {
+      const channel = await connection.openExec(command);
+      started = true;
+      const running = new Running(
+        pool,
+        target,
+        connection,
+        channel,
+        sudo,
+        graceMs,
+        op.signal,
+        operation,
+      );
+      resolveStarted(running.handle);
+      await running.closed;
+    })
+      .catch((error: unknown) => {
+        if (!started) rejectStarted(error);
+      })
+      .finally(() => op.dispose());
+  });
+}
+
+/** The state of one running remote program. */
+class Running {
+  readonly handle: RemoteProcess;
+  readonly closed: Promise<void>;
+  readonly channel: ClientChannel;
+  readonly #pid: Promise<number | undefined>;
+  #killing: Promise<void> | undefined;
+  #channelClosed = false;
+
+  constructor(
+    readonly pool: SshPool,
+    readonly target: SshTarget,
+    readonly connection: SshConnection,
+    readonly opened: ExecChannel,
+    readonly sudo: boolean,
+    readonly graceMs: number,
+    signal: AbortSignal,
+    operation: string,
+  ) {
+    const computer = computerOf(target);
+    const channel = opened.channel;
+    this.channel = channel;
+    let resolvePid: (pid: number | undefined) => void = () => undefined;
+    this.#pid = new Promise((resolve) => {
+      resolvePid = resolve;
+    });
+    const stderr = channel.stderr.pipe(new MarkerStripper((pid) => resolvePid(pid)));
+
+    const exitInfo = (): RemoteExit | undefined => {
+      const reported = opened.exit;
+      if (reported === undefined) return undefined;
+      // ssh2 passes OpenSSH's names with the SIG prefix ('SIGTERM'); RFC 4254 has none.
+      const name = reported.signal?.replace(/^SIG/, '');
+      return reported.code === null
+        ? { code: 128 + signalNumber(name ?? ''), signal: name }
+        : { code: reported.code, signal: undefined };
+    };
+    this.closed = opened.closed;
+
+    const exit = new Promise<RemoteExit>((resolve, reject) => {
+      const onAbort = (): void => {
+        void this.kill().finally(() => reject(abortError(signal, computer, operation)));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      void opened.closed.then(() => {
+        this.#channelClosed = true;
+        resolvePid(undefined);
+        if (signal.aborted) return; // onAbort rejects once the kill is done
+        signal.removeEventListener('abort', onAbort);
+        const info = exitInfo();
+        if (info !== undefined) resolve(info);
+        else if (pool.closed) {
+          reject(
+            sshError(
+              'VLAB_ERR_SSH_POOL_CLOSED',
+              `the SSH pool was closed while ${operation} ran (${describeTarget(target)})`,
+              { computer, details: { host: target.host } },
+            ),
+          );
+        } else if (connection.closed) {
+          reject(
+            sshError(
+              'VLAB_ERR_SSH_CONNECTION_LOST',
+              `the SSH connection to ${describeTarget(target)} dropped while ${operation} ran`,
+              { computer, cause: connection.lastError, details: { host: target.host } },
+            ),
+          );
+        } else resolve({ code: -1, signal: undefined });
+      });
+    });
+    // Unobserved rejections of `exit` are the caller's business, but must not crash the process.
+    exit.catch(() => undefined);
+
+    this.handle = {
+      stdin: channel.stdin,
+      stdout: channel.stdout,
+      stderr,
+      exit,
+      kill: () => this.kill(),
+    };
+  }
+
+  kill(): Promise<void> {
+    this.#killing ??= this.#kill();
+    return this.#killing;
+  }
+
+  async #kill(): Promise<void> {
+    if (this.#channelClosed) return;
+    // The marker comes first on stderr; wait for it (or the end) a little while.
+    const pid = await Promise.race([
+      this.#pid,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000).unref()),
+    ]);
+    if (this.#channelClosed) return;
+    try {
+      // The leader at once, through sshd; the group through a second channel.
+      this.channel.signal('TERM');
+    } catch {
+      // channel already closing
+    }
+    if (pid !== undefined) {
+      const deadline = operationSignal(
+        undefined,
+        this.graceMs + 15_000,
+        computerOf(this.target),
+        'kill',
+      );
+      try {
+        await withSession(this.pool, this.target, deadline.signal, async (connection) => {
+          const kill = await connection.openExec(killCommand(pid, this.graceMs, this.sudo));
+          kill.channel.resume();
+          kill.channel.stderr.resume();
+          kill.channel.end();
+          await kill.closed;
+        });
+      } catch {
+        // The connection is gone, or the pool closed: nothing more can be done from here.
+      } finally {
+        deadline.dispose();
+      }
+    }
+    if (!this.#channelClosed) {
+      try {
+        this.channel.close();
+      } catch {
+        // already closed
+      }
+      await this.closed;
+    }
+  }
+}

@@ -1,0 +1,156 @@
+import {
+  type Communicator,
+  commandFailedError,
+  coreError,
+  type ReachOptions,
+  type RunOptions,
+  type RunResult,
+  type TransferOptions,
+  type TransferSource,
+} from '@vlab/core';
+import type { SshClient } from './client.js';
+import { type IdleSignal, idleSignal } from './deadline.js';
+import { SFTP_STATUS, sftpStatus } from './sftp.js';
+import { waitForSsh } from './wait-for-ssh.js';
+
+/** Options of {@link SshCommunicator}. @public */
+export interface SshCommunicatorOptions {
+  /** The computer's name for errors and logs. Default: the client's computer. */
+  readonly computer?: string | undefined;
+}
+
+/**
+ * The SSH implementation of `@vlab/core`'s `Communicator` (POSIX shells), over a pooled
+ * {@link SshClient}: what OS modules receive in their context. The manager builds it with its
+ * known-hosts store; closing the pool is the manager's business.
+ * @public
+ */
+export class SshCommunicator implements Communicator {
+  /** Commands are quoted for a POSIX shell. */
+  readonly shell = 'posix' as const;
+  /** The computer's name. */
+  readonly computer: string;
+  readonly #client: SshClient;
+
+  constructor(client: SshClient, options: SshCommunicatorOptions = {}) {
+    this.#client = client;
+    this.computer = options.computer ?? client.computer;
+  }
+
+  /** Runs a program (see `SshClient.exec`); defaults: 60 s timeout, 16 MiB output cap. */
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const result = await this.#client.exec(argv, {
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      signal: options.signal,
+      sudo: options.sudo,
+      maxOutputBytes: options.maxOutputBytes ?? 16 * 1024 * 1024,
+    });
+    return {
+      code: result.code,
+      signal: result.signal,
+      stdout: result.stdout,
+      stderr: result.stderr,
+    };
+  }
+
+  /** Like `run`; a non-zero exit throws `VLAB_ERR_COMMAND_FAILED`. */
+  async runChecked(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
+    const result = await this.run(argv, options);
+    if (result.code !== 0) throw commandFailedError(argv, result, this.computer);
+    return result;
+  }
+
+  /**
+   * Writes a file atomically over SFTP (temporary name, fsync, rename). `timeoutMs` (default
+   * 60000) is an idle time: the call fails only after that long without progress.
+   */
+  async put(
+    remotePath: string,
+    content: TransferSource,
+    options: TransferOptions = {},
+  ): Promise<void> {
+    const onProgress = options.onProgress;
+    const idle = this.#idle(options, `put ${remotePath}`);
+    try {
+      await this.#client.writeFile(remotePath, content, {
+        signal: idle.signal,
+        mode: options.mode ?? 0o644,
+        atomic: true,
+        onProgress: (event) => {
+          idle.touch();
+          onProgress?.(event.done, event.total);
+        },
+      });
+    } finally {
+      idle.dispose();
+    }
+  }
+
+  /** Reads a whole file over SFTP; a missing file throws `VLAB_ERR_COMMAND_FAILED`. */
+  async get(remotePath: string, options: TransferOptions = {}): Promise<Buffer> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.getStream(remotePath, options)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Streams a file over SFTP with back-pressure. `timeoutMs` (default 60000) bounds the wait
+   * for each next chunk, not the time the consumer takes.
+   */
+  async *getStream(remotePath: string, options: TransferOptions = {}): AsyncIterable<Uint8Array> {
+    const onProgress = options.onProgress;
+    const idle = this.#idle(options, `get ${remotePath}`);
+    const stream = this.#client.readStream(remotePath, {
+      signal: idle.signal,
+      onProgress:
+        onProgress === undefined ? undefined : (event) => onProgress(event.done, event.total),
+    });
+    const iterator = stream[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        idle.touch();
+        const next = await iterator.next();
+        idle.pause();
+        if (next.done === true) return;
+        yield next.value as Buffer;
+      }
+    } catch (error) {
+      throw this.#missing(remotePath, error);
+    } finally {
+      idle.dispose();
+      stream.destroy();
+    }
+  }
+
+  /** Polls with {@link waitForSsh} until the probe `true` succeeds. */
+  async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
+    await waitForSsh(this.#client, {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? 600_000,
+    });
+  }
+
+  /** Replaces the pinned host keys after checking the current pin (see `SshClient.trustHostKeys`). */
+  trustHostKeys(
+    publicKeys: readonly string[],
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return this.#client.trustHostKeys(publicKeys, options);
+  }
+
+  #idle(options: TransferOptions, operation: string): IdleSignal {
+    return idleSignal(options.signal, options.timeoutMs ?? 60_000, this.computer, operation);
+  }
+
+  /** The contract: reading a file that does not exist is `VLAB_ERR_COMMAND_FAILED`. */
+  #missing(remotePath: string, error: unknown): unknown {
+    const cause = (error as { cause?: unknown } | null)?.cause;
+    if (sftpStatus(cause) !== SFTP_STATUS.NO_SUCH_FILE) return error;
+    return coreError('VLAB_ERR_COMMAND_FAILED', `${remotePath} does not exist`, {
+      computer: this.computer,
+      cause: error,
+      details: { program: 'sftp', path: remotePath, exitCode: 2, stderrTail: 'No such file' },
+    });
+  }
+}

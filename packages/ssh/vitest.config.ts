@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against this package's own `src`; `@vlab/core` through its built `dist` (turbo
+// `test` dependsOn `^build`), `@vlab/test-peers` as TypeScript source. The lab tests start their
+// own OpenSSH sshd (root needed; scripts/test.sh installs openssh-server) and fail, never skip,
+// when they cannot. Files run one at a time: the machine has 2 cores and sshd is CPU-bound.
+export default defineConfig({
+  test: {
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          exclude: ['src/**/*.lab.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'lab',
+          include: ['src/**/*.lab.test.ts'],
+          environment: 'node',
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,21 @@
+/**
+ * Real protocol peers for vlab's tests, started by the tests themselves on loopback.
+ * Private: consumed as TypeScript source by vitest, never built or published.
+ */
+export { freePort } from './free-port.js';
+export { descendants, isAlive, liveProcessesOf, signalAll } from './process-tree.js';
+export { type RunOutput, run, runChecked } from './run.js';
+export {
+  type KeyPair,
+  type KeyType,
+  type Sshd,
+  type SshdOptions,
+  startSshd,
+} from './sshd.js';
+export {
+  clearTestPassword,
+  DEFAULT_TEST_USER,
+  ensureTestAccount,
+  setTestPassword,
+  type TestAccount,
+} from './test-account.js';

@@ -1,0 +1,1 @@
+export { describeErrorsDoc, type ErrorsDocOptions } from './errors-doc.js';
