@@ -191,7 +191,12 @@ export default defineProvisioner({
         const stamp = responding
           ? await ctx.os.readStamp(ctx.child({ phase: 'readStamp' }))
           : undefined;
-        return { power, responding, stamp, ...nodeVerdict({ responding, stamp }, ctx.image, ctx.computer.name) };
+        return {
+          power,
+          responding,
+          stamp,
+          ...nodeVerdict({ responding, stamp }, ctx.image, ctx.computer.name),
+        };
       },
 
       async imageExists(_ctx: OperationContext, query) {
