@@ -85,7 +85,7 @@ describe('startSshd', () => {
     expect(out.code).toBe(255);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await run('ssh', [...sshd.sshArgs(), 'true'])).toMatchObject({ code: 0 });
-    expect(await userProcesses(sshd.user)).toBe('');
+    await expect.poll(() => userProcesses(sshd.user), { timeout: 5000, interval: 100 }).toBe('');
   });
 });
 
@@ -99,7 +99,7 @@ describe('a crashed and a stopped sshd', () => {
     expect((await pending).code).toBe(255);
     expect(isAlive(sshd.pid)).toBe(false);
     expect(await portAnswers(sshd.port)).toBe(false);
-    expect(await userProcesses(sshd.user)).toBe('');
+    await expect.poll(() => userProcesses(sshd.user), { timeout: 5000, interval: 100 }).toBe('');
     expect(existsSync(sshd.dir)).toBe(true);
     await sshd.stop();
     expect(existsSync(sshd.dir)).toBe(false);
@@ -113,7 +113,7 @@ describe('a crashed and a stopped sshd', () => {
     await pending;
     await sshd.stop();
     expect(isAlive(sshd.pid)).toBe(false);
-    expect(await userProcesses(sshd.user)).toBe('');
+    await expect.poll(() => userProcesses(sshd.user), { timeout: 5000, interval: 100 }).toBe('');
     expect(existsSync(sshd.dir)).toBe(false);
   });
 
