@@ -3,6 +3,7 @@
  * Private: consumed as TypeScript source by vitest, never built or published.
  */
 export { freePort } from './free-port.js';
+export { type IpmiSim, type IpmiSimOptions, type IpmiSimUser, startIpmiSim } from './ipmi-sim.js';
 export { descendants, isAlive, liveProcessesOf, signalAll } from './process-tree.js';
 export { type RunOutput, run, runChecked } from './run.js';
 export {
