@@ -1,7 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { abortError, type PowerProbe, type PowerState, Secret, type VlabError } from '@vlab/core';
+import {
+  abortError,
+  type PowerProbe,
+  type PowerState,
+  Secret,
+  untilCancelled,
+  type VlabError,
+} from '@vlab/core';
 import { ipmiError } from './errors.js';
 import {
   attemptTimeout,
@@ -846,25 +853,7 @@ class BmcHandle implements Bmc {
     }
     const resolved = this.#resolved;
     if (options.signal === undefined) return resolved;
-    const signal = options.signal;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) {
-        reject(abortError(signal, this.#init.computer));
-        return;
-      }
-      const onAbort = (): void => reject(abortError(signal, this.#init.computer));
-      signal.addEventListener('abort', onAbort, { once: true });
-      resolved.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
+    return untilCancelled(resolved, options.signal, this.#init.computer);
   }
 
   async #driverFor(options: CallOptions): Promise<SessionDriver> {
