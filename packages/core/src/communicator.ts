@@ -11,7 +11,10 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Run as root through sudo (POSIX) or elevated (Windows). */
   readonly sudo?: boolean;
-  /** Fail with a clear error once stdout or stderr exceeds this many bytes. Default: 16 MiB. */
+  /**
+   * Fail once stdout or stderr exceeds this many bytes, with the transport's own coded error
+   * (`VLAB_ERR_SSH_OUTPUT_LIMIT` for `@vlab/ssh`). Default: 16 MiB.
+   */
   readonly maxOutputBytes?: number;
 }
 
@@ -66,7 +69,10 @@ export interface Communicator {
   readonly shell: 'posix' | 'powershell';
   /**
    * Runs a program and returns its exit code and output, whatever the code.
-   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE`, `VLAB_ERR_OP_TIMEOUT` or `VLAB_ERR_OP_CANCELLED`.
+   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE`, `VLAB_ERR_OP_TIMEOUT`, `VLAB_ERR_OP_CANCELLED` or
+   * `VLAB_ERR_HOSTKEY_MISMATCH`; an implementation may also throw coded errors of its own
+   * transport (`@vlab/ssh`: `VLAB_ERR_SSH_*`, documented in docs/errors.md). OS modules let
+   * those through unchanged, and list them in the conformance kit's `knownErrorCodes`.
    */
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Like {@link Communicator.run}, but a non-zero exit throws `VLAB_ERR_COMMAND_FAILED`. */
