@@ -299,14 +299,31 @@ export class SshConnection {
    * watched from the very callback that hands it over: a fast program's exit status, EOF and
    * close can arrive in the same read, before any later listener would be attached.
    */
-  openExec(command: string): Promise<ExecChannel> {
+  openExec(command: string, signal?: AbortSignal): Promise<ExecChannel> {
     return new Promise((resolve, reject) => {
       if (this.#closed) {
         reject(new ChannelOpenError('the connection is closed', false, false));
         return;
       }
+      if (signal?.aborted) {
+        reject(abortError(signal));
+        return;
+      }
+      // A frozen server never confirms the channel: the caller's signal must still end the wait.
+      // A channel that arrives after that is closed at once, unused.
+      let gaveUp = false;
+      const onAbort = (): void => {
+        gaveUp = true;
+        reject(abortError(signal as AbortSignal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       try {
         this.client.exec(command, (error, channel) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (gaveUp) {
+            if (error === undefined) channel.close();
+            return;
+          }
           if (error !== undefined) {
             reject(this.#channelError(error));
             return;

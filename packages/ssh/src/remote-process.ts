@@ -60,6 +60,9 @@ export function wrapCommand(argv: readonly string[], sudo: boolean): string {
   return line;
 }
 
+/** How long an aborted call waits for the remote group to end before it settles anyway. */
+const KILL_WAIT_MS = 1500;
+
 /**
  * The command line that ends process group `pid` (and `pid` itself, should it not lead a group):
  * SIGTERM, a grace time, then SIGKILL to whatever is left. `kill -SIG -pgid` is the form both
@@ -174,7 +177,7 @@ export function spawnRemote(
   return new Promise<RemoteProcess>((resolveStarted, rejectStarted) => {
     let started = false;
     withSession(pool, target, op.signal, async (connection) => {
-      const channel = await connection.openExec(command);
+      const channel = await connection.openExec(command, op.signal);
       started = true;
       const running = new Running(
         pool,
@@ -237,7 +240,12 @@ class Running {
 
     const exit = new Promise<RemoteExit>((resolve, reject) => {
       const onAbort = (): void => {
-        void this.kill().finally(() => reject(abortError(signal, computer, operation)));
+        // The group is ended before the caller hears of it — unless the machine does not answer
+        // (frozen, cut off): then the kill goes on in the background and the call settles anyway.
+        const giveUp = new Promise<void>((done) => setTimeout(done, KILL_WAIT_MS).unref());
+        void Promise.race([this.kill(), giveUp]).finally(() =>
+          reject(abortError(signal, computer, operation)),
+        );
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
