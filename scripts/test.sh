@@ -20,6 +20,7 @@ section() {
 # ---------------------------------------------------------------------------
 SYSTEM_PACKAGES=()
 SYSTEM_PACKAGES+=(openssh-server openssh-client) # @vlab/ssh lab tests start a real sshd
+SYSTEM_PACKAGES+=(systemd-container debootstrap openipmi ipmitool iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests, ipmi_sim BMCs
 SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi lab tests start ipmi_sim and run ipmitool
 
 install_system_packages() {
