@@ -20,8 +20,8 @@ section() {
 # ---------------------------------------------------------------------------
 SYSTEM_PACKAGES=()
 SYSTEM_PACKAGES+=(openssh-server openssh-client) # @vlab/ssh lab tests start a real sshd
-SYSTEM_PACKAGES+=(systemd-container debootstrap openipmi ipmitool iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests, ipmi_sim BMCs
-SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi lab tests start ipmi_sim and run ipmitool
+SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi and @vlab/testlab: ipmi_sim BMCs, ipmitool
+SYSTEM_PACKAGES+=(systemd-container debootstrap iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests
 
 install_system_packages() {
   local missing=() pkg

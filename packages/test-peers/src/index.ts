@@ -2,7 +2,7 @@
  * Real protocol peers for vlab's tests, started by the tests themselves on loopback.
  * Private: consumed as TypeScript source by vitest, never built or published.
  */
-export { freePort } from './free-port.js';
+export { freePort, freeUdpPort } from './free-port.js';
 export { type IpmiSim, type IpmiSimOptions, type IpmiSimUser, startIpmiSim } from './ipmi-sim.js';
 export { descendants, isAlive, liveProcessesOf, signalAll } from './process-tree.js';
 export { type RunOutput, run, runChecked } from './run.js';

@@ -5,7 +5,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from './free-port.js';
+import { freePort, freeUdpPort } from './free-port.js';
 import { descendants, isAlive, signalAll } from './process-tree.js';
 
 /** A user of the simulated BMC. */
@@ -82,18 +82,6 @@ function installExitHook(): void {
       signalAll([entry.pid, ...descendants(entry.pid)], 'SIGKILL');
       rmSync(entry.dir, { recursive: true, force: true });
     }
-  });
-}
-
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
   });
 }
 

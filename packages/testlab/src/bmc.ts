@@ -1,5 +1,3 @@
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type RunOutput, run } from './exec.js';
 
@@ -13,32 +11,6 @@ export interface BmcAddress {
   readonly password: string;
   /** The cipher suite to use: 3 (ipmi_sim has no SHA-256, so not ipmitool's default 17). */
   readonly cipherSuite: 3;
-}
-
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-export function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
 }
 
 /**

@@ -4,16 +4,8 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node
 import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  type BmcAddress,
-  bmcPower,
-  CMDS_EMU,
-  freeTcpPort,
-  freeUdpPort,
-  ipmitool,
-  lanConf,
-  waitForBmc,
-} from './bmc.js';
+import { freePort, freeUdpPort } from '@vlab/test-peers';
+import { type BmcAddress, bmcPower, CMDS_EMU, ipmitool, lanConf, waitForBmc } from './bmc.js';
 import {
   createGroup,
   type GroupMemory,
@@ -987,7 +979,7 @@ async function createComputer(
       password: randomBytes(8).toString('hex'),
       cipherSuite: 3,
     };
-    const serialPort = await freeTcpPort();
+    const serialPort = await freePort();
     await writeFile(
       join(dir, 'bmc/lan.conf'),
       lanConf({
