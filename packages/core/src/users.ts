@@ -8,6 +8,11 @@ import type { Secret } from './secret.js';
 export interface ReservationUser {
   /** Login name. OS modules must reject names their OS cannot hold, never quote them into shape. */
   readonly login: string;
+  /**
+   * The person's name, for the account's description (GECOS on POSIX). Free text: OS modules
+   * store it literally or reject characters their OS cannot hold; never interpret it.
+   */
+  readonly fullName?: string | undefined;
   /** Numeric user id to use (shared home directories need stable ids); the OS picks one if absent. */
   readonly uid?: number | undefined;
   /** OpenSSH public keys (one-line format) that may log in. */

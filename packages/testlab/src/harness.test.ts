@@ -44,7 +44,7 @@ describe('the lab harness', () => {
     expect(await ctx.power.status()).toBe('on');
   });
 
-  it('reads accounts and files over its own connection, and from the disk when off', async () => {
+  it('reads accounts and files from the running guest, and from the disk when off', async () => {
     const ctx = harness.osContext(CONTEXT);
     await ctx.communicator.runChecked(['useradd', '-m', '-u', '1500', 'kit1']);
     expect(await harness.accounts()).toEqual(['kit1']);

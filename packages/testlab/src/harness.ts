@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ComputerRef,
@@ -36,12 +37,17 @@ import { run, runChecked } from './exec.js';
 import { DEPLOY_DISK_PATH, ensureBaseImage } from './image.js';
 import { type Lab, type LabComputer, withMountedImage, writeIdentity } from './lab.js';
 
-/** The image a lab harness resets its computer to. @public */
+/** The image a lab harness resets its computer to, for a lab of bookworm computers. @public */
 export const LAB_HARNESS_IMAGE = {
   name: 'debian-bookworm',
   revision: 1,
   osFamily: 'linux',
 } as const;
+
+/** The image a lab harness resets to: `debian-<suite>` revision 1. */
+function harnessImage(suite: string): { name: string; revision: number; osFamily: string } {
+  return { ...LAB_HARNESS_IMAGE, name: `debian-${suite}` };
+}
 
 /** Options of {@link createLabHarness}. @public */
 export interface LabHarnessOptions {
@@ -55,6 +61,34 @@ export interface LabHarness extends ConformanceHarness, AsyncDisposable {
   readonly labComputer: LabComputer;
   /** Stops the background sampler and closes the module's SSH pool. */
   close(): Promise<void>;
+}
+
+/**
+ * `path` inside the guest root `root`, following symlinks as the guest would (absolute targets
+ * are relative to `root`); `undefined` when a component does not exist.
+ */
+async function resolveInRoot(root: string, path: string, depth = 0): Promise<string | undefined> {
+  if (depth > 40) throw new Error(`too many symlinks resolving ${path} in ${root}`);
+  let current = '/';
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  for (let index = 0; index < parts.length; index += 1) {
+    const part = parts[index] ?? '';
+    const next = part === '..' ? posix.dirname(current) : posix.join(current, part);
+    let info: Stats;
+    try {
+      info = await lstat(join(root, next));
+    } catch {
+      return undefined;
+    }
+    if (info.isSymbolicLink()) {
+      const target = await readlink(join(root, next));
+      const rest = parts.slice(index + 1).join('/');
+      const base = target.startsWith('/') ? target : posix.join(current, target);
+      return resolveInRoot(root, posix.join(base, rest), depth + 1);
+    }
+    current = next;
+  }
+  return join(root, current);
 }
 
 /** The loop device's "sectors read" counter (field 3 of /sys/block/loopN/stat). */
@@ -72,8 +106,8 @@ function sectorsRead(device: string): number | undefined {
 /**
  * The conformance-kit harness for one computer of a lab. It sees the machine only from outside:
  * power read from the BMC over RMCP+ (`ipmitool -C 3`), warm reboots from the lab's per-boot id,
- * files and accounts over its own OpenSSH connection (or, when the disk system is not running,
- * with `debugfs` from the disk file, read-only), disk reads by the provisioner as the read
+ * files and accounts from the host's side of the running guest's root mount (or, when the disk
+ * system is not running, with `debugfs` from the disk file, read-only), disk reads by the provisioner as the read
  * counter of the deploy environment's block device, and `stall` by freezing the computer's cgroup.
  * `reset` deploys the base image like a provisioner: power off, PXE, `dd` through the deploy
  * environment's sshd, reboot into the disk.
@@ -84,6 +118,7 @@ export async function createLabHarness(
   options: LabHarnessOptions = {},
 ): Promise<LabHarness> {
   const computer = lab.computer(name);
+  const image = harnessImage(lab.record.suite);
   const records: LogRecord[] = [];
   const log = createLogger((record) => records.push(record));
   const bmcEnv = `VLAB_TESTLAB_BMC_PASSWORD_${name.toUpperCase()}`;
@@ -106,6 +141,7 @@ export async function createLabHarness(
   const users: ReservationUser[] = [
     {
       login: 'alice',
+      fullName: 'Alice Liddell',
       sshKeys: [
         'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFqD0cq5v3q1YDGm8Rj0PZsDaP5k+0jvKx2FqJ1o2tCu alice@lab',
       ],
@@ -220,25 +256,28 @@ export async function createLabHarness(
   const osInit = (o: HarnessContextOptions) => ({
     ...base(o),
     computer: ref,
-    image: LAB_HARNESS_IMAGE,
+    image,
     communicator,
     power,
   });
 
   // --- reading the machine from outside ------------------------------------------------------
-  /** A file through the harness's own SSH connection when the disk system runs, else via debugfs. */
+  /**
+   * A file of the running disk system from the host's side of its root (the runner's loop mount:
+   * no SSH, so host-key and sshd changes by the module under test cannot hide anything), else
+   * read-only with debugfs from the disk file. Symlinks are resolved inside the guest's root.
+   */
+  const rootMount = join(computer.dir, 'root');
   const readMachineFile = async (path: string): Promise<Buffer | undefined> => {
     if (computer.booted() === 'disk' && (await readPower()) === 'on') {
-      const quoted = `'${path.replace(/'/g, `'\\''`)}'`;
-      const out = await computer.ssh(
-        `if [ -f ${quoted} ]; then base64 -w0 < ${quoted}; else exit 3; fi`,
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      if (out.code === 3) return undefined;
-      if (out.code === 0) return Buffer.from(out.stdout.trim(), 'base64');
-      throw new Error(`reading ${path} on ${name} over SSH failed: ${out.stderr.trim()}`);
+      const resolved = await resolveInRoot(rootMount, path);
+      if (resolved === undefined) return undefined;
+      try {
+        return await readFile(resolved);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
     }
     const dump = join(computer.dir, `harness-read-${randomUUID()}`);
     try {
@@ -257,17 +296,15 @@ export async function createLabHarness(
     const work = join(computer.dir, 'harness');
     await mkdir(work, { recursive: true });
     const raw = join(work, 'reset.img');
-    const image = await ensureBaseImage({ suite: lab.record.suite });
-    await runChecked('cp', ['--sparse=always', '--reflink=auto', image.path, raw]);
+    const base = await ensureBaseImage({ suite: lab.record.suite });
+    await runChecked('cp', ['--sparse=always', '--reflink=auto', base.path, raw]);
     await withMountedImage(raw, join(work, 'mnt'), async () => {
       const mnt = join(work, 'mnt');
       await writeIdentity(mnt, computer.dir, name, lab.managementKey.publicKey);
       await mkdir(join(mnt, 'etc/vlab'), { recursive: true });
       await writeFile(
         join(mnt, IMAGE_STAMP_PATHS.posix.slice(1)),
-        serializeStamp(
-          capturedStamp({ image: LAB_HARNESS_IMAGE.name, revision: LAB_HARNESS_IMAGE.revision }),
-        ),
+        serializeStamp(capturedStamp({ image: image.name, revision: image.revision })),
       );
     });
     await runChecked('zstd', ['-1', '-T0', '-q', '-f', '--rm', raw, '-o', `${resetImage}.tmp`], {
@@ -279,7 +316,7 @@ export async function createLabHarness(
   const harness: LabHarness = {
     labComputer: computer,
     computer: ref,
-    image: LAB_HARNESS_IMAGE,
+    image,
     stampPath: IMAGE_STAMP_PATHS.posix,
     async reset() {
       resetting = true;

@@ -869,6 +869,8 @@ export async function writeIdentity(
 ): Promise<void> {
   const identity = join(computerDir, 'identity');
   await runChecked('cp', ['-a', `${identity}/etc/ssh/.`, join(mnt, 'etc/ssh/')]);
+  // `cp -a dir/.` also copies the identity directory's 0700 onto /etc/ssh; users must traverse it.
+  await chmod(join(mnt, 'etc/ssh'), 0o755);
   await mkdir(join(mnt, 'root/.ssh'), { recursive: true, mode: 0o700 });
   await chmod(join(mnt, 'root/.ssh'), 0o700);
   await writeFile(join(mnt, 'root/.ssh/authorized_keys'), `${managementPublicKey}\n`, {

@@ -1,0 +1,161 @@
+import { isIP } from 'node:net';
+import { coreError, type ReservationUser } from '@vlab/core';
+
+// Everything a reservation or the config hands the module is checked here, before anything on
+// the machine changes. What the guest cannot hold literally is refused, never quoted into shape.
+
+/** POSIX-portable login names, as `useradd` accepts them without `--badname`. */
+const LOGIN = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** One DNS label; a host name is one or more, dot-separated (RFC 1123). */
+const LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+const KEY_TYPES = new Set([
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+]);
+/** Accounts the module never creates or removes, whatever the reservation says. */
+const RESERVED_LOGINS = new Set(['root', 'daemon', 'bin', 'sys', 'nobody', 'sshd', 'vlab']);
+/** Regular users' uid range of Debian and RHEL (`UID_MIN`…`UID_MAX` in login.defs). */
+export const UID_RANGE = { min: 1000, max: 60000 } as const;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function invalid(summary: string, computer: string, hint?: string): never {
+  throw coreError('VLAB_ERR_CONFIG_INVALID', summary, {
+    computer,
+    ...(hint === undefined ? {} : { hint }),
+  });
+}
+
+/** A printable rendering of untrusted text for an error message (quotes, escapes, cut). */
+function shown(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/** Throws `VLAB_ERR_CONFIG_INVALID` unless `login` is a name the module may create. */
+export function assertLogin(login: string, computer: string): void {
+  if (!LOGIN.test(login)) {
+    invalid(
+      `the login ${shown(login)} is not a valid Linux user name`,
+      computer,
+      'Use 1 to 32 characters: lower-case letters, digits, "_" and "-", starting with a letter or "_".',
+    );
+  }
+  if (RESERVED_LOGINS.has(login))
+    invalid(`the login "${login}" is reserved for the system`, computer);
+}
+
+/** Throws unless `line` is one OpenSSH public key: `type base64 [comment]`, no options. */
+export function assertPublicKey(line: string, computer: string, what: string): void {
+  if (CONTROL.test(line)) invalid(`${what} holds a control character or a line break`, computer);
+  const [type = '', body = '', ...rest] = line.trim().split(/ +/);
+  if (!KEY_TYPES.has(type)) {
+    invalid(
+      `${what} is not an OpenSSH public key of a known type (it starts ${shown(type)})`,
+      computer,
+      `Give the key in one-line OpenSSH format, without options: "ssh-ed25519 AAAA… comment". Known types: ${[...KEY_TYPES].join(', ')}.`,
+    );
+  }
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, 'base64') : undefined;
+  // The key blob starts with its own type, as a length-prefixed string.
+  const inner =
+    bytes !== undefined && bytes.length > 4
+      ? bytes.subarray(4, 4 + bytes.readUInt32BE(0)).toString('latin1')
+      : undefined;
+  if (inner !== type) invalid(`${what} has a damaged key body`, computer);
+  if (rest.join(' ').length > 256) invalid(`${what} has a comment over 256 characters`, computer);
+}
+
+/** Throws unless `value` is an IPv4/IPv6 address or CIDR prefix; returns it normalized. */
+export function parseNetwork(value: string, computer: string, what: string): Network {
+  const [address = '', prefix, extra] = value.split('/');
+  const family = isIP(address);
+  const max = family === 4 ? 32 : 128;
+  const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
+  if (family === 0 || extra !== undefined || bits < 0 || bits > max) {
+    invalid(
+      `${what} ${shown(value)} is not an IP address or CIDR prefix`,
+      computer,
+      'Give addresses like 192.0.2.7, 192.0.2.0/24 or 2001:db8::/64.',
+    );
+  }
+  return { family: family === 4 ? 4 : 6, text: bits === max ? address : `${address}/${bits}` };
+}
+
+/** An address or prefix the firewall opens the SSH port to. */
+export interface Network {
+  /** IPv4 or IPv6. */
+  readonly family: 4 | 6;
+  /** The address, or `address/bits` for a prefix shorter than the whole address. */
+  readonly text: string;
+}
+
+/** Throws unless `name` is a host name of DNS labels (RFC 1123), at most 253 characters. */
+export function assertHostname(name: string, computer: string): void {
+  if (name.length > 253 || !name.split('.').every((label) => LABEL.test(label))) {
+    invalid(`the host name ${shown(name)} is not a valid DNS name`, computer);
+  }
+}
+
+/** Throws unless `server` is an IP address or a host name (an NTP server of the config). */
+export function assertServer(server: string, computer: string): void {
+  if (isIP(server) === 0) assertHostname(server, computer);
+}
+
+/** Whether `name` is a systemd unit name (as an image declares its services). */
+export function isUnitName(name: string): boolean {
+  return /^[A-Za-z0-9:_.\\@-]{1,250}\.(service|socket|target|timer)$/.test(name);
+}
+
+/**
+ * Checks every user of a reservation; throws `VLAB_ERR_CONFIG_INVALID` naming the first problem.
+ * Passwords are checked without ever putting them into the message.
+ */
+export function assertReservationUsers(
+  users: readonly ReservationUser[],
+  computer: string,
+): readonly Network[] {
+  const logins = new Set<string>();
+  const uids = new Set<number>();
+  const networks: Network[] = [];
+  for (const user of users) {
+    assertLogin(user.login, computer);
+    if (logins.has(user.login)) invalid(`the login "${user.login}" is listed twice`, computer);
+    logins.add(user.login);
+    if (user.uid !== undefined) {
+      if (!Number.isInteger(user.uid) || user.uid < UID_RANGE.min || user.uid > UID_RANGE.max) {
+        invalid(
+          `the uid ${user.uid} of "${user.login}" is outside ${UID_RANGE.min}…${UID_RANGE.max}`,
+          computer,
+        );
+      }
+      if (uids.has(user.uid)) invalid(`the uid ${user.uid} is given to two users`, computer);
+      uids.add(user.uid);
+    }
+    if (user.fullName !== undefined) {
+      // /etc/passwd is colon-separated and line-based: a colon or a control character cannot be
+      // stored literally. Everything else (quotes, $(…), unicode) is stored as given.
+      if (user.fullName.includes(':') || CONTROL.test(user.fullName) || user.fullName.length > 200)
+        invalid(
+          `the full name of "${user.login}" holds a colon, a control character or a line break, or is over 200 characters`,
+          computer,
+        );
+    }
+    if (user.password !== undefined) {
+      const password = user.password.reveal();
+      // chpasswd reads "login:password" lines: a line break or NUL would end or cut the record.
+      if (password.length === 0 || /[\n\r\0]/.test(password))
+        invalid(`the password of "${user.login}" is empty or holds a line break or NUL`, computer);
+    }
+    user.sshKeys.forEach((key, index) => {
+      assertPublicKey(key, computer, `SSH key ${index + 1} of "${user.login}"`);
+    });
+    for (const from of user.allowFrom)
+      networks.push(parseNetwork(from, computer, `allowFrom of "${user.login}"`));
+  }
+  return networks;
+}

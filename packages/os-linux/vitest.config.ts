@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit tests are pure (validation, firewall rules, distribution probing). The lab tests boot real
+// Debian guests of @vlab/testlab (systemd-nspawn, ipmi_sim BMCs, network namespaces; root
+// needed, scripts/test.sh installs the packages) and fail, never skip, when they cannot.
+// One file at a time: the machine has 2 cores.
+export default defineConfig({
+  test: {
+    fileParallelism: false,
+    testTimeout: 300_000,
+    hookTimeout: 600_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          exclude: ['src/**/*.lab.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'lab',
+          include: ['src/**/*.lab.test.ts'],
+          environment: 'node',
+        },
+      },
+    ],
+  },
+});
