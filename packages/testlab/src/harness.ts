@@ -30,8 +30,8 @@ import type {
   HarnessDiskRead,
   HarnessPowerEvent,
 } from '@vlab/core/testing';
+import { IpmiClient } from '@vlab/ipmi';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
-import { bmcPower } from './bmc.js';
 import { freezeGroup } from './cgroups.js';
 import { run, runChecked } from './exec.js';
 import { DEPLOY_DISK_PATH, ensureBaseImage } from './image.js';
@@ -105,7 +105,7 @@ function sectorsRead(device: string): number | undefined {
 
 /**
  * The conformance-kit harness for one computer of a lab. It sees the machine only from outside:
- * power read from the BMC over RMCP+ (`ipmitool -C 3`), warm reboots from the lab's per-boot id,
+ * power read from the BMC over RMCP+ (`@vlab/ipmi`, cipher suite 3), warm reboots from the lab's per-boot id,
  * files and accounts from the host's side of the running guest's root mount (or, when the disk
  * system is not running, with `debugfs` from the disk file, read-only), disk reads by the provisioner as the read
  * counter of the deploy environment's block device, and `stall` by freezing the computer's cgroup.
@@ -224,9 +224,18 @@ export async function createLabHarness(
       if (!resetting) reads.push({ at: performance.now() });
     }
   };
+  // The native RMCP+ client of @vlab/ipmi: one kept-alive session, no ipmitool process per read.
+  const ipmi = new IpmiClient();
+  const bmc = ipmi.bmc({
+    host: computer.bmc.host,
+    port: computer.bmc.port,
+    username: computer.bmc.user,
+    password: new Secret(computer.bmc.password, `bmc password of ${name}`),
+    cipherSuites: [computer.bmc.cipherSuite],
+  });
   const readPower = async (): Promise<PowerState> => {
     try {
-      const state = await bmcPower(computer.bmc);
+      const state = await bmc.powerStatus({ timeoutMs: 5000 });
       notePower(state);
       return state;
     } catch {
@@ -386,6 +395,7 @@ export async function createLabHarness(
       await sampler;
       await thaw();
       await pool[Symbol.asyncDispose]();
+      await ipmi.close();
     },
     [Symbol.asyncDispose]() {
       return this.close();
