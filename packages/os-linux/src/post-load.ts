@@ -11,7 +11,7 @@ import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
 import { type GuestFacts, probeGuest } from './probe.js';
 import { readReservationState } from './reservation-state.js';
-import { setSshAccess } from './ssh-access.js';
+import { firewallTool, setSshAccess } from './ssh-access.js';
 import { readStampFile, writeStampFile } from './stamp-file.js';
 import { installUnit } from './systemd-unit.js';
 import { assertHostname } from './validate.js';
@@ -207,7 +207,8 @@ export async function postLoad(guest: Guest, config: LinuxOsConfig): Promise<Pos
     await guest.runChecked(['systemctl', 'reload-or-restart', facts.distro.sshService]);
   }
   const state = fresh ? { allowFrom: [] } : await readReservationState(guest);
-  await step('firewall', () => setSshAccess(guest, config, facts, state.allowFrom, false));
+  const tool = firewallTool(config, facts, guest.computer, false);
+  await step('firewall', () => setSshAccess(guest, config, facts, tool, state.allowFrom));
   await step('time', () => setTimeServers(guest, config.timeServers));
   let result = stamp;
   if (fresh) {

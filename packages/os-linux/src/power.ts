@@ -34,12 +34,16 @@ export async function bootMark(guest: Guest): Promise<BootMark> {
 
 /**
  * Starts `systemctl poweroff|reboot` without waiting for it (`--no-block`). The connection may
- * drop before the answer arrives: that is logged, not thrown, since the outcome is confirmed
- * through the power probe anyway. Cancellation is thrown.
+ * drop before the answer arrives: that is logged and returned, not thrown, since the outcome is
+ * confirmed through the power probe anyway. Cancellation and a refusal by systemctl are thrown.
  */
-export async function startPowerAction(guest: Guest, verb: 'poweroff' | 'reboot'): Promise<void> {
+export async function startPowerAction(
+  guest: Guest,
+  verb: 'poweroff' | 'reboot',
+): Promise<Error | undefined> {
   try {
     await guest.runChecked(['systemctl', '--no-block', verb], { timeoutMs: 30_000 });
+    return undefined;
   } catch (error) {
     if (guest.ctx.signal.aborted) throw abortError(guest.ctx.signal, guest.computer);
     if (isVlabError(error, 'VLAB_ERR_COMMAND_FAILED')) throw error;
@@ -47,7 +51,18 @@ export async function startPowerAction(guest: Guest, verb: 'poweroff' | 'reboot'
       action: verb,
       error: (error as Error).message,
     });
+    return error as Error;
   }
+}
+
+/** A power change that was never confirmed, with what went wrong when it was started. */
+function unconfirmed(error: unknown, startError: Error | undefined): unknown {
+  if (startError === undefined || !isVlabError(error, 'VLAB_ERR_POWER_UNCONFIRMED')) return error;
+  return coreError(
+    'VLAB_ERR_POWER_UNCONFIRMED',
+    `${error.summary}; starting it had failed: ${startError.message}`,
+    { computer: error.computer, cause: startError, details: error.details },
+  );
 }
 
 function boundedTimeout(ctx: OsContext, timeoutMs: number | undefined): number {
@@ -61,12 +76,14 @@ export async function shutdownConfirmed(
   timeoutMs?: number,
 ): Promise<void> {
   const { ctx } = guest;
-  await startPowerAction(guest, 'poweroff');
+  const startError = await startPowerAction(guest, 'poweroff');
   await waitForPowerState(ctx.power, 'off', {
     signal: ctx.signal,
     timeoutMs: boundedTimeout(ctx, timeoutMs),
     intervalMs: pollIntervalMs,
     computer: guest.computer,
+  }).catch((error: unknown) => {
+    throw unconfirmed(error, startError);
   });
   ctx.log.info('powered off, confirmed by the power probe');
 }
@@ -83,7 +100,7 @@ export async function rebootStarted(
 ): Promise<void> {
   const { ctx } = guest;
   const before = await bootMark(guest);
-  await startPowerAction(guest, 'reboot');
+  const startError = await startPowerAction(guest, 'reboot');
   const limit = boundedTimeout(ctx, timeoutMs);
   const until = Date.now() + limit;
   let last = 'on';
@@ -99,10 +116,13 @@ export async function rebootStarted(
       if (now !== undefined && now !== before.kernel) break;
     }
     if (Date.now() + pollIntervalMs > until) {
-      throw coreError(
-        'VLAB_ERR_POWER_UNCONFIRMED',
-        `the reboot was started but the machine did not go down within ${Math.round(limit / 1000)} s (power ${last}, boot id unchanged)`,
-        { computer: guest.computer, details: { wanted: 'reboot', last, timeoutMs: limit } },
+      throw unconfirmed(
+        coreError(
+          'VLAB_ERR_POWER_UNCONFIRMED',
+          `the machine did not go down for the reboot within ${Math.round(limit / 1000)} s (power ${last}, boot id unchanged)`,
+          { computer: guest.computer, details: { wanted: 'reboot', last, timeoutMs: limit } },
+        ),
+        startError,
       );
     }
     await sleep(pollIntervalMs, ctx.signal, guest.computer);

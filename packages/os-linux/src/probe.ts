@@ -4,8 +4,8 @@ import type { Guest } from './guest.js';
 /** What the module learns about a guest in one round trip before it changes anything. */
 export interface GuestFacts {
   readonly distro: DistroFamily;
-  /** The firewall tool the image has, if any (nftables preferred). */
-  readonly firewallTool: 'nftables' | 'iptables' | undefined;
+  /** The firewall tools the image has, nftables first. */
+  readonly firewallTools: readonly ('nftables' | 'iptables')[];
   /** The address the management's SSH connection comes from (`$SSH_CONNECTION`), if known. */
   readonly managementSource: string | undefined;
 }
@@ -23,10 +23,10 @@ echo "\${SSH_CONNECTION:-}"`;
 export async function probeGuest(guest: Guest): Promise<GuestFacts> {
   const out = await guest.scriptChecked('probe', PROBE, [], { elevated: false });
   const [osRelease = '', firewall = '', connection = ''] = out.split('@@vlab@@\n');
-  const tool = firewall.trim().split('\n')[0];
+  const tools = firewall.split('\n').filter((t) => t === 'nftables' || t === 'iptables');
   return {
     distro: detectDistro(osRelease, guest.computer),
-    firewallTool: tool === 'nftables' || tool === 'iptables' ? tool : undefined,
+    firewallTools: tools,
     managementSource: connection.trim().split(' ')[0] || undefined,
   };
 }

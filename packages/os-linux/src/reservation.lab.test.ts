@@ -157,6 +157,12 @@ describe.each(['bookworm', 'trixie'] as const)('os-linux on a Debian %s lab comp
     // Idempotent for the same users (the manager repeats it after a checkpoint).
     await t.os.reserve(t.ctx('reserve'), { users });
     expect(await t.harness.accounts()).toEqual(['alice', 'bob']);
+    // A user dropped from the reservation loses the account; the others keep theirs.
+    await t.os.reserve(t.ctx('reserve'), { users: [alice] });
+    expect(await t.harness.accounts()).toEqual(['alice']);
+    expect(await machineFile('/home/bob/.profile')).toBeUndefined();
+    await t.os.reserve(t.ctx('reserve'), { users });
+    expect(await t.harness.accounts()).toEqual(['alice', 'bob']);
     for (const user of users)
       expect(loggedText()).not.toContain(user.password?.reveal() ?? 'no password');
   });

@@ -5,7 +5,7 @@ import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
 import { probeGuest } from './probe.js';
 import { readReservationState, writeReservationState } from './reservation-state.js';
-import { setSshAccess } from './ssh-access.js';
+import { firewallTool, setSshAccess } from './ssh-access.js';
 import { readStampFile, writeStampFile } from './stamp-file.js';
 import { assertReservationUsers, isUnitName, type Network } from './validate.js';
 
@@ -34,17 +34,23 @@ export async function reserve(
   const { ctx } = guest;
   const networks = assertReservationUsers(users, guest.computer);
   const facts = await probeGuest(guest);
+  const tool = firewallTool(config, facts, guest.computer, true);
   const state = await readReservationState(guest);
-  const ours = new Set(state.logins);
   const accounts = await readAccounts(guest);
-  assertAccountsFree(users, accounts, ours, guest.computer);
+  assertAccountsFree(users, accounts, new Set(state.logins), guest.computer);
 
-  // Recorded first: an interrupted reserve is still undone by sanitize.
-  const allowFrom = uniqueNetworks([...state.allowFrom, ...networks]);
+  // The reservation becomes exactly `users`. Recorded first (with the accounts it replaces), so
+  // that an interrupted reserve is still undone by sanitize.
+  const logins = users.map((u) => u.login);
+  const allowFrom = uniqueNetworks(networks);
   await writeReservationState(guest, {
-    logins: [...new Set([...state.logins, ...users.map((u) => u.login)])],
+    logins: [...new Set([...state.logins, ...logins])],
     allowFrom,
   });
+  for (const login of state.logins.filter((l) => !logins.includes(l))) {
+    await removeAccount(guest, login, accounts.get(login));
+    ctx.log.info('account no longer on the reservation removed', { login });
+  }
   for (const user of users) {
     await applyAccount(guest, user, accounts.has(user.login));
     ctx.log.info('reservation account ready', {
@@ -54,7 +60,8 @@ export async function reserve(
       keys: user.sshKeys.length,
     });
   }
-  await setSshAccess(guest, config, facts, allowFrom, true);
+  await writeReservationState(guest, { logins, allowFrom });
+  await setSshAccess(guest, config, facts, tool, allowFrom);
   const services = await declaredServices(guest);
   if (services.length > 0) {
     await guest.runChecked(['systemctl', 'start', '--', ...services]);
@@ -79,7 +86,7 @@ export async function sanitize(guest: Guest, config: LinuxOsConfig): Promise<voi
   const { ctx } = guest;
   const facts = await probeGuest(guest);
   const state = await readReservationState(guest);
-  await setSshAccess(guest, config, facts, [], false);
+  await setSshAccess(guest, config, facts, firewallTool(config, facts, guest.computer, false), []);
   const services = await declaredServices(guest);
   if (services.length > 0) await guest.run(['systemctl', 'stop', '--', ...services]);
   const accounts = await readAccounts(guest);

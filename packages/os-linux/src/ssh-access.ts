@@ -5,18 +5,26 @@ import type { Guest } from './guest.js';
 import type { GuestFacts } from './probe.js';
 import { type Network, parseNetwork } from './validate.js';
 
-/** The firewall tool to use, or `undefined` when the module leaves the firewall alone. */
-function firewallTool(
+/** A firewall tool the module uses on a guest. */
+export type FirewallTool = 'nftables' | 'iptables';
+
+/**
+ * The firewall tool to use on this guest, or `undefined` when the module leaves the firewall
+ * alone (`firewall: none`, or none in the image and not `required`). With `required`, a guest
+ * lacking the tool is `VLAB_ERR_CAPABILITY_MISSING`: call it before changing anything.
+ */
+export function firewallTool(
   config: LinuxOsConfig,
   facts: GuestFacts,
   computer: string,
   required: boolean,
-): 'nftables' | 'iptables' | undefined {
+): FirewallTool | undefined {
   if (config.firewall === 'none') return undefined;
-  const tool = config.firewall === 'auto' ? facts.firewallTool : config.firewall;
-  if (tool !== undefined && (config.firewall === 'auto' || facts.firewallTool !== undefined))
-    return tool;
-  if (!required) return undefined;
+  const tool =
+    config.firewall === 'auto'
+      ? facts.firewallTools[0]
+      : facts.firewallTools.find((t) => t === config.firewall);
+  if (tool !== undefined || !required) return tool;
   throw coreError(
     'VLAB_ERR_CAPABILITY_MISSING',
     `the image has ${config.firewall === 'auto' ? 'neither nft nor iptables-restore' : `no ${config.firewall}`}, so SSH cannot be limited to the users' addresses`,
@@ -43,18 +51,17 @@ function managementNetworks(config: LinuxOsConfig, facts: GuestFacts, computer: 
 }
 
 /**
- * Opens the SSH port to the management and to `users` (none: closed to everyone else).
- * Returns whether anything changed. With `required`, a guest without a firewall tool is an error;
- * otherwise it is logged and skipped.
+ * Opens the SSH port to the management and to `users` (none: closed to everyone else) with
+ * `tool`; without one (see {@link firewallTool}) it logs that SSH stays open and changes nothing.
+ * Returns whether anything changed.
  */
 export async function setSshAccess(
   guest: Guest,
   config: LinuxOsConfig,
   facts: GuestFacts,
+  tool: FirewallTool | undefined,
   users: readonly Network[],
-  required: boolean,
 ): Promise<boolean> {
-  const tool = firewallTool(config, facts, guest.computer, required);
   if (tool === undefined) {
     if (config.firewall !== 'none')
       guest.ctx.log.warn('no firewall tool in the image: SSH stays open to every address');
