@@ -8,6 +8,7 @@ import {
   type Lab,
   type LabClient,
   type LabHarness,
+  opensshArgs,
   type RunOutput,
   runChecked,
   startLab,
@@ -71,26 +72,7 @@ export function sshFromClient(
 ): Promise<RunOutput> {
   return client.exec(
     'ssh',
-    [
-      '-F',
-      '/dev/null',
-      '-i',
-      keyPath,
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'ConnectTimeout=5',
-      '-o',
-      'LogLevel=ERROR',
-      `${login}@${ip}`,
-      command,
-    ],
+    [...opensshArgs({ keyPath, address: ip, user: login }), command],
     30_000,
   );
 }

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseStamp } from '@vlab/core';
+import { readmeExample, runReadmeExample } from '@vlab/test-utils';
 import { startLab } from '@vlab/testlab';
 import { describe, expect, it } from 'vitest';
 import { userKeyPair } from './lab.fixture.js';
@@ -15,65 +13,38 @@ const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 describe('README example', () => {
   it('loads, reserves and sanitizes a lab computer', async () => {
-    const readme = await readFile(join(PACKAGE_DIR, 'README.md'), 'utf8');
-    const example = /## Example[^\n]*\n+```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-    if (example === undefined) throw new Error('README.md has no ```ts block under "## Example"');
-
+    const example = await readmeExample(PACKAGE_DIR);
     await using lab = await startLab({ computers: 1 });
     await using key = await userKeyPair('alice@readme');
     const c1 = lab.computer('c1');
-    const dir = await mkdtemp(join(PACKAGE_DIR, '.readme-example-'));
-    try {
-      const file = join(dir, 'example.mts');
-      await writeFile(
-        file,
-        example.replace(
-          "from '@vlab/os-linux'",
-          `from ${JSON.stringify(join(PACKAGE_DIR, 'src', 'index.ts'))}`,
-        ),
-      );
-      const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--import', 'tsx', file],
-          {
-            cwd: PACKAGE_DIR,
-            timeout: 120_000,
-            env: {
-              ...process.env,
-              HOST: c1.ip,
-              KEY_FILE: lab.managementKey.path,
-              KNOWN_HOSTS: c1.knownHostsPath,
-              ALICE_KEY: key.publicKey,
-            },
-          },
-          (error, stdout, stderr) =>
-            resolve({
-              code: typeof error?.code === 'number' ? error.code : error ? 1 : 0,
-              stdout,
-              stderr,
-            }),
-        );
-      });
-      expect(out.stderr).toBe('');
-      expect(out.code).toBe(0);
-      expect(out.stdout).toContain('postLoad true ready\n');
-      expect(out.stdout).toContain(
-        `[ { login: 'alice', protocol: 'ssh', host: '${c1.ip}', port: 22 } ]`,
-      );
-      expect(out.stdout).toMatch(/info reservation account removed \{.*"login":"alice"/);
-      // The pin in the lab's known_hosts is the new key: OpenSSH with StrictHostKeyChecking=yes
-      // gets in, and the machine carries the ready stamp, without alice.
-      const stamp = parseStamp(await c1.sshChecked('cat /etc/vlab/image-stamp.json'), 'c1');
-      expect(stamp).toMatchObject({
-        image: 'debian-12',
-        revision: 1,
-        state: 'ready',
-        computer: 'node12',
-      });
-      expect(await c1.sshChecked('getent passwd alice || echo gone')).toBe('gone\n');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const out = await runReadmeExample({
+      packageDir: PACKAGE_DIR,
+      packageName: '@vlab/os-linux',
+      example,
+      timeoutMs: 120_000,
+      env: {
+        HOST: c1.ip,
+        KEY_FILE: lab.managementKey.path,
+        KNOWN_HOSTS: c1.knownHostsPath,
+        ALICE_KEY: key.publicKey,
+      },
+    });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('postLoad true ready\n');
+    expect(out.stdout).toContain(
+      `[ { login: 'alice', protocol: 'ssh', host: '${c1.ip}', port: 22 } ]`,
+    );
+    expect(out.stdout).toMatch(/info reservation account removed \{.*"login":"alice"/);
+    // The pin in the lab's known_hosts is the new key: OpenSSH with StrictHostKeyChecking=yes
+    // gets in, and the machine carries the ready stamp, without alice.
+    const stamp = parseStamp(await c1.sshChecked('cat /etc/vlab/image-stamp.json'), 'c1');
+    expect(stamp).toMatchObject({
+      image: 'debian-12',
+      revision: 1,
+      state: 'ready',
+      computer: 'node12',
+    });
+    expect(await c1.sshChecked('getent passwd alice || echo gone')).toBe('gone\n');
   });
 });

@@ -36,6 +36,7 @@ export {
   labLeftovers,
   listLabs,
   openLab,
+  opensshArgs,
   type SshOptions,
   type StartLabOptions,
   startLab,

@@ -186,27 +186,37 @@ function keyOnly(line: string): string {
   return line.trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
-function sshArgs(keyPath: string, knownHosts: string, address: string): string[] {
+/**
+ * Arguments for the OpenSSH client that log in to `user@address` with one key and nothing else
+ * from any config: `ssh ...args 'command'`. With `knownHosts` the host key is checked against
+ * that file's pin; without, any host key is taken and nothing is remembered (tests of users'
+ * logins, where the host key is not what is under test).
+ * @public
+ */
+export function opensshArgs(options: {
+  readonly keyPath: string;
+  readonly address: string;
+  readonly user?: string;
+  readonly knownHosts?: string;
+}): string[] {
+  const known =
+    options.knownHosts === undefined
+      ? ['UserKnownHostsFile=/dev/null', 'StrictHostKeyChecking=no']
+      : [`UserKnownHostsFile=${options.knownHosts}`, 'StrictHostKeyChecking=yes'];
   return [
     '-F',
     '/dev/null',
     '-i',
-    keyPath,
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    `UserKnownHostsFile=${knownHosts}`,
-    '-o',
-    'GlobalKnownHostsFile=/dev/null',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    'ConnectTimeout=5',
-    '-o',
-    'LogLevel=ERROR',
-    `root@${address}`,
+    options.keyPath,
+    ...[
+      'IdentitiesOnly=yes',
+      'BatchMode=yes',
+      ...known,
+      'GlobalKnownHostsFile=/dev/null',
+      'ConnectTimeout=5',
+      'LogLevel=ERROR',
+    ].flatMap((option) => ['-o', option]),
+    `${options.user ?? 'root'}@${options.address}`,
   ];
 }
 
@@ -255,11 +265,11 @@ export class LabComputer {
 
   /** Arguments for the OpenSSH client: `ssh ...args 'command'`, host key checked against the pin. */
   sshArgs(options: { readonly deploy?: boolean } = {}): string[] {
-    return sshArgs(
-      this.#managementKeyPath,
-      options.deploy ? this.deployKnownHostsPath : this.knownHostsPath,
-      this.ip,
-    );
+    return opensshArgs({
+      keyPath: this.#managementKeyPath,
+      knownHosts: options.deploy ? this.deployKnownHostsPath : this.knownHostsPath,
+      address: this.ip,
+    });
   }
 
   /** Runs a shell command on the computer over SSH (as root), whatever its exit code. */
