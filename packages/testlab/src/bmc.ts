@@ -79,8 +79,8 @@ export function ipmitool(
       String(bmc.port),
       '-U',
       bmc.user,
-      '-P',
-      bmc.password,
+      // The password from the environment, never in argv (where ps shows it).
+      '-E',
       // A hook under load (many guests booting on two cores) can take over a second: wait
       // 3 s per try, 4 tries. Power and boot commands are idempotent, so a retry is harmless.
       '-N',
@@ -89,7 +89,7 @@ export function ipmitool(
       '4',
       ...args,
     ],
-    { timeoutMs },
+    { timeoutMs, env: { IPMI_PASSWORD: bmc.password } },
   );
 }
 

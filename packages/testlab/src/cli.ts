@@ -50,7 +50,7 @@ function printLab(lab: Lab): void {
     console.log(`  ${c.name}  ${c.ip}`);
     console.log(`    ssh ${c.sshArgs().join(' ')}`);
     console.log(
-      `    ipmitool -I lanplus -C 3 -H ${c.bmc.host} -p ${c.bmc.port} -U ${c.bmc.user} -P ${c.bmc.password} power status`,
+      `    ipmitool -I lanplus -C 3 -H ${c.bmc.host} -p ${c.bmc.port} -U ${c.bmc.user} -f ${c.dir}/bmc/password power status`,
     );
   }
   for (const client of lab.clients) {

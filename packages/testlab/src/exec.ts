@@ -15,6 +15,8 @@ export interface RunOptions {
   readonly input?: string | Buffer;
   /** Killed (SIGKILL) after this long. Default: 60000 ms. */
   readonly timeoutMs?: number;
+  /** Added to this process's environment (the way to hand a program a secret: not in argv). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -34,6 +36,7 @@ export function run(
         timeout: options.timeoutMs ?? 60_000,
         killSignal: 'SIGKILL',
         maxBuffer: 64 * 1024 * 1024,
+        ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
       },
       (error, stdout, stderr) => {
         const code = (error as { code?: unknown } | null)?.code;

@@ -518,7 +518,7 @@ export class Lab implements AsyncDisposable {
           booted,
           sshAnswering: probe !== undefined && probe.code !== 255,
           imageStamp: probe?.code === 0 ? probe.stdout.trim().replace(/\s+/g, ' ') : undefined,
-          bmc: `${c.bmc.host}:${c.bmc.port} ${c.bmc.user}/${c.bmc.password}`,
+          bmc: `${c.bmc.user}@${c.bmc.host}:${c.bmc.port}`,
           memoryBytes: memory?.usageBytes,
         };
       }),
@@ -1005,6 +1005,8 @@ async function createComputer(
       { mode: 0o600 },
     );
     await writeFile(join(dir, 'bmc/cmds.emu'), CMDS_EMU);
+    // For operators' ipmitool -f: the password is printed nowhere.
+    await writeFile(join(dir, 'bmc/password'), bmc.password, { mode: 0o600 });
     const logFd = openSync(join(dir, 'bmc/ipmi_sim.log'), 'a');
     const child = spawn(powerProgram, [dir, 'bmc'], {
       detached: true,
