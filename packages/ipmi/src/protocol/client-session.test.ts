@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppCmd, ChassisCmd, NetFn, PayloadType } from './constants.js';
-import { peekPayloadType } from './packet.js';
+import { encodeV20, parseDatagram, peekPayloadType } from './packet.js';
+import { decodeOpenSessionResponse, encodeOpenSessionResponse } from './rakp.js';
 import { SimulatedLink } from './sim.fixture.js';
 
 // The sans-IO client session against the sans-IO BMC, over a simulated link with a fake clock.
@@ -49,6 +50,46 @@ describe('session set-up', () => {
     ]);
     // Session sequence numbers start at 1 and go up by one per packet.
     expect(link.bmc.log.map((l) => l.sequence)).toEqual([1, 2]);
+  });
+
+  it('drops login replies that answer another console session or an earlier step', () => {
+    const link = new SimulatedLink(
+      { ...creds(), cipherSuites: [3] },
+      { users: [ADMIN], cipherSuites: [3] },
+    );
+    let injected = false;
+    // Just before the real Open Session Response, two forged ones arrive: one for another
+    // console session, one with the tag of another step. Taking either would send a RAKP 1 for
+    // the wrong BMC session id.
+    link.filterToClient = (data) => {
+      if (injected || peekPayloadType(data) !== PayloadType.OPEN_SESSION_RESPONSE) return true;
+      injected = true;
+      const packet = parseDatagram(data);
+      if (packet.kind !== 'v20') throw new Error('not RMCP+');
+      const real = decodeOpenSessionResponse(packet.body);
+      for (const forged of [
+        { ...real, consoleSessionId: 0x11223344, bmcSessionId: 0x55667788 },
+        { ...real, tag: (real.tag + 1) & 0xff, bmcSessionId: 0x55667788 },
+      ]) {
+        const payload = encodeOpenSessionResponse(forged);
+        link.client.receive(
+          encodeV20({
+            payloadType: PayloadType.OPEN_SESSION_RESPONSE,
+            sessionId: 0,
+            sequence: 0,
+            payload,
+          }),
+          link.now,
+        );
+      }
+      return true;
+    };
+    const id = link.send(STATUS);
+    link.runUntil(() => link.result(id) !== undefined);
+    expect(injected).toBe(true);
+    expect(link.result(id)?.type).toBe('response');
+    const rakp1s = link.sent.toBmc.filter((d) => peekPayloadType(d) === PayloadType.RAKP1);
+    expect(rakp1s).toHaveLength(1);
   });
 
   it('falls back along the preference list when the BMC refuses a suite', () => {

@@ -981,24 +981,33 @@ export class ClientSession {
     this.#sendOpenSession(now);
   }
 
+  /**
+   * Decodes a login reply and keeps it only if it answers `step`: the same tag and, where the
+   * reply carries one, our console session id (error replies may stop after the status, as
+   * ipmi_sim's do; then the tag alone matches). Anything else is a stray datagram: dropped.
+   */
+  #replyTo<T extends { readonly tag: number; readonly consoleSessionId?: number | undefined }>(
+    step: { readonly tag: number },
+    decode: (payload: Uint8Array) => T,
+    payload: Uint8Array,
+  ): T | undefined {
+    let reply: T;
+    try {
+      reply = decode(payload);
+    } catch {
+      return undefined;
+    }
+    if (reply.tag !== step.tag) return undefined;
+    const id = reply.consoleSessionId;
+    return id === undefined || id === this.#o.consoleSessionId ? reply : undefined;
+  }
+
   #onOpenSessionResponse(payload: Uint8Array, now: number): void {
     const step = this.#step;
     const suite = this.#suite;
     if (step === undefined || suite === undefined) return;
-    let response: ReturnType<typeof decodeOpenSessionResponse>;
-    try {
-      response = decodeOpenSessionResponse(payload);
-    } catch {
-      return;
-    }
-    if (response.tag !== step.tag) return;
-    // Error replies may stop after the status (ipmi_sim's do): then the tag alone matches.
-    if (
-      response.consoleSessionId !== undefined &&
-      response.consoleSessionId !== this.#o.consoleSessionId
-    ) {
-      return;
-    }
+    const response = this.#replyTo(step, decodeOpenSessionResponse, payload);
+    if (response === undefined) return;
     const status = response.status;
     if (status !== RmcpPlusStatus.NO_ERRORS) {
       if (SETUP_CIPHER_STATUSES.includes(status)) {
@@ -1064,20 +1073,8 @@ export class ClientSession {
     const step = this.#step;
     const suite = this.#suite;
     if (step === undefined || suite === undefined) return;
-    let message: ReturnType<typeof decodeRakp2>;
-    try {
-      message = decodeRakp2(payload);
-    } catch {
-      return;
-    }
-    if (message.tag !== step.tag) return;
-    // Error replies may stop after the status (ipmi_sim's do): then the tag alone matches.
-    if (
-      message.consoleSessionId !== undefined &&
-      message.consoleSessionId !== this.#o.consoleSessionId
-    ) {
-      return;
-    }
+    const message = this.#replyTo(step, decodeRakp2, payload);
+    if (message === undefined) return;
     const status = message.status;
     if (status !== RmcpPlusStatus.NO_ERRORS) {
       if (
@@ -1172,20 +1169,8 @@ export class ClientSession {
     const step = this.#step;
     const params = this.#rakp;
     if (step === undefined || params === undefined) return;
-    let message: ReturnType<typeof decodeRakp4>;
-    try {
-      message = decodeRakp4(payload);
-    } catch {
-      return;
-    }
-    if (message.tag !== step.tag) return;
-    // Error replies may stop after the status (ipmi_sim's do): then the tag alone matches.
-    if (
-      message.consoleSessionId !== undefined &&
-      message.consoleSessionId !== this.#o.consoleSessionId
-    ) {
-      return;
-    }
+    const message = this.#replyTo(step, decodeRakp4, payload);
+    if (message === undefined) return;
     if (message.status !== RmcpPlusStatus.NO_ERRORS) {
       const code =
         message.status === RmcpPlusStatus.INVALID_INTEGRITY_CHECK
