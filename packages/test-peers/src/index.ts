@@ -5,7 +5,7 @@
 export { freePort, freeUdpPort } from './free-port.js';
 export { type IpmiSim, type IpmiSimOptions, type IpmiSimUser, startIpmiSim } from './ipmi-sim.js';
 export { descendants, isAlive, liveProcessesOf, signalAll } from './process-tree.js';
-export { type RunOutput, run, runChecked } from './run.js';
+export { type RunOptions, type RunOutput, run, runChecked } from './run.js';
 export {
   type KeyPair,
   type KeyType,

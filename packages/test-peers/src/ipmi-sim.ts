@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort, freeUdpPort } from './free-port.js';
-import { descendants, isAlive, signalAll } from './process-tree.js';
+import { descendants, forgetAtExit, isAlive, killAtExit, signalAll } from './process-tree.js';
 
 /** A user of the simulated BMC. */
 export interface IpmiSimUser {
@@ -68,21 +68,6 @@ export interface IpmiSim extends AsyncDisposable {
   restart(): Promise<void>;
   /** Stops ipmi_sim and removes the temp dir. */
   stop(): Promise<void>;
-}
-
-const live = new Set<{ pid: number; dir: string }>();
-let exitHookInstalled = false;
-
-/** On process exit, kill what a test forgot to stop (synchronously: no event loop then). */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const entry of live) {
-      signalAll([entry.pid, ...descendants(entry.pid)], 'SIGKILL');
-      rmSync(entry.dir, { recursive: true, force: true });
-    }
-  });
 }
 
 /** Whether an ASF presence ping to `port` is answered within `ms` (ipmi_sim answers them). */
@@ -208,9 +193,7 @@ export async function startIpmiSim(options: IpmiSimOptions = {}): Promise<IpmiSi
   }
 
   const dir = await mkdtemp(join(tmpdir(), 'vlab-ipmi-sim-'));
-  installExitHook();
-  const entry = { pid: 0, dir };
-  live.add(entry);
+  const entry = killAtExit({ pid: 0, dir });
   let child: ChildProcess | undefined;
   let output = '';
   let port = 0;
@@ -283,7 +266,7 @@ export async function startIpmiSim(options: IpmiSimOptions = {}): Promise<IpmiSi
   } catch (error) {
     if (entry.pid > 0) signalAll([entry.pid, ...descendants(entry.pid)], 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
-    live.delete(entry);
+    forgetAtExit(entry);
     throw error;
   }
 
@@ -352,7 +335,7 @@ export async function startIpmiSim(options: IpmiSimOptions = {}): Promise<IpmiSi
       stopped = true;
       await killAll('SIGTERM');
       await rm(dir, { recursive: true, force: true });
-      live.delete(entry);
+      forgetAtExit(entry);
     },
     [Symbol.asyncDispose]() {
       return this.stop();

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 
 /** Parent pid of each live process, read from /proc (Linux). */
 function parentMap(): Map<number, number[]> {
@@ -91,4 +91,38 @@ function userUid(user: string): number {
     if (fields[0] === user) return Number(fields[2]);
   }
   throw new Error(`no local user "${user}"`);
+}
+
+/** A peer to clean up should the test process exit without stopping it. */
+export interface ExitEntry {
+  /** Its process (0 until started); it and every process below it get SIGKILL. */
+  pid: number;
+  /** Its temporary directory, removed. */
+  readonly dir: string;
+}
+
+const atExit = new Set<ExitEntry>();
+let exitHookInstalled = false;
+
+/**
+ * Registers a peer to be killed (with all below it) and its directory removed when the process
+ * exits without stopping it — synchronously, since no event loop runs then. Returns `entry`.
+ */
+export function killAtExit(entry: ExitEntry): ExitEntry {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const peer of atExit) {
+        if (peer.pid > 0) signalAll([peer.pid, ...descendants(peer.pid)], 'SIGKILL');
+        rmSync(peer.dir, { recursive: true, force: true });
+      }
+    });
+  }
+  atExit.add(entry);
+  return entry;
+}
+
+/** The peer was stopped: nothing to do for it at exit. */
+export function forgetAtExit(entry: ExitEntry): void {
+  atExit.delete(entry);
 }

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './free-port.js';
-import { descendants, isAlive, signalAll } from './process-tree.js';
+import { descendants, forgetAtExit, isAlive, killAtExit, signalAll } from './process-tree.js';
 import { runChecked } from './run.js';
 import {
   clearTestPassword,
@@ -84,22 +84,6 @@ export interface Sshd extends AsyncDisposable {
   kill(): Promise<void>;
   /** Stops sshd and everything it started, removes the temp dir and any password set. */
   stop(): Promise<void>;
-}
-
-const live = new Set<{ pid: number; dir: string }>();
-let exitHookInstalled = false;
-
-/** On process exit, kill what a test forgot to stop (synchronously: no event loop then). */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const entry of live) {
-      const pids = [entry.pid, ...descendants(entry.pid)];
-      signalAll(pids, 'SIGKILL');
-      rmSync(entry.dir, { recursive: true, force: true });
-    }
-  });
 }
 
 async function keygen(type: KeyType, path: string, comment: string): Promise<KeyPair> {
@@ -194,9 +178,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const account = await ensureTestAccount(user);
 
   const dir = await mkdtemp(join(tmpdir(), 'vlab-sshd-'));
-  installExitHook();
-  const entry = { pid: 0, dir };
-  live.add(entry);
+  const entry = killAtExit({ pid: 0, dir });
   let passwordSet = false;
   try {
     // The account reads authorized_keys (sshd drops to it for that) and writes in scratch/.
@@ -368,7 +350,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
         await Promise.race([exitedPromise, delay(5000)]);
         if (passwordSet) await clearTestPassword(user);
         await rm(dir, { recursive: true, force: true });
-        live.delete(entry);
+        forgetAtExit(entry);
       },
       [Symbol.asyncDispose]() {
         return this.stop();
@@ -379,7 +361,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     if (entry.pid > 0) signalAll([entry.pid, ...descendants(entry.pid)], 'SIGKILL');
     if (passwordSet) await clearTestPassword(user).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
-    live.delete(entry);
+    forgetAtExit(entry);
     throw error;
   }
 }
