@@ -22,6 +22,8 @@ SYSTEM_PACKAGES=()
 SYSTEM_PACKAGES+=(openssh-server openssh-client) # @vlab/ssh lab tests start a real sshd
 SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi and @vlab/testlab: ipmi_sim BMCs, ipmitool
 SYSTEM_PACKAGES+=(systemd-container debootstrap iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests
+# @vlab/os-linux needs nothing more: its guests are testlab's; ssh and ssh-keyscan come with
+# openssh-client, debugfs with e2fsprogs; its iptables test fetches .debs with apt-get download.
 
 install_system_packages() {
   local missing=() pkg

@@ -66,7 +66,7 @@ export async function preCapture(
     );
   }
   const facts = await probeGuest(guest);
-  await sanitize(guest, config);
+  await sanitize(guest, config, facts);
   await guest.script('generalize', GENERALIZE, facts.distro.leaseGlobs, { timeoutMs: 120_000 });
   if (!config.keepManagementKeysInImage && config.managementKeys.length > 0) {
     await guest.scriptChecked('remove-root-keys', REMOVE_ROOT_KEYS, [], {

@@ -3,7 +3,7 @@ import { applyAccount, assertAccountsFree, readAccounts, removeAccount } from '.
 import type { LinuxOsConfig } from './config.js';
 import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
-import { probeGuest } from './probe.js';
+import { type GuestFacts, probeGuest } from './probe.js';
 import { readReservationState, writeReservationState } from './reservation-state.js';
 import { firewallTool, setSshAccess } from './ssh-access.js';
 import { readStampFile, writeStampFile } from './stamp-file.js';
@@ -81,10 +81,17 @@ function uniqueNetworks(networks: readonly Network[]): Network[] {
   return [...seen.values()];
 }
 
-/** `sanitize`: firewall closed first (no new logins), then every account of the reservation. */
-export async function sanitize(guest: Guest, config: LinuxOsConfig): Promise<void> {
+/**
+ * `sanitize`: firewall closed first (no new logins), then every account of the reservation.
+ * `facts` saves the probe when the caller (preCapture) has made it already.
+ */
+export async function sanitize(
+  guest: Guest,
+  config: LinuxOsConfig,
+  facts?: GuestFacts,
+): Promise<void> {
   const { ctx } = guest;
-  const facts = await probeGuest(guest);
+  facts ??= await probeGuest(guest);
   const state = await readReservationState(guest);
   await setSshAccess(guest, config, facts, firewallTool(config, facts, guest.computer, false), []);
   const services = await declaredServices(guest);
