@@ -10,11 +10,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts'],
+          include: ['test/**/*.test.ts'],
           environment: 'node',
           typecheck: {
             enabled: true,
-            include: ['src/**/*.test-d.ts'],
+            include: ['test/**/*.test-d.ts'],
             tsconfig: './tsconfig.json',
           },
         },

@@ -15,8 +15,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts'],
-          exclude: ['src/**/*.lab.test.ts'],
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.lab.test.ts'],
           environment: 'node',
         },
       },
@@ -24,7 +24,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'lab',
-          include: ['src/**/*.lab.test.ts'],
+          include: ['test/**/*.lab.test.ts'],
           environment: 'node',
         },
       },

@@ -14,8 +14,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts'],
-          exclude: ['src/**/*.lab.test.ts'],
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.lab.test.ts'],
           environment: 'node',
         },
       },
@@ -23,7 +23,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'lab',
-          include: ['src/**/*.lab.test.ts'],
+          include: ['test/**/*.lab.test.ts'],
           environment: 'node',
         },
       },

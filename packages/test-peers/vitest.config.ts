@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // test account) and OpenSSH installed (scripts/test.sh installs it). They fail, never skip.
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     environment: 'node',
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // One file at a time, one test at a time: the machine has 2 cores.
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     environment: 'node',
     fileParallelism: false,
     testTimeout: 600_000,

@@ -1,0 +1,101 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { noConfig, parseConfig } from '../src/config.js';
+import { isVlabError, type VlabError } from '../src/errors/vlab-error.js';
+
+async function rejection(promise: Promise<unknown>): Promise<VlabError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isVlabError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+const schema = z.object({
+  imageDir: z.string(),
+  ssh: z.object({ port: z.number().int(), user: z.string().default('root') }),
+  bridges: z.array(z.object({ name: z.string() })).default([]),
+});
+
+describe('parseConfig', () => {
+  it('returns the validated output, defaults applied', async () => {
+    const config = await parseConfig(schema, { imageDir: '/srv', ssh: { port: 22 } }, 'x');
+    expect(config).toEqual({ imageDir: '/srv', ssh: { port: 22, user: 'root' }, bridges: [] });
+  });
+
+  it('names the dotted key path of a wrong key, prefixed with where', async () => {
+    const error = await rejection(
+      parseConfig(
+        schema,
+        { imageDir: '/srv', ssh: { port: 'twenty-two' } },
+        'modules.os-linux.config',
+      ),
+    );
+    expect(error.code).toBe('VLAB_ERR_CONFIG_INVALID');
+    expect(error.message).toContain('modules.os-linux.config.ssh.port: ');
+    expect(error.details['issues']).toEqual([
+      expect.stringMatching(/^modules\.os-linux\.config\.ssh\.port: .+/),
+    ]);
+  });
+
+  it('names array indices and every wrong key', async () => {
+    const error = await rejection(
+      parseConfig(schema, { ssh: { port: 22 }, bridges: [{ name: 'br0' }, { name: 7 }] }, 'vm'),
+    );
+    const issues = error.details['issues'] as string[];
+    expect(issues).toHaveLength(2);
+    expect(issues.some((line) => line.startsWith('vm.imageDir: '))).toBe(true);
+    expect(issues.some((line) => line.startsWith('vm.bridges.1.name: '))).toBe(true);
+    expect(error.message).toContain('vm.imageDir');
+    expect(error.message).toContain('vm.bridges.1.name');
+  });
+
+  it('names only where for an issue at the root', async () => {
+    const error = await rejection(parseConfig(schema, 'not an object', 'modules.x.config'));
+    expect(error.details['issues']).toEqual([expect.stringMatching(/^modules\.x\.config: .+/)]);
+  });
+
+  it('accepts path segments given as objects', async () => {
+    const custom: StandardSchemaV1<unknown, never> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () => ({
+          issues: [{ message: 'too big', path: [{ key: 'limits' }, { key: 0 }, 'max'] }],
+        }),
+      },
+    };
+    const error = await rejection(parseConfig(custom, {}, 'w'));
+    expect(error.details['issues']).toEqual(['w.limits.0.max: too big']);
+  });
+
+  it('works with a synchronous or asynchronous validate', async () => {
+    const asyncSchema: StandardSchemaV1<unknown, number> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async (value) => ({ value: Number(value) * 2 }),
+      },
+    };
+    await expect(parseConfig(asyncSchema, 21, 'w')).resolves.toBe(42);
+    await expect(parseConfig(z.number(), 5, 'w')).resolves.toBe(5);
+  });
+});
+
+describe('noConfig', () => {
+  it('accepts undefined and {}', async () => {
+    await expect(parseConfig(noConfig, undefined, 'modules.m.config')).resolves.toEqual({});
+    await expect(parseConfig(noConfig, {}, 'modules.m.config')).resolves.toEqual({});
+  });
+
+  it('rejects any configuration', async () => {
+    for (const input of [{ a: 1 }, [], 'x', 3]) {
+      const error = await rejection(parseConfig(noConfig, input, 'modules.m.config'));
+      expect(error.code).toBe('VLAB_ERR_CONFIG_INVALID');
+      expect(error.message).toContain('modules.m.config: this module takes no configuration');
+    }
+  });
+});

@@ -1,0 +1,235 @@
+import {
+  createSecretResolver,
+  instantiateOsModule,
+  instantiateProvisioner,
+  type ModuleDeps,
+  type OsModuleDefinition,
+  type ProvisionerDefinition,
+  silentLogger,
+} from '@vlab/core';
+import {
+  type ConformanceCheck,
+  ConformanceFailure,
+  type ConformanceOptions,
+  createMemoryLab,
+  type MemoryLab,
+  osModuleChecks,
+  provisionerChecks,
+} from '@vlab/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import hangsOnAbort from '../src/broken/hangs-on-abort.js';
+import ignoresEndState from '../src/broken/ignores-end-state.js';
+import liesAboutEndState from '../src/broken/lies-about-end-state.js';
+import loadSkipsPostLoad from '../src/broken/load-skips-post-load.js';
+import logsPassword from '../src/broken/logs-password.js';
+import neverCallsPreCapture from '../src/broken/never-calls-pre-capture.js';
+import overwritesExistingImage from '../src/broken/overwrites-existing-image.js';
+import postLoadAlwaysChanged from '../src/broken/post-load-always-changed.js';
+import readsDiskBeforePreCapture from '../src/broken/reads-disk-before-pre-capture.js';
+import sanitizeLeavesAccount from '../src/broken/sanitize-leaves-account.js';
+import throwsUncodedError from '../src/broken/throws-uncoded-error.js';
+import memoryOsModule from '../src/memory-os-module.js';
+import memoryProvisioner from '../src/memory-provisioner.js';
+
+// Each case: a deliberately broken module, the one check that must catch it, and the exact
+// message the kit must give. The same check must pass for the good module, so the failure is
+// the breakage's doing. Every run gets a fresh memory lab: the lab's log sink and image store
+// must not carry over from one run to the next.
+
+/** Makes the checks of one subject on a fresh lab. */
+type Subject = (
+  lab: MemoryLab,
+  options: ConformanceOptions,
+) => Promise<readonly ConformanceCheck[]>;
+
+interface BrokenCase {
+  /** What is broken, as the test title says it: "an OS module that …". */
+  readonly what: string;
+  readonly broken: Subject;
+  readonly good: Subject;
+  readonly check: string;
+  /** The failure message after `[check] `; `<n>` stands for a whole number. */
+  readonly failure: string;
+  readonly options?: ConformanceOptions;
+}
+
+const labs: MemoryLab[] = [];
+afterEach(() => {
+  for (const lab of labs.splice(0)) lab.dispose();
+});
+
+const deps = (lab: MemoryLab): ModuleDeps => ({
+  log: silentLogger,
+  secrets: createSecretResolver({ env: lab.secretEnv }),
+});
+
+const osSubject =
+  <Config>(definition: OsModuleDefinition<Config>): Subject =>
+  async (lab, options) =>
+    osModuleChecks({
+      os: await instantiateOsModule(definition, {}, deps(lab)),
+      harness: lab.harness('node1'),
+      options,
+    });
+
+const provisionerSubject =
+  <Config>(definition: ProvisionerDefinition<Config>): Subject =>
+  async (lab, options) =>
+    provisionerChecks({
+      provisioner: await instantiateProvisioner(definition, { lab: lab.id }, deps(lab)),
+      os: await instantiateOsModule(memoryOsModule, {}, deps(lab)),
+      harness: lab.harness('node1'),
+      options,
+    });
+
+const goodOs = osSubject(memoryOsModule);
+const goodProvisioner = provisionerSubject(memoryProvisioner);
+
+/** The check `id` of `subject`, on a lab of its own. */
+async function checkOf(
+  subject: Subject,
+  id: string,
+  options: ConformanceOptions = {},
+): Promise<ConformanceCheck> {
+  const lab = createMemoryLab();
+  labs.push(lab);
+  const check = (await subject(lab, options)).find((c) => c.id === id);
+  if (check === undefined) throw new Error(`the kit has no check ${id} for this module`);
+  return check;
+}
+
+/** A regex matching exactly `[id] failure`, where `<n>` in `failure` matches a whole number. */
+function exactly(id: string, failure: string): RegExp {
+  const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const body = failure.split('<n>').map(quote).join('\\d+');
+  return new RegExp(`^${quote(`[${id}]`)} ${body}$`);
+}
+
+const ABORT_BOUND_MS = 500;
+
+const cases: readonly BrokenCase[] = [
+  {
+    what: 'a provisioner that never calls preCapture',
+    broken: provisionerSubject(neverCallsPreCapture),
+    good: goodProvisioner,
+    check: 'provisioner/capture-calls-pre-capture-once',
+    failure: 'capture called preCapture 0 times, expected exactly once',
+  },
+  {
+    what: 'a provisioner that reads the disk before preCapture returned',
+    broken: provisionerSubject(readsDiskBeforePreCapture),
+    good: goodProvisioner,
+    check: 'provisioner/capture-calls-pre-capture-once',
+    failure: 'the disk was read <n> ms before preCapture returned',
+  },
+  {
+    what: 'a provisioner whose load never calls postLoad',
+    broken: provisionerSubject(loadSkipsPostLoad),
+    good: goodProvisioner,
+    check: 'provisioner/load-ends-with-post-load',
+    failure: 'load called postLoad 0 times, expected once',
+  },
+  {
+    what: 'a provisioner that overwrites an existing revision',
+    broken: provisionerSubject(overwritesExistingImage),
+    good: goodProvisioner,
+    check: 'provisioner/capture-refuses-existing',
+    failure: 'a second capture of the same revision resolved',
+  },
+  {
+    what: "an OS module whose preCapture ignores endState 'on'",
+    broken: osSubject(ignoresEndState),
+    good: goodOs,
+    check: 'os/pre-capture-on',
+    failure: "preCapture({ endState: 'on' }) reported off",
+  },
+  {
+    what: "an OS module whose preCapture ignores endState 'reboot'",
+    broken: osSubject(ignoresEndState),
+    good: goodOs,
+    check: 'os/pre-capture-reboot',
+    failure: "preCapture({ endState: 'reboot' }) reported off",
+  },
+  {
+    what: "an OS module that powers off but claims endState 'on'",
+    broken: osSubject(liesAboutEndState),
+    good: goodOs,
+    check: 'os/pre-capture-on',
+    failure: "preCapture({ endState: 'on' }) returned with the machine having gone down",
+  },
+  {
+    what: 'an OS module that logs a revealed password',
+    broken: osSubject(logsPassword),
+    good: goodOs,
+    check: 'os/no-secret-in-logs',
+    failure:
+      'a log record (info "creating reservation account") contains the value of the secret "password of alice"',
+  },
+  {
+    what: 'an OS module whose reserve logs a revealed password (caught by reserve-sanitize too)',
+    broken: osSubject(logsPassword),
+    good: goodOs,
+    check: 'os/reserve-sanitize',
+    failure:
+      'a log record (info "creating reservation account") contains the value of the secret "password of alice"',
+  },
+  {
+    what: 'an OS module whose postLoad always says changed',
+    broken: osSubject(postLoadAlwaysChanged),
+    good: goodOs,
+    check: 'os/post-load-idempotent',
+    failure: 'a second postLoad returned changed: true; it must change nothing and say so',
+  },
+  {
+    what: 'an OS module whose sanitize leaves an account',
+    broken: osSubject(sanitizeLeavesAccount),
+    good: goodOs,
+    check: 'os/reserve-sanitize',
+    failure: 'after sanitize these accounts remain: alice',
+  },
+  {
+    what: 'an OS module that throws an uncoded Error',
+    broken: osSubject(throwsUncodedError),
+    good: goodOs,
+    check: 'os/reserve-rejects-hostile-login',
+    failure: `reserve with a hostile login threw an error without a VLAB_ERR_ code: bad login ${JSON.stringify("x'; rm -rf / #\n")}`,
+  },
+  ...(['postLoad', 'reserve', 'sanitize', 'preCapture', 'waitForResponse'] as const).map(
+    (operation): BrokenCase => ({
+      what: `an OS module whose ${operation} ignores its AbortSignal`,
+      broken: osSubject(hangsOnAbort),
+      good: goodOs,
+      check: `os/abort-${operation}`,
+      failure: `${operation} did not stop within ${ABORT_BOUND_MS} ms of its AbortSignal firing`,
+      options: { abortBoundMs: ABORT_BOUND_MS },
+    }),
+  ),
+];
+
+describe('the conformance kit catches broken modules', () => {
+  for (const c of cases) {
+    const expected = exactly(c.check, c.failure);
+    const shown = `[${c.check}] ${c.failure.replaceAll('<n>', 'N')}`;
+
+    it(`kit fails ${c.what}: ${shown}`, async () => {
+      const check = await checkOf(c.broken, c.check, c.options);
+      const began = performance.now();
+      const outcome = check.run();
+      await expect(outcome).rejects.toBeInstanceOf(ConformanceFailure);
+      await expect(outcome).rejects.toThrow(expected);
+      await expect(outcome).rejects.toMatchObject({ checkId: c.check });
+      if (c.options?.abortBoundMs !== undefined) {
+        // Reset and (for a loaded machine) postLoad, 50 ms before the abort, then the bound:
+        // the kit gives up on the hung operation at the bound and does not wait for it.
+        const took = performance.now() - began;
+        expect(took).toBeGreaterThanOrEqual(ABORT_BOUND_MS);
+        expect(took).toBeLessThan(ABORT_BOUND_MS + 1000);
+      }
+    });
+
+    it(`the good module passes ${c.check} (so the failure above is the breakage's)`, async () => {
+      const check = await checkOf(c.good, c.check, c.options);
+      await expect(check.run()).resolves.toBeUndefined();
+    });
+  }
+});
