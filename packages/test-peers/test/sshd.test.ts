@@ -20,6 +20,11 @@ async function userProcesses(user: string): Promise<string> {
   return liveProcessesOf(user).join('\n');
 }
 
+/** Resolves once the account runs a process matching `command`: the session is up, not "probably". */
+async function sessionRunning(user: string, command: RegExp): Promise<void> {
+  await expect.poll(() => userProcesses(user), { timeout: 30_000, interval: 50 }).toMatch(command);
+}
+
 describe('startSshd', () => {
   let sshd: Sshd;
   beforeAll(async () => {
@@ -79,11 +84,12 @@ describe('startSshd', () => {
   it('drops connections on request and keeps listening', async () => {
     const started = Date.now();
     const pending = run('ssh', [...sshd.sshArgs(), 'sleep 30']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sessionRunning(sshd.user, /sleep 30/);
     await sshd.dropConnections();
     const out = await pending;
     expect(out.code).toBe(255);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // Dropped, not ended by itself: the command would have run for 30 s.
+    expect(Date.now() - started).toBeLessThan(25_000);
     expect(await run('ssh', [...sshd.sshArgs(), 'true'])).toMatchObject({ code: 0 });
     await expect.poll(() => userProcesses(sshd.user), { timeout: 5000, interval: 100 }).toBe('');
   });
@@ -93,8 +99,7 @@ describe('a crashed and a stopped sshd', () => {
   it('kill() ends the listener and every session; stop() removes the temp dir', async () => {
     const sshd = await startSshd();
     const pending = run('ssh', [...sshd.sshArgs(), 'sleep 300 & sleep 300']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await userProcesses(sshd.user)).toMatch(/sleep 300/);
+    await sessionRunning(sshd.user, /sleep 300/);
     await sshd.kill();
     expect((await pending).code).toBe(255);
     expect(isAlive(sshd.pid)).toBe(false);
@@ -108,7 +113,7 @@ describe('a crashed and a stopped sshd', () => {
   it('stop() leaves no process behind, and is idempotent', async () => {
     const sshd = await startSshd();
     const pending = run('ssh', [...sshd.sshArgs(), 'sleep 300']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sessionRunning(sshd.user, /sleep 300/);
     await sshd.stop();
     await pending;
     await sshd.stop();

@@ -48,6 +48,20 @@ async function until<T>(what: string, timeoutMs: number, check: () => T | undefi
   }
 }
 
+/** Resolves once `pid` has exited (gone, or a zombie): a SIGKILL is delivered, not only sent. */
+async function exited(pid: number): Promise<void> {
+  await until(`pid ${pid} to exit`, 30_000, () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return /^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))
+        ? true
+        : undefined;
+    } catch {
+      return true;
+    }
+  });
+}
+
 function ownedBy(pid: number): (records: LabRecord[]) => LabRecord | undefined {
   return (records) => records.find((r) => r.owner?.pid === pid);
 }
@@ -81,7 +95,7 @@ describe('down after a crash', () => {
     // SIGKILL the lab's owner: the process that ran startLab (tsx runs it in a child).
     process.kill(record?.owner?.pid ?? 0, 'SIGKILL');
     kill(child);
-    await delay(500);
+    await exited(record?.owner?.pid ?? 0);
     expect((await machineShows(id)).length).toBeGreaterThan(0); // the computers outlive it
 
     const removed = await cleanStaleLabs();
@@ -114,7 +128,7 @@ describe('down after a crash', () => {
     const id = record.id;
     process.kill(record.owner?.pid ?? 0, 'SIGKILL');
     kill(child);
-    await delay(300);
+    await exited(record.owner?.pid ?? 0);
     expect((await machineShows(id)).length).toBeGreaterThan(0);
     expect(ownedBy(record.owner?.pid ?? 0)(await listLabs())?.id).toBe(id);
 

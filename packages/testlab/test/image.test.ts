@@ -21,7 +21,8 @@ describe('the base image', () => {
     const first = await ensureBaseImage(); // builds it on a fresh machine (a few minutes)
     const again = await ensureBaseImage();
     expect(again.cached).toBe(true);
-    expect(again.tookMs).toBeLessThan(1000);
+    // A rebuild takes minutes; a cached lookup (lock, manifest, stat) well under this on any load.
+    expect(again.tookMs).toBeLessThan(30_000);
     expect(again.path).toBe(first.path);
     console.log(
       `base image ${first.path}: build took ${(first.buildMs / 1000).toFixed(1)} s (built ${first.builtAt}); cached lookup ${again.tookMs} ms`,
