@@ -22,19 +22,49 @@ export async function parseConfig<Output>(
   });
 }
 
-/** A schema for modules that take no configuration: accepts `undefined`, `null` or `{}` only. @public */
+/**
+ * A schema for modules that take no configuration: accepts no value (`undefined`) or an empty plain
+ * object (`{}`). Anything else — a key, `null`, an array, a string, a class instance — is refused
+ * (`VLAB_ERR_CONFIG_INVALID` through {@link parseConfig}), with a message saying what was given.
+ * @public
+ */
 export const noConfig: StandardSchemaV1<unknown, Record<string, never>> = {
   '~standard': {
     version: 1,
     vendor: 'vlab',
     validate(value) {
-      if (value === undefined || value === null) return { value: {} };
-      if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)
-        return { value: {} };
-      return { issues: [{ message: 'this module takes no configuration' }] };
+      if (value === undefined) return { value: {} };
+      if (isPlainObject(value) && Object.keys(value).length === 0) return { value: {} };
+      return {
+        issues: [
+          {
+            message: `this module takes no configuration: expected no value or an empty object {}, got ${describeValue(value)}`,
+          },
+        ],
+      };
     },
   },
 };
+
+/** An object literal or `Object.create(null)`, of any realm: its prototype, if any, is a root one. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === null || Object.getPrototypeOf(prototype) === null;
+}
+
+/** What a config value is, for a message; never its content (which may hold a secret). */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (isPlainObject(value)) return `an object with keys ${Object.keys(value).join(', ')}`;
+  if (typeof value === 'object') {
+    const name: unknown = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } })
+      .constructor?.name;
+    return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'a class instance';
+  }
+  return `a ${typeof value}`;
+}
 
 function joinPath(where: string, path: StandardSchemaV1.Issue['path']): string {
   const keys = (path ?? []).map((segment) =>

@@ -37,7 +37,17 @@ export interface ReservationRef {
   readonly endsAt?: string | undefined;
 }
 
-/** What {@link OperationContext.child} may change. @public */
+/**
+ * What {@link OperationContext.child} may change.
+ *
+ * @remarks
+ * A child needs no disposal. In the contexts core makes (`createOperationContext` and its
+ * siblings), a child with its parent's deadline shares its parent's signal; a child with an
+ * earlier deadline follows the parent's signal until that deadline passes or the parent's signal
+ * fires, through one `abort` listener on the parent however many children follow it; a detached
+ * child does not follow it at all.
+ * @public
+ */
 export interface ChildContextOptions {
   /** The phase the child works in; it names log lines and progress events. */
   readonly phase: string;

@@ -10,6 +10,7 @@ import type {
   ReservationRef,
 } from './context.js';
 import { coreError } from './errors/core-errors.js';
+import { followSignal } from './follow-signal.js';
 import type { Logger } from './logger.js';
 import type { OsModule } from './os-module.js';
 import type { PowerProbe } from './power.js';
@@ -20,9 +21,16 @@ import { createSecretResolver, type SecretResolver } from './secret.js';
 export interface OperationContextInit {
   /** The context's logger, used as given (bind the computer yourself); each child adds its `phase`. */
   readonly log: Logger;
-  /** Epoch milliseconds by which the operation must finish. */
+  /**
+   * Epoch milliseconds by which the operation must finish. Its timer does not keep the process
+   * alive by itself: whoever waits for the operation does (`runSteps` and the conformance kit's
+   * checks do while they run).
+   */
   readonly deadline: number;
-  /** The caller's cancel signal; the context's own signal also fires at the deadline. */
+  /**
+   * The caller's cancel signal; the context's own signal also fires at the deadline. However many
+   * contexts follow one caller signal, they add one `abort` listener to it, removed once none does.
+   */
   readonly signal?: AbortSignal | undefined;
   /** Default: `'operation'`. */
   readonly phase?: string | undefined;
@@ -153,22 +161,24 @@ function deadlineSignal(
   phase: string,
   computer: string | undefined,
 ): AbortSignal {
+  // No deadline of its own: the child ends exactly when its parent does, so it shares the parent's
+  // signal — no listener on the parent, nothing to release however many children there are.
+  if (deadline === undefined && parent !== undefined) return parent;
   const controller = new AbortController();
   if (parent?.aborted) {
     controller.abort(parent.reason);
     return controller.signal;
   }
-  if (deadline === undefined) {
-    // No deadline of its own: only the parent ends it.
-    if (parent !== undefined)
-      parent.addEventListener('abort', () => controller.abort(parent.reason), { once: true });
-    return controller.signal;
-  }
-  const onParentAbort = (): void => {
-    clearTimeout(timer);
-    controller.abort(parent?.reason);
-  };
+  if (deadline === undefined) return controller.signal;
   let timer: ReturnType<typeof setTimeout>;
+  // Released at the deadline or when the parent fires, whichever is first.
+  const unfollow =
+    parent === undefined
+      ? () => {}
+      : followSignal(parent, (reason) => {
+          clearTimeout(timer);
+          controller.abort(reason);
+        });
   // setTimeout holds at most about 24.8 days: re-arm until the deadline is really reached.
   const arm = (): void => {
     const left = deadline - Date.now();
@@ -176,11 +186,12 @@ function deadlineSignal(
       left > MAX_TIMER_MS ? arm : expire,
       Math.min(MAX_TIMER_MS, Math.max(0, left)),
     );
-    // A deadline must never keep the process alive on its own.
+    // The deadline guards an operation; the operation, not its deadline, keeps the process alive
+    // (runSteps and the conformance kit do while they run), so a finished one never delays exit.
     timer.unref();
   };
   const expire = (): void => {
-    parent?.removeEventListener('abort', onParentAbort);
+    unfollow();
     controller.abort(
       coreError(
         'VLAB_ERR_OP_TIMEOUT',
@@ -190,6 +201,5 @@ function deadlineSignal(
     );
   };
   arm();
-  parent?.addEventListener('abort', onParentAbort, { once: true });
   return controller.signal;
 }

@@ -2,6 +2,7 @@ import { abortError } from './abort.js';
 import type { OperationContext } from './context.js';
 import { coreError } from './errors/core-errors.js';
 import { isVlabError } from './errors/vlab-error.js';
+import { keepProcessAlive } from './keep-alive.js';
 
 /** How a step sequence ended, as cleanups see it. @public */
 export type StepOutcome = 'succeeded' | 'failed' | 'cancelled';
@@ -47,6 +48,18 @@ export interface RunStepsOptions {
  * report per step; rejects with the step's error (or the cancel error), to which failed cleanups
  * are attached as `details.cleanupErrors`. If only cleanups failed, rejects with
  * `VLAB_ERR_STEP_CLEANUP_FAILED`.
+ *
+ * @remarks
+ * Whatever failed first is what it rejects with, as it was thrown, VlabError or not. The failed
+ * cleanups, each as `{ step, error }` in the order they ran, are added to its
+ * `details.cleanupErrors` (after any it already carries, from a nested `runSteps`): into its
+ * `details` object, or a new `details` when it has none. A failure that cannot carry them (a
+ * string, a frozen error, a `details` that is not an object) is thrown without them. Every
+ * cleanup error is also logged as `cleanup failed`.
+ *
+ * A step's context shares the sequence's signal, so any number of steps add no `abort` listener.
+ * Until it settles, `runSteps` keeps the process alive: a step waiting only on its deadline ends
+ * with `VLAB_ERR_OP_TIMEOUT` under plain `node` too, rather than the process exiting mid-step.
  * @param state - Shared by every step's `run` and `cleanup`; steps pass results on through it.
  * @public
  */
@@ -55,6 +68,20 @@ export async function runSteps<Ctx extends OperationContext, State>(
   steps: readonly Step<Ctx, State>[],
   state: State,
   options: RunStepsOptions = {},
+): Promise<readonly StepReport[]> {
+  const release = keepProcessAlive();
+  try {
+    return await runInOrder(ctx, steps, state, options);
+  } finally {
+    release();
+  }
+}
+
+async function runInOrder<Ctx extends OperationContext, State>(
+  ctx: Ctx,
+  steps: readonly Step<Ctx, State>[],
+  state: State,
+  options: RunStepsOptions,
 ): Promise<readonly StepReport[]> {
   const cleanupTimeoutMs = options.cleanupTimeoutMs ?? 60_000;
   const reports: StepReport[] = steps.map((step) => ({
@@ -113,7 +140,7 @@ export async function runSteps<Ctx extends OperationContext, State>(
     }
   }
 
-  const cleanupErrors: { step: string; error: unknown }[] = [];
+  const cleanupErrors: CleanupError[] = [];
   for (const index of started.reverse()) {
     const step = steps[index] as Step<Ctx, State>;
     if (step.cleanup === undefined) continue;
@@ -134,11 +161,7 @@ export async function runSteps<Ctx extends OperationContext, State>(
   }
 
   if (failed) {
-    if (cleanupErrors.length > 0 && typeof failure === 'object' && failure !== null) {
-      const details = (failure as { details?: Record<string, unknown> }).details;
-      if (details !== undefined && Object.isExtensible(details))
-        details['cleanupErrors'] = cleanupErrors;
-    }
+    if (cleanupErrors.length > 0) attachCleanupErrors(failure, cleanupErrors);
     throw failure;
   }
   if (cleanupErrors.length > 0) {
@@ -149,4 +172,27 @@ export async function runSteps<Ctx extends OperationContext, State>(
     );
   }
   return reports;
+}
+
+type CleanupError = { readonly step: string; readonly error: unknown };
+
+/**
+ * Adds `cleanupErrors` to `failure.details.cleanupErrors`, after any it already carries (a nested
+ * runSteps' own); gives an object failure without `details` a new one. Leaves alone what cannot
+ * carry them — see runSteps' remarks.
+ */
+function attachCleanupErrors(failure: unknown, cleanupErrors: readonly CleanupError[]): void {
+  if ((typeof failure !== 'object' && typeof failure !== 'function') || failure === null) return;
+  const holder = failure as { details?: unknown };
+  try {
+    if (holder.details === undefined) {
+      holder.details = { cleanupErrors: [...cleanupErrors] };
+    } else if (typeof holder.details === 'object' && holder.details !== null) {
+      const details = holder.details as Record<string, unknown>;
+      const earlier = Array.isArray(details['cleanupErrors']) ? details['cleanupErrors'] : [];
+      details['cleanupErrors'] = [...earlier, ...cleanupErrors];
+    }
+  } catch {
+    // A frozen error or details: it is thrown without them; they are logged already.
+  }
 }

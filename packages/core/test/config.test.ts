@@ -86,16 +86,44 @@ describe('parseConfig', () => {
 });
 
 describe('noConfig', () => {
-  it('accepts undefined and {}', async () => {
+  it('accepts no value (undefined), {} and an object without a prototype', async () => {
     await expect(parseConfig(noConfig, undefined, 'modules.m.config')).resolves.toEqual({});
     await expect(parseConfig(noConfig, {}, 'modules.m.config')).resolves.toEqual({});
+    await expect(parseConfig(noConfig, Object.create(null), 'modules.m.config')).resolves.toEqual(
+      {},
+    );
   });
 
-  it('rejects any configuration', async () => {
-    for (const input of [{ a: 1 }, [], 'x', 3]) {
+  it('refuses a non-empty object, naming its keys', async () => {
+    const error = await rejection(parseConfig(noConfig, { a: 1, b: 2 }, 'modules.m.config'));
+    expect(error.code).toBe('VLAB_ERR_CONFIG_INVALID');
+    expect(error.message).toContain(
+      'modules.m.config: this module takes no configuration: expected no value or an empty object {}, got an object with keys a, b',
+    );
+  });
+
+  class Settings {
+    readonly verbose = true;
+  }
+  class Empty {}
+  const notPlain: readonly [string, unknown][] = [
+    ['an array', []],
+    ['null', null],
+    ['a string', 'x'],
+    ['a number', 3],
+    ['a boolean', false],
+    ['an instance of Settings', new Settings()],
+    ['an instance of Empty', new Empty()],
+    ['an instance of Date', new Date(0)],
+    ['an instance of Map', new Map()],
+  ];
+  for (const [given, input] of notPlain) {
+    it(`refuses ${given}, saying what it got and what it expects`, async () => {
       const error = await rejection(parseConfig(noConfig, input, 'modules.m.config'));
       expect(error.code).toBe('VLAB_ERR_CONFIG_INVALID');
-      expect(error.message).toContain('modules.m.config: this module takes no configuration');
-    }
-  });
+      expect(error.details['issues']).toEqual([
+        `modules.m.config: this module takes no configuration: expected no value or an empty object {}, got ${given}`,
+      ]);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sleep } from '../src/abort.js';
 import type { OperationContext } from '../src/context.js';
 import { createOperationContext } from '../src/create-context.js';
@@ -104,30 +104,37 @@ describe('runSteps', () => {
   });
 
   it('reports durations measured around each run', async () => {
-    const { ctx } = harness();
-    const seen: StepReport[] = [];
-    const reports = await runSteps(
-      ctx,
-      [
-        {
-          name: 'slow',
-          run: () => new Promise((resolve) => setTimeout(resolve, 30)),
-        },
-        { name: 'fast', run: async () => {} },
-      ],
-      undefined,
-      { onStep: (report) => seen.push(report) },
-    );
-    const [slow, fast] = reports;
-    expect(slow?.durationMs).toBeGreaterThanOrEqual(25);
-    expect(fast?.durationMs).toBeGreaterThanOrEqual(0);
-    expect(fast?.durationMs).toBeLessThan(slow?.durationMs ?? 0);
-    // Steps without a cleanup carry no cleanup status.
-    expect(slow?.cleanup).toBeUndefined();
-    expect(seen.map((r) => [r.name, r.status])).toEqual([
-      ['slow', 'succeeded'],
-      ['fast', 'succeeded'],
-    ]);
+    // Fake timers (performance.now included): a loaded machine cannot stretch the fast step.
+    vi.useFakeTimers();
+    try {
+      const { ctx } = harness();
+      const seen: StepReport[] = [];
+      const running = runSteps(
+        ctx,
+        [
+          {
+            name: 'slow',
+            run: () => new Promise((resolve) => setTimeout(resolve, 30)),
+          },
+          { name: 'fast', run: async () => {} },
+        ],
+        undefined,
+        { onStep: (report) => seen.push(report) },
+      );
+      await vi.advanceTimersByTimeAsync(30);
+      const reports = await running;
+      const [slow, fast] = reports;
+      expect(slow?.durationMs).toBe(30);
+      expect(fast?.durationMs).toBe(0);
+      // Steps without a cleanup carry no cleanup status.
+      expect(slow?.cleanup).toBeUndefined();
+      expect(seen.map((r) => [r.name, r.status])).toEqual([
+        ['slow', 'succeeded'],
+        ['fast', 'succeeded'],
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reports progress in steps after each succeeded step', async () => {
@@ -232,6 +239,109 @@ describe('runSteps', () => {
     expect(details['cleanupErrors']).toEqual([{ step: 'temp-image', error: cleanupError }]);
   });
 
+  it('attaches failing cleanups to a plain Error failure as details.cleanupErrors, still throwing that Error', async () => {
+    const { ctx } = harness();
+    const cleanupError = new Error('could not delete temp image');
+    const boom = new Error('qemu-img crashed');
+    const failure = await rejection(
+      runSteps(
+        ctx,
+        [
+          {
+            name: 'temp-image',
+            run: async () => {},
+            cleanup: async () => {
+              throw cleanupError;
+            },
+          },
+          {
+            name: 'fail',
+            run: async () => {
+              throw boom;
+            },
+          },
+        ],
+        undefined,
+      ),
+    );
+    expect(failure).toBe(boom);
+    expect((boom as Error & { details?: unknown }).details).toEqual({
+      cleanupErrors: [{ step: 'temp-image', error: cleanupError }],
+    });
+  });
+
+  it('adds to the cleanupErrors a failure already carries, as from a nested runSteps', async () => {
+    const { ctx } = harness();
+    const inner = new Error('inner cleanup failed');
+    const outer = new Error('outer cleanup failed');
+    const boom = new Error('boom');
+    const failingCleanup = (name: string, error: Error): Step<OperationContext, undefined> => ({
+      name,
+      run: async () => {},
+      cleanup: async () => {
+        throw error;
+      },
+    });
+    const failure = await rejection(
+      runSteps(
+        ctx,
+        [
+          failingCleanup('outer', outer),
+          {
+            name: 'nested',
+            run: (stepCtx) =>
+              runSteps(
+                stepCtx,
+                [
+                  failingCleanup('inner', inner),
+                  {
+                    name: 'fail',
+                    run: async () => {
+                      throw boom;
+                    },
+                  },
+                ],
+                undefined,
+              ).then(() => {}),
+          },
+        ],
+        undefined,
+      ),
+    );
+    expect(failure).toBe(boom);
+    expect((boom as Error & { details?: Record<string, unknown> }).details).toEqual({
+      cleanupErrors: [
+        { step: 'inner', error: inner },
+        { step: 'outer', error: outer },
+      ],
+    });
+  });
+
+  it('throws a failure it cannot attach cleanup errors to (a string) as it is', async () => {
+    const { ctx, records } = harness();
+    const cleanupError = new Error('boot flag stuck');
+    const failure = await rejection(
+      runSteps(
+        ctx,
+        [
+          {
+            name: 'flag',
+            run: async () => {},
+            cleanup: async () => {
+              throw cleanupError;
+            },
+          },
+          { name: 'fail', run: () => Promise.reject('no disk') },
+        ],
+        undefined,
+      ),
+    );
+    expect(failure).toBe('no disk');
+    // The cleanup error is not lost: it is logged with its step.
+    const logged = records.find((r) => r.message === 'cleanup failed');
+    expect(logged?.fields).toMatchObject({ step: 'flag', error: { message: 'boot flag stuck' } });
+  });
+
   it('after an abort mid-step, runs cleanups in a detached context with outcome cancelled and rejects with VLAB_ERR_OP_CANCELLED carrying the reason', async () => {
     const { ctx, controller } = harness();
     const journal: Journal = [];
@@ -241,9 +351,11 @@ describe('runSteps', () => {
     const steps = [
       recordingStep('a', phases, cleanups),
       recordingStep('b', phases, cleanups, async (stepCtx) => {
-        setTimeout(() => controller.abort(reason), 5);
-        // A well-behaved step waits with the helpers that honour its signal.
-        await sleep(60_000, stepCtx.signal);
+        // A well-behaved step waits with the helpers that honour its signal; the abort comes
+        // while it waits, at a known point rather than after a race with a timer.
+        const waiting = sleep(60_000, stepCtx.signal);
+        controller.abort(reason);
+        await waiting;
       }),
       recordingStep('c', phases, cleanups),
     ];
@@ -382,13 +494,15 @@ describe('runSteps', () => {
   });
 
   it('when the deadline passes mid-step, rejects with VLAB_ERR_OP_TIMEOUT and still runs cleanups detached', async () => {
+    // Fake timers: the deadline passes exactly while the step waits, never before it started.
+    vi.useFakeTimers();
     const ctx = createOperationContext({
       log: createLogger(() => {}),
       deadline: Date.now() + 20,
       phase: 'load',
     });
     const cleanups: SeenCleanup[] = [];
-    const error = await rejection(
+    const outcome = rejection(
       runSteps(
         ctx,
         [
@@ -399,6 +513,12 @@ describe('runSteps', () => {
         [],
       ),
     );
+    try {
+      await vi.advanceTimersByTimeAsync(20);
+    } finally {
+      vi.useRealTimers();
+    }
+    const error = await outcome;
     expect(isVlabError(error, 'VLAB_ERR_OP_TIMEOUT')).toBe(true);
     expect((error as VlabError).message).toContain('load did not finish by its deadline');
     expect(cleanups).toEqual([
@@ -447,8 +567,9 @@ describe('runSteps', () => {
           {
             name: 'wait',
             run: async (stepCtx) => {
-              setTimeout(() => controller.abort(reason), 5);
-              await delay(60_000, undefined, { signal: stepCtx.signal });
+              const waiting = delay(60_000, undefined, { signal: stepCtx.signal });
+              controller.abort(reason);
+              await waiting;
             },
           },
         ],

@@ -1,5 +1,6 @@
 import { CORE_ERROR_CODES } from '../errors/core-errors.js';
 import { isVlabError } from '../errors/vlab-error.js';
+import { keepProcessAlive } from '../keep-alive.js';
 import type { ConformanceHarness } from './harness.js';
 
 /** One contract rule the kit checks; `run` rejects with a {@link ConformanceFailure} when the module breaks it. @public */
@@ -11,7 +12,8 @@ export interface ConformanceCheck {
   /**
    * Drives the module on the harness's machine (resetting it first where the rule needs a machine)
    * and checks the rule; may leave the machine in any state. Also rejects when the module threw an error without a known `VLAB_ERR_` code or
-   * logged the revealed value of a secret in play.
+   * logged the revealed value of a secret in play. Keeps the process alive until it settles, so
+   * checks run under plain `node` as under vitest.
    */
   run(): Promise<void>;
 }
@@ -75,6 +77,9 @@ export function makeCheck(
     title,
     async run() {
       const firstLog = harness.logs().length;
+      // The module's operations may wait only on their (unref'd) deadlines, on a stalled machine
+      // for one: a plain `node` process must not exit in the middle of a check.
+      const release = keepProcessAlive();
       try {
         await body(fail);
       } catch (error) {
@@ -83,6 +88,8 @@ export function makeCheck(
         if (error instanceof ConformanceFailure) throw error;
         assertKnownError(error, options, fail, 'an operation');
         fail(`an operation failed unexpectedly: ${(error as Error).message}`);
+      } finally {
+        release();
       }
       assertNoSecretLogged(harness, firstLog, fail);
     },

@@ -326,10 +326,15 @@ export async function expectAbortHonoured(
     // An operation that ignored the abort goes on once the machine answers again; let it end
     // (for a bounded time) so that it cannot act on the machine during the next check.
     if (abandoned !== undefined) {
+      // Not unref'd: the abandoned operation may hold nothing that keeps the process alive.
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         abandoned,
-        new Promise((resolve) => setTimeout(resolve, options.operationTimeoutMs).unref()),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, options.operationTimeoutMs);
+        }),
       ]);
+      clearTimeout(timer);
     }
   }
 }

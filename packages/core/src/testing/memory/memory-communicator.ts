@@ -8,6 +8,7 @@ import type {
   TransferSource,
 } from '../../communicator.js';
 import { commandFailedError, coreError } from '../../errors/core-errors.js';
+import { followSignal } from '../../follow-signal.js';
 import { MEMORY_HOST_KEY_PATH, type MemoryMachine } from './memory-machine.js';
 
 /**
@@ -52,22 +53,26 @@ export class MemoryCommunicator implements Communicator {
    * `VLAB_ERR_OP_TIMEOUT` or `VLAB_ERR_OP_CANCELLED`; a stalled machine makes it wait.
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    const signal = withTimeout(
+    const { signal, done } = withTimeout(
       options.signal,
       options.timeoutMs ?? 60_000,
       this.computer,
       argv[0] ?? 'command',
     );
-    await this.#connect(signal);
-    const stdin = await collect(options.stdin);
-    const result = this.#machine.exec(argv, stdin);
-    if (result.runsForMs !== undefined) await sleep(result.runsForMs, signal, this.computer);
-    await this.#answer(signal);
-    return {
-      code: result.code,
-      stdout: Buffer.from(result.stdout),
-      stderr: Buffer.from(result.stderr),
-    };
+    try {
+      await this.#connect(signal);
+      const stdin = await collect(options.stdin);
+      const result = this.#machine.exec(argv, stdin);
+      if (result.runsForMs !== undefined) await sleep(result.runsForMs, signal, this.computer);
+      await this.#answer(signal);
+      return {
+        code: result.code,
+        stdout: Buffer.from(result.stdout),
+        stderr: Buffer.from(result.stderr),
+      };
+    } finally {
+      done();
+    }
   }
 
   /** Like {@link MemoryCommunicator.run}, but a non-zero exit throws `VLAB_ERR_COMMAND_FAILED`. */
@@ -86,17 +91,21 @@ export class MemoryCommunicator implements Communicator {
     content: TransferSource,
     options: TransferOptions = {},
   ): Promise<void> {
-    const signal = withTimeout(
+    const { signal, done } = withTimeout(
       options.signal,
       options.timeoutMs ?? 60_000,
       this.computer,
       `put ${remotePath}`,
     );
-    await this.#connect(signal);
-    const data = await collect(content);
-    await this.#answer(signal);
-    this.#machine.writeFile(remotePath, data);
-    options.onProgress?.(data.length, data.length);
+    try {
+      await this.#connect(signal);
+      const data = await collect(content);
+      await this.#answer(signal);
+      this.#machine.writeFile(remotePath, data);
+      options.onProgress?.(data.length, data.length);
+    } finally {
+      done();
+    }
   }
 
   /** Reads a whole file with `cat`; throws `VLAB_ERR_COMMAND_FAILED` when it does not exist. */
@@ -119,18 +128,22 @@ export class MemoryCommunicator implements Communicator {
    */
   async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 600_000;
-    const signal = withTimeout(
+    const { signal, done } = withTimeout(
       options.signal,
       timeoutMs,
       this.computer,
       'waiting for the machine to answer',
     );
-    for (;;) {
-      if (this.#machine.reachable) {
-        await this.#connect(signal);
-        return;
+    try {
+      for (;;) {
+        if (this.#machine.reachable) {
+          await this.#connect(signal);
+          return;
+        }
+        await sleep(5, signal, this.computer);
       }
-      await sleep(5, signal, this.computer);
+    } finally {
+      done();
     }
   }
 
@@ -183,13 +196,26 @@ export class MemoryCommunicator implements Communicator {
   }
 }
 
+/** A call's signal, firing on the caller's signal or after `timeoutMs`, and how to end it. */
+interface CallSignal {
+  readonly signal: AbortSignal;
+  /** Clears the timeout; call it when the call settles. */
+  readonly done: () => void;
+}
+
 function withTimeout(
   signal: AbortSignal | undefined,
   timeoutMs: number,
   computer: string,
   what: string,
-): AbortSignal {
+): CallSignal {
   const controller = new AbortController();
+  if (signal?.aborted) {
+    controller.abort(signal.reason);
+    return { signal: controller.signal, done: () => {} };
+  }
+  // Not unref'd: on a stalled machine this timer may be all a pending call waits for, and a plain
+  // `node` process must not exit under it. Cleared as soon as the call settles.
   const timer = setTimeout(
     () =>
       controller.abort(
@@ -197,9 +223,15 @@ function withTimeout(
       ),
     timeoutMs,
   );
-  timer.unref();
-  const signals = signal === undefined ? [controller.signal] : [signal, controller.signal];
-  return AbortSignal.any(signals);
+  const unfollow =
+    signal === undefined ? () => {} : followSignal(signal, (reason) => controller.abort(reason));
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      unfollow();
+    },
+  };
 }
 
 async function collect(source: TransferSource | undefined): Promise<Buffer> {
