@@ -13,6 +13,13 @@ export interface ProxyFaults {
   dropToClient?: (datagram: Buffer) => boolean;
   /** Drop datagrams to the BMC while this returns true. */
   dropToBmc?: (datagram: Buffer) => boolean;
+  /**
+   * Hold datagrams to the client while this returns true, until {@link UdpProxy.release}: a test
+   * can act at a known point of an exchange (the reply exists, the client has not seen it).
+   */
+  holdToClient?: (datagram: Buffer) => boolean;
+  /** Hold datagrams to the BMC while this returns true, until {@link UdpProxy.release}. */
+  holdToBmc?: (datagram: Buffer) => boolean;
 }
 
 /** A UDP proxy between one or more clients and a BMC, on 127.0.0.1. */
@@ -24,7 +31,12 @@ export interface UdpProxy extends AsyncDisposable {
     readonly to: 'bmc' | 'client';
     readonly data: Buffer;
     readonly dropped: boolean;
+    readonly held: boolean;
   }[];
+  /** How many datagrams are held now, each way. */
+  readonly held: { readonly toBmc: number; readonly toClient: number };
+  /** Sends the held datagrams on, in the order they came, and holds no more until told again. */
+  release(): void;
   /** Counts of datagrams seen and dropped, each way. */
   readonly stats: {
     toBmc: number;
@@ -51,6 +63,8 @@ export async function startUdpProxy(
   const timers = new Set<NodeJS.Timeout>();
   const captured: UdpProxy['captured'] = [];
   const stats = { toBmc: 0, toClient: 0, droppedToBmc: 0, droppedToClient: 0 };
+  const heldToBmc: (() => void)[] = [];
+  const heldToClient: (() => void)[] = [];
   let closed = false;
 
   const deliver = (send: () => void, current: ProxyFaults): void => {
@@ -74,6 +88,20 @@ export async function startUdpProxy(
     faults,
     captured,
     stats,
+    held: {
+      get toBmc() {
+        return heldToBmc.length;
+      },
+      get toClient() {
+        return heldToClient.length;
+      },
+    },
+    release() {
+      const { holdToBmc: _b, holdToClient: _c, ...rest } = proxy.faults;
+      proxy.faults = rest;
+      const sends = [...heldToBmc.splice(0), ...heldToClient.splice(0)];
+      if (!closed) for (const send of sends) send();
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -99,12 +127,15 @@ export async function startUdpProxy(
         const current = proxy.faults;
         stats.toClient += 1;
         const dropped = random() < (current.loss ?? 0) || current.dropToClient?.(reply) === true;
-        captured.push({ to: 'client', data: reply, dropped });
+        const held = !dropped && current.holdToClient?.(reply) === true;
+        captured.push({ to: 'client', data: reply, dropped, held });
         if (dropped) {
           stats.droppedToClient += 1;
           return;
         }
-        deliver(() => front.send(reply, client.port, client.address), current);
+        const send = (): void => front.send(reply, client.port, client.address);
+        if (held) heldToClient.push(send);
+        else deliver(send, current);
       });
       upstreams.set(key, socket);
       upstream = socket;
@@ -112,13 +143,16 @@ export async function startUdpProxy(
     const current = proxy.faults;
     stats.toBmc += 1;
     const dropped = random() < (current.loss ?? 0) || current.dropToBmc?.(data) === true;
-    captured.push({ to: 'bmc', data, dropped });
+    const held = !dropped && current.holdToBmc?.(data) === true;
+    captured.push({ to: 'bmc', data, dropped, held });
     if (dropped) {
       stats.droppedToBmc += 1;
       return;
     }
     const socket = upstream;
-    deliver(() => socket.send(data, targetPort, '127.0.0.1'), current);
+    const send = (): void => socket.send(data, targetPort, '127.0.0.1');
+    if (held) heldToBmc.push(send);
+    else deliver(send, current);
   });
 
   await new Promise<void>((resolve, reject) => {
