@@ -16,6 +16,10 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
+// An account of this suite's own: the checks below read every process of the account, and other
+// suites (the ssh package's) log in as the default one, possibly at the same time.
+const user = 'vlab-test-peers';
+
 async function userProcesses(user: string): Promise<string> {
   return liveProcessesOf(user).join('\n');
 }
@@ -28,7 +32,7 @@ async function sessionRunning(user: string, command: RegExp): Promise<void> {
 describe('startSshd', () => {
   let sshd: Sshd;
   beforeAll(async () => {
-    sshd = await startSshd({ maxSessions: 7, clientKeyTypes: ['ed25519', 'rsa'] });
+    sshd = await startSshd({ user, maxSessions: 7, clientKeyTypes: ['ed25519', 'rsa'] });
   });
   afterAll(async () => {
     await sshd?.stop();
@@ -97,7 +101,7 @@ describe('startSshd', () => {
 
 describe('a crashed and a stopped sshd', () => {
   it('kill() ends the listener and every session; stop() removes the temp dir', async () => {
-    const sshd = await startSshd();
+    const sshd = await startSshd({ user });
     const pending = run('ssh', [...sshd.sshArgs(), 'sleep 300 & sleep 300']);
     await sessionRunning(sshd.user, /sleep 300/);
     await sshd.kill();
@@ -111,7 +115,7 @@ describe('a crashed and a stopped sshd', () => {
   });
 
   it('stop() leaves no process behind, and is idempotent', async () => {
-    const sshd = await startSshd();
+    const sshd = await startSshd({ user });
     const pending = run('ssh', [...sshd.sshArgs(), 'sleep 300']);
     await sessionRunning(sshd.user, /sleep 300/);
     await sshd.stop();
@@ -125,7 +129,7 @@ describe('a crashed and a stopped sshd', () => {
   it('works with await using', async () => {
     let dir = '';
     {
-      await using sshd = await startSshd({ hostKeyTypes: ['ed25519'] });
+      await using sshd = await startSshd({ user, hostKeyTypes: ['ed25519'] });
       dir = sshd.dir;
       expect(await portAnswers(sshd.port)).toBe(true);
     }
