@@ -11,16 +11,17 @@ import {
 } from '@vlab/core';
 import type { SFTPWrapper } from 'ssh2';
 import type { SshConnection } from './connection.js';
-import { operationSignal } from './deadline.js';
+import { abortable, operationSignal, UNANSWERED_MS } from './deadline.js';
 import { sshError } from './errors.js';
 import { type ExecOptions, type ExecResult, execRemote, toReadable } from './exec.js';
 import { parsePublicKey } from './host-key.js';
 import { TransferMeter, type TransferSummary } from './meter.js';
-import { type SshPool, withSession } from './pool.js';
+import type { ConnectionPool } from './pool.js';
 import { type RemoteProcess, type SpawnOptions, spawnRemote } from './remote-process.js';
 import {
   type RemoteStats,
   readAll,
+  remotePathError,
   SFTP_STATUS,
   sftpCall,
   sftpError,
@@ -93,6 +94,13 @@ export interface TrustOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+let construct: ((pool: ConnectionPool, target: SshTarget) => SshClient) | undefined;
+
+/** Makes a client; `SshPool.client` is the one caller, so the constructor stays out of the API. @internal */
+export function createSshClient(pool: ConnectionPool, target: SshTarget): SshClient {
+  return (construct as (pool: ConnectionPool, target: SshTarget) => SshClient)(pool, target);
+}
+
 /**
  * One target's view of an {@link SshPool}: run programs, move files and streams. Every call
  * takes a channel slot from the pool (waiting if the server's session limit is reached) and
@@ -100,12 +108,16 @@ export interface TrustOptions {
  * @public
  */
 export class SshClient {
-  readonly #pool: SshPool;
+  readonly #pool: ConnectionPool;
   /** The login this client uses. */
   readonly target: SshTarget;
 
-  /** @internal Use {@link SshPool.client}. */
-  constructor(pool: SshPool, target: SshTarget) {
+  static {
+    construct = (pool, target) => new SshClient(pool, target);
+  }
+
+  /** Use {@link SshPool.client}. */
+  private constructor(pool: ConnectionPool, target: SshTarget) {
     this.#pool = pool;
     this.target = target;
   }
@@ -183,7 +195,7 @@ export class SshClient {
   ): TransferMeter {
     const meter = new TransferMeter({
       onProgress: options.onProgress,
-      phase: `stream from ${argv[0]}`,
+      phase: `stream from ${Array.isArray(argv) ? argv[0] : 'command'}`,
       computer: this.computer,
     });
     void (async () => {
@@ -212,43 +224,68 @@ export class SshClient {
     return meter;
   }
 
-  /** Runs `work` with an SFTP session, mapping failures to typed errors. */
+  /**
+   * Runs `work` with an SFTP session, mapping failures to typed errors. A path SFTP cannot carry
+   * unchanged is refused before anything is sent. On abort or timeout the call waits for `work`
+   * to stop and clean up, but not for a machine that does not answer.
+   */
   #withSftp<T>(
     options: FileOptions,
     operation: string,
     path: string,
     work: (sftp: SFTPWrapper, signal: AbortSignal, connection: SshConnection) => Promise<T>,
   ): Promise<T> {
+    const invalid = remotePathError(this.target, operation, path);
+    if (invalid !== undefined) return Promise.reject(invalid);
     const op = operationSignal(
       options.signal,
       options.timeoutMs ?? Number.POSITIVE_INFINITY,
       this.computer,
       `${operation} ${path} on ${this.target.host}`,
     );
-    return withSession(this.#pool, this.target, op.signal, async (connection) => {
-      const sftp = await connection.openSftp();
-      const closed = new Promise<void>((resolve) => {
-        sftp.once('close', () => resolve());
-        connection.onClose(() => resolve());
-      });
-      try {
-        return await work(sftp, op.signal, connection);
-      } catch (error) {
-        if (op.signal.aborted) throw abortError(op.signal, this.computer, operation);
-        if (connection.closed) {
-          throw sshError(
-            'VLAB_ERR_SSH_CONNECTION_LOST',
-            `the SSH connection to ${describeTarget(this.target)} dropped during ${operation} of ${path}`,
-            { computer: this.computer, cause: connection.lastError, details: { path } },
-          );
-        }
-        if (isVlabError(error)) throw error;
-        throw sftpError(this.target, operation, path, error);
-      } finally {
-        sftpCall.end(sftp);
-        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    return this.#pool
+      .withSession(this.target, op.signal, (connection) =>
+        abortable(
+          this.#sftpSession(connection, op.signal, operation, path, work),
+          op.signal,
+          UNANSWERED_MS,
+          this.computer,
+          operation,
+        ),
+      )
+      .finally(() => op.dispose());
+  }
+
+  async #sftpSession<T>(
+    connection: SshConnection,
+    signal: AbortSignal,
+    operation: string,
+    path: string,
+    work: (sftp: SFTPWrapper, signal: AbortSignal, connection: SshConnection) => Promise<T>,
+  ): Promise<T> {
+    const sftp = await connection.openSftp();
+    const closed = new Promise<void>((resolve) => {
+      sftp.once('close', () => resolve());
+      connection.onClose(() => resolve());
+    });
+    try {
+      if (signal.aborted) throw abortError(signal, this.computer, operation);
+      return await work(sftp, signal, connection);
+    } catch (error) {
+      if (signal.aborted) throw abortError(signal, this.computer, operation);
+      if (connection.closed) {
+        throw sshError(
+          'VLAB_ERR_SSH_CONNECTION_LOST',
+          `the SSH connection to ${describeTarget(this.target)} dropped during ${operation} of ${path}`,
+          { computer: this.computer, cause: connection.lastError, details: { path } },
+        );
       }
-    }).finally(() => op.dispose());
+      if (isVlabError(error)) throw error;
+      throw sftpError(this.target, operation, path, error);
+    } finally {
+      sftpCall.end(sftp);
+      await within(closed, 2000);
+    }
   }
 
   /**
@@ -281,7 +318,8 @@ export class SshClient {
       const onAbort = (): void => {
         meter.destroy(abortError(signal, this.computer, `write ${path}`));
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       let handle: Buffer | undefined;
       try {
         const mode = options.mode ?? 0o644;
@@ -330,20 +368,24 @@ export class SshClient {
     meter.once('close', () => {
       stopped = true;
     });
-    this.#withSftp(options, 'read', path, async (sftp) => {
+    this.#withSftp(options, 'read', path, async (sftp, signal) => {
       const handle = await sftpCall.open(sftp, path, 'r', 0);
       try {
         for await (const chunk of readAll(sftp, handle)) {
           if (stopped) return;
+          // Never end the stream as if whole once aborted: the caller gets the abort error.
+          if (signal.aborted) throw abortError(signal, this.computer, 'read');
           if (!meter.write(chunk)) {
             await new Promise<void>((resolve) => {
               const done = (): void => {
                 meter.off('drain', done);
                 meter.off('close', done);
+                signal.removeEventListener('abort', done);
                 resolve();
               };
               meter.on('drain', done);
               meter.on('close', done);
+              signal.addEventListener('abort', done, { once: true });
             });
           }
         }

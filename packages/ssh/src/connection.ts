@@ -298,32 +298,19 @@ export class SshConnection {
    * Opens a session channel and starts `command` on it. The channel's `exit` and `close` are
    * watched from the very callback that hands it over: a fast program's exit status, EOF and
    * close can arrive in the same read, before any later listener would be attached.
+   *
+   * It takes no signal on purpose: once the channel open is sent, nothing stops the exec request
+   * (ssh2 sends it on the server's confirmation) and the server may start the program whatever
+   * the client does next. The caller always gets the channel, to end what runs on it.
    */
-  openExec(command: string, signal?: AbortSignal): Promise<ExecChannel> {
+  openExec(command: string): Promise<ExecChannel> {
     return new Promise((resolve, reject) => {
       if (this.#closed) {
         reject(new ChannelOpenError('the connection is closed', false, false));
         return;
       }
-      if (signal?.aborted) {
-        reject(abortError(signal));
-        return;
-      }
-      // A frozen server never confirms the channel: the caller's signal must still end the wait.
-      // A channel that arrives after that is closed at once, unused.
-      let gaveUp = false;
-      const onAbort = (): void => {
-        gaveUp = true;
-        reject(abortError(signal as AbortSignal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
       try {
         this.client.exec(command, (error, channel) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (gaveUp) {
-            if (error === undefined) channel.close();
-            return;
-          }
           if (error !== undefined) {
             reject(this.#channelError(error));
             return;

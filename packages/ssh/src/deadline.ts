@@ -1,4 +1,54 @@
-import { coreError } from '@vlab/core';
+import { abortError, coreError } from '@vlab/core';
+
+/**
+ * How long an aborted operation waits for a sign of life from the machine (a channel opening, a
+ * reply) before it settles anyway: a frozen or cut-off machine does not hold an abort. One that
+ * answers is waited for, so that it can clean up. Below the conformance kit's 2000 ms abort bound,
+ * with room for the rest of the abort path on a loaded machine.
+ */
+export const UNANSWERED_MS = 1500;
+
+/**
+ * Settles like `work` — unless `signal` fires first: then it rejects with the abort error once
+ * `work` settled (work that watches the signal stops and cleans up on its own) or `giveUpMs`
+ * passed, whichever comes first.
+ */
+export function abortable<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  giveUpMs: number,
+  computer: string,
+  operation: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      const fail = (): void => {
+        clearTimeout(timer);
+        reject(abortError(signal, computer, operation));
+      };
+      const timer = setTimeout(fail, giveUpMs);
+      timer.unref();
+      work.then(fail, fail);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        if (signal.aborted) return;
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (signal.aborted) return;
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
 
 /** A signal that fires when the caller's signal fires or the deadline passes, whichever is first. */
 export interface OperationSignal {

@@ -3,7 +3,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import type { TransferSource } from '@vlab/core';
 import { operationSignal } from './deadline.js';
 import { sshError } from './errors.js';
-import type { SshPool } from './pool.js';
+import type { ConnectionPool } from './pool.js';
 import { type SpawnOptions, spawnRemote } from './remote-process.js';
 import { computerOf, describeTarget, type SshTarget } from './target.js';
 
@@ -45,7 +45,7 @@ export function toReadable(source: TransferSource | Readable): Readable {
  * @internal
  */
 export async function execRemote(
-  pool: SshPool,
+  pool: ConnectionPool,
   target: SshTarget,
   argv: readonly string[],
   options: ExecOptions = {},
@@ -56,7 +56,8 @@ export async function execRemote(
     options.signal,
     options.timeoutMs ?? 60_000,
     computer,
-    `${argv[0]} on ${target.host}`,
+    // argv is checked by spawnRemote; not even an array must still get its typed error there.
+    `${Array.isArray(argv) ? argv[0] : 'command'} on ${target.host}`,
   );
   try {
     const proc = await spawnRemote(pool, target, argv, {

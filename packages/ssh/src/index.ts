@@ -27,10 +27,11 @@ export {
 } from './host-key.js';
 export { KnownHostsFile } from './known-hosts-file.js';
 export { TransferMeter, type TransferMeterOptions, type TransferSummary } from './meter.js';
-export { SshPool, type SshPoolOptions, type SshPoolStats } from './pool.js';
+export type { SshPoolStats } from './pool.js';
 export { MAX_COMMAND_LINE_BYTES, quoteArgument, quoteCommand } from './quote.js';
 export type { RemoteExit, RemoteProcess, SpawnOptions } from './remote-process.js';
 export type { RemoteStats } from './sftp.js';
 export { SshCommunicator, type SshCommunicatorOptions } from './ssh-communicator.js';
+export { SshPool, type SshPoolOptions } from './ssh-pool.js';
 export type { SshAuth, SshTarget } from './target.js';
 export { type WaitForSshOptions, waitForSsh } from './wait-for-ssh.js';

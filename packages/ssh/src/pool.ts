@@ -1,44 +1,8 @@
-import { abortError, type Logger, silentLogger } from '@vlab/core';
-import { SshClient } from './client.js';
-import {
-  ChannelOpenError,
-  type ConnectionSettings,
-  SshConnection,
-  type UnknownHostKeyPolicy,
-} from './connection.js';
+import { abortError, type Logger } from '@vlab/core';
+import { ChannelOpenError, type ConnectionSettings, SshConnection } from './connection.js';
 import { sshError } from './errors.js';
 import type { HostKeyStore } from './host-key.js';
 import { computerOf, describeTarget, type SshTarget, targetKey } from './target.js';
-
-/** Options of {@link SshPool}. Every timeout has a default. @public */
-export interface SshPoolOptions {
-  /** Where host keys are pinned; the caller owns it. Required: nothing is trusted without it. */
-  readonly hostKeys: HostKeyStore;
-  /**
-   * What to do when a host has no pin: `'refuse'` (default) fails with
-   * `VLAB_ERR_SSH_HOSTKEY_UNKNOWN`; `'pin'` trusts the first key seen, stores it and logs it
-   * (for a lab that provisions its own machines and has no better source of truth).
-   */
-  readonly unknownHostKey?: UnknownHostKeyPolicy;
-  /** Session channels per connection: the server's `MaxSessions`. Default: 10. */
-  readonly maxSessionsPerConnection?: number;
-  /** Connections per target when one is full. Default: 2. */
-  readonly maxConnectionsPerTarget?: number;
-  /** An unused connection closes after this many ms. Default: 30000. */
-  readonly idleTimeoutMs?: number;
-  /** SSH keepalive interval in ms (0: off). Default: 15000. */
-  readonly keepaliveIntervalMs?: number;
-  /** Unanswered keepalives before the connection counts as dead. Default: 3. */
-  readonly keepaliveCountMax?: number;
-  /** Time for TCP connect, handshake and authentication, in ms. Default: 20000. */
-  readonly readyTimeoutMs?: number;
-  /** How long a refused channel is retried while nothing else is open on it, in ms. Default: 2000. */
-  readonly refusedRetryMs?: number;
-  /** Where the pool logs (connections, pins, back-pressure). Default: silent. */
-  readonly logger?: Logger;
-  /** ssh2's protocol debug output, a plain function. Default: none. */
-  readonly debug?: (message: string) => void;
-}
 
 /** A snapshot of one target's connections, for tests and monitoring. @public */
 export interface SshPoolStats {
@@ -50,33 +14,14 @@ export interface SshPoolStats {
   readonly waiting: number;
 }
 
-/** What the rest of the package reaches inside a pool; not part of the API. */
-interface PoolInternals {
-  withSession<T>(
-    target: SshTarget,
-    signal: AbortSignal,
-    work: (connection: SshConnection) => Promise<T>,
-  ): Promise<T>;
-}
-
-const internals = new WeakMap<SshPool, PoolInternals>();
-
-/**
- * Runs `work` with a session channel slot on a connection to `target`: waits for a free slot
- * (or opens a connection), and retries when the server refuses the channel (back-pressure) or
- * the connection turns out dead before anything was started. `work` must hold the slot until
- * its channel is closed. Errors thrown by `work` that may follow a started command pass through.
- * @internal
- */
-export function withSession<T>(
-  pool: SshPool,
-  target: SshTarget,
-  signal: AbortSignal,
-  work: (connection: SshConnection) => Promise<T>,
-): Promise<T> {
-  const inside = internals.get(pool);
-  if (inside === undefined) throw new Error('not an SshPool of this copy of @vlab/ssh');
-  return inside.withSession(target, signal, work);
+/** The pool's options, resolved (see `SshPoolOptions`). @internal */
+export interface PoolSettings {
+  readonly connection: ConnectionSettings;
+  readonly maxSessions: number;
+  readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
+  readonly refusedRetryMs: number;
+  readonly logger: Logger;
 }
 
 interface Entry {
@@ -89,15 +34,15 @@ interface Entry {
 }
 
 /**
- * A pool of SSH connections, one set per target (host, port, user, credentials): it reuses
- * authenticated connections and multiplexes channels on them, up to the server's session limit
- * per connection, then queues (or opens up to `maxConnectionsPerTarget` connections). A channel
- * the server refuses is back-pressure: the call waits and retries, and is never failed for it.
- * Connections reconnect on next use after a drop, close when idle, and all close on
- * {@link SshPool.close} (or `await using`).
- * @public
+ * The connections of an `SshPool`, one set per target (host, port, user, credentials): it
+ * reuses authenticated connections and multiplexes channels on them, up to the server's session
+ * limit per connection, then queues (or opens up to `maxConnections` connections). A channel the
+ * server refuses is back-pressure: the call waits and retries, and is never failed for it.
+ * Connections reconnect on next use after a drop and close when idle. The bottom layer: exec,
+ * processes and files run on it; it knows none of them.
+ * @internal
  */
-export class SshPool implements AsyncDisposable {
+export class ConnectionPool {
   readonly #entries = new Map<string, Entry>();
   readonly #settings: ConnectionSettings;
   readonly #maxSessions: number;
@@ -107,43 +52,23 @@ export class SshPool implements AsyncDisposable {
   readonly #logger: Logger;
   #closed = false;
 
-  constructor(options: SshPoolOptions) {
-    internals.set(this, {
-      withSession: (target, signal, work) => this.#withSession(target, signal, work),
-    });
-    this.#logger = options.logger ?? silentLogger;
-    this.#settings = {
-      hostKeys: options.hostKeys,
-      unknownHostKey: options.unknownHostKey ?? 'refuse',
-      readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
-      keepaliveIntervalMs: options.keepaliveIntervalMs ?? 15_000,
-      keepaliveCountMax: options.keepaliveCountMax ?? 3,
-      debug: options.debug,
-      onPinned: (hostId, fingerprint) =>
-        this.#logger.warn('pinned the first host key seen (unknownHostKey: pin)', {
-          hostId,
-          fingerprint,
-        }),
-    };
-    this.#maxSessions = Math.max(1, options.maxSessionsPerConnection ?? 10);
-    this.#maxConnections = Math.max(1, options.maxConnectionsPerTarget ?? 2);
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.#refusedRetryMs = options.refusedRetryMs ?? 2000;
+  constructor(settings: PoolSettings) {
+    this.#logger = settings.logger;
+    this.#settings = settings.connection;
+    this.#maxSessions = Math.max(1, settings.maxSessions);
+    this.#maxConnections = Math.max(1, settings.maxConnections);
+    this.#idleTimeoutMs = settings.idleTimeoutMs;
+    this.#refusedRetryMs = settings.refusedRetryMs;
   }
 
-  /** The host key store the pool verifies against. */
+  /** The host key store connections verify against. */
   get hostKeys(): HostKeyStore {
     return this.#settings.hostKeys;
   }
 
-  /** Whether {@link SshPool.close} was called. */
+  /** Whether {@link ConnectionPool.close} was called. */
   get closed(): boolean {
     return this.#closed;
-  }
-
-  /** A client for one target, sharing this pool's connections. Cheap: make one per use if you like. */
-  client(target: SshTarget): SshClient {
-    return new SshClient(this, target);
   }
 
   /** Connections, open channels and waiting calls for `target`. */
@@ -287,7 +212,13 @@ export class SshPool implements AsyncDisposable {
     connection.idleTimer.unref();
   }
 
-  async #withSession<T>(
+  /**
+   * Runs `work` with a session channel slot on a connection to `target`: waits for a free slot
+   * (or opens a connection), and retries when the server refuses the channel (back-pressure) or
+   * the connection turns out dead before anything was started. `work` must hold the slot until
+   * its channel is closed. Errors thrown by `work` that may follow a started command pass through.
+   */
+  async withSession<T>(
     target: SshTarget,
     signal: AbortSignal,
     work: (connection: SshConnection) => Promise<T>,
@@ -374,10 +305,5 @@ export class SshPool implements AsyncDisposable {
       this.#notify(entry);
     }
     await Promise.all(all);
-  }
-
-  /** Same as {@link SshPool.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }

@@ -11,29 +11,50 @@ const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
+ * Why `text` cannot reach the remote side unchanged, or undefined when it can: a NUL byte (no C
+ * program or file name can hold one) or an unpaired UTF-16 surrogate (no UTF-8 encoding: ssh2
+ * would send U+FFFD instead, so two different strings would arrive as one).
+ * @internal
+ */
+export function unsendable(text: string): string | undefined {
+  if (text.includes('\0')) return 'holds a NUL byte, which no remote program or file name can hold';
+  if (LONE_SURROGATE.test(text)) {
+    return 'holds an unpaired UTF-16 surrogate, which has no UTF-8 encoding';
+  }
+  return undefined;
+}
+
+/** `a number`, `null`, `an object`: what a value is, for messages. */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/**
  * Quotes one argument for a POSIX shell so that the program receives exactly these bytes (the
  * argument's UTF-8 encoding). Words of only safe characters stay bare; everything else is put in
  * single quotes, with each `'` written as `'\''`. Inside single quotes no character is special —
  * not `$`, back-ticks, `\`, newlines, `!` — so this is complete.
  *
- * Throws `VLAB_ERR_SSH_ARGUMENT_INVALID` for a NUL byte (no C program can receive one) and for an
- * unpaired UTF-16 surrogate (it has no UTF-8 encoding, so it could not arrive unchanged).
+ * Throws `VLAB_ERR_SSH_ARGUMENT_INVALID` for a value that is not a string, a NUL byte (no C
+ * program can receive one) and an unpaired UTF-16 surrogate (it has no UTF-8 encoding, so it
+ * could not arrive unchanged).
  * @public
  */
 export function quoteArgument(argument: string, index = 0): string {
-  if (argument.includes('\0')) {
-    throw sshError(
-      'VLAB_ERR_SSH_ARGUMENT_INVALID',
-      `argument ${index} holds a NUL byte, which no remote program can receive`,
-      { details: { index, length: argument.length } },
-    );
+  if (typeof argument !== 'string') {
+    const kind = kindOf(argument);
+    throw sshError('VLAB_ERR_SSH_ARGUMENT_INVALID', `argument ${index} is ${kind}, not a string`, {
+      cause: new TypeError(`argument ${index} is ${kind}, not a string`),
+      details: { index, type: argument === null ? 'null' : typeof argument },
+    });
   }
-  if (LONE_SURROGATE.test(argument)) {
-    throw sshError(
-      'VLAB_ERR_SSH_ARGUMENT_INVALID',
-      `argument ${index} holds an unpaired UTF-16 surrogate, which has no UTF-8 encoding`,
-      { details: { index, length: argument.length } },
-    );
+  const problem = unsendable(argument);
+  if (problem !== undefined) {
+    throw sshError('VLAB_ERR_SSH_ARGUMENT_INVALID', `argument ${index} ${problem}`, {
+      details: { index, length: argument.length },
+    });
   }
   if (argument === '') return "''";
   if (SAFE.test(argument)) return argument;
@@ -43,15 +64,35 @@ export function quoteArgument(argument: string, index = 0): string {
 /**
  * Turns an argument vector into one POSIX shell command line that runs `argv[0]` with exactly
  * the other arguments. The one place where vlab builds remote command lines: no caller pastes
- * strings into a command. Throws `VLAB_ERR_SSH_ARGUMENT_INVALID` for an empty vector, an
- * argument {@link quoteArgument} refuses, or a line longer than {@link MAX_COMMAND_LINE_BYTES}.
+ * strings into a command. Throws `VLAB_ERR_SSH_ARGUMENT_INVALID` for an empty vector (or not an
+ * array), an argument {@link quoteArgument} refuses, a program name that starts with `-` (the
+ * remote wrapper `exec`s the program, and `exec`, `sudo` or `env` would read it as their own
+ * options: under bash `['-c', 'id']` would run `id`), or a line longer than
+ * {@link MAX_COMMAND_LINE_BYTES}.
  * @public
  */
 export function quoteCommand(argv: readonly string[]): string {
+  if (!Array.isArray(argv)) {
+    throw sshError(
+      'VLAB_ERR_SSH_ARGUMENT_INVALID',
+      `the argument vector is ${kindOf(argv)}, not an array`,
+      { details: { type: argv === null ? 'null' : typeof argv } },
+    );
+  }
   if (argv.length === 0) {
     throw sshError('VLAB_ERR_SSH_ARGUMENT_INVALID', 'the argument vector is empty');
   }
   const line = argv.map((argument, index) => quoteArgument(argument, index)).join(' ');
+  if ((argv[0] as string).startsWith('-')) {
+    throw sshError(
+      'VLAB_ERR_SSH_ARGUMENT_INVALID',
+      'the program name (argument 0) starts with "-", so the remote shell\'s exec would read it as options',
+      {
+        details: { index: 0 },
+        hint: 'Name the program by a path ("./-x") or put the option after the program name.',
+      },
+    );
+  }
   assertCommandLineLength(line);
   return line;
 }

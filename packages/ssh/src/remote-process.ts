@@ -1,11 +1,11 @@
 import { constants } from 'node:os';
 import { type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
-import { abortError, type VlabError } from '@vlab/core';
+import { abortError, isVlabError, type VlabError } from '@vlab/core';
 import type { ClientChannel } from 'ssh2';
-import type { ExecChannel, SshConnection } from './connection.js';
-import { operationSignal } from './deadline.js';
+import { ChannelOpenError, type ExecChannel, type SshConnection } from './connection.js';
+import { operationSignal, UNANSWERED_MS } from './deadline.js';
 import { sshError } from './errors.js';
-import { type SshPool, withSession } from './pool.js';
+import type { ConnectionPool } from './pool.js';
 import { assertCommandLineLength, quoteCommand } from './quote.js';
 import { computerOf, describeTarget, type SshTarget } from './target.js';
 
@@ -60,21 +60,30 @@ export function wrapCommand(argv: readonly string[], sudo: boolean): string {
   return line;
 }
 
-/** How long an aborted call waits for the remote group to end before it settles anyway. */
-const KILL_WAIT_MS = 1500;
-
 /**
  * The command line that ends process group `pid` (and `pid` itself, should it not lead a group):
- * SIGTERM, a grace time, then SIGKILL to whatever is left. `kill -SIG -pgid` is the form both
- * dash and bash accept.
+ * SIGTERM, a grace time, then SIGKILL to whatever is left, and a last wait (at most 2 s) until
+ * nothing of it lives, so that the call settles after its processes ended. A zombie does not
+ * count: an orphan's is reaped only when init gets to it, and some inits (in containers) take
+ * seconds; `/proc` tells them apart, and `kill -0` stands in where there is none.
+ * `kill -SIG -pgid` is the form both dash and bash accept.
  * @internal
  */
 export function killCommand(pid: number, graceMs: number, sudo: boolean): string {
   const rounds = Math.max(0, Math.ceil(graceMs / 50));
   const script =
-    `p=${pid}; kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null; i=0; ` +
-    `while [ $i -lt ${rounds} ] && { kill -0 -$p 2>/dev/null || kill -0 $p 2>/dev/null; }; ` +
-    'do sleep 0.05; i=$((i+1)); done; kill -KILL -$p 2>/dev/null; kill -KILL $p 2>/dev/null; exit 0';
+    `p=${pid}; ` +
+    'alive() { if [ -r /proc/self/stat ]; then for f in /proc/[0-9]*/stat; do ' +
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    'read -r l 2>/dev/null <"$f" || continue; set -- ${l##*") "}; ' +
+    'case $1 in Z|X) continue;; esac; ' +
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    '{ [ "$3" = "$p" ] || [ "${l%% *}" = "$p" ]; } && return 0; done; return 1; fi; ' +
+    'kill -0 -$p 2>/dev/null || kill -0 $p 2>/dev/null; }; ' +
+    'kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null; i=0; ' +
+    `while [ $i -lt ${rounds} ] && alive; do sleep 0.05; i=$((i+1)); done; ` +
+    'kill -KILL -$p 2>/dev/null; kill -KILL $p 2>/dev/null; i=0; ' +
+    'while [ $i -lt 40 ] && alive; do sleep 0.05; i=$((i+1)); done; exit 0';
   return sudo ? `sudo -n sh -c ${quoteCommand([script])}` : script;
 }
 
@@ -136,13 +145,36 @@ function signalNumber(name: string): number {
   return value ?? 0;
 }
 
+/** The argument error of `wrapCommand`, naming the target; a non-vlab error is kept as cause. */
+function argumentError(error: unknown, target: SshTarget): VlabError {
+  const vlab = isVlabError(error);
+  const summary = vlab ? (error as VlabError).summary : String((error as Error)?.message ?? error);
+  return sshError(
+    'VLAB_ERR_SSH_ARGUMENT_INVALID',
+    `${summary} (command for ${describeTarget(target)})`,
+    {
+      computer: computerOf(target),
+      cause: vlab ? (error as VlabError).cause : error,
+      details: vlab ? (error as VlabError).details : {},
+      ...(vlab ? { hint: (error as VlabError).hint } : {}),
+    },
+  );
+}
+
 /**
- * Starts `argv` on the target and resolves once it runs (a channel slot was free and the exec
- * request went out). See {@link SshClient.spawn}.
+ * Starts `argv` on the target and resolves once it runs (a channel slot was free and the server
+ * accepted the exec request). See {@link SshClient.spawn}.
+ *
+ * An abort or timeout before that still waits for the channel: from the moment the channel open
+ * is sent, the server may start the program whatever the client does (ssh2 sends the exec request
+ * on the server's confirmation, and sshd does not signal a program when its channel closes). A
+ * channel that opens after the abort is used to end the program's process group, and the call
+ * rejects once that is done — or after {@link UNANSWERED_MS} when the machine gives no sign of
+ * life, the kill going on in the background.
  * @internal
  */
 export function spawnRemote(
-  pool: SshPool,
+  pool: ConnectionPool,
   target: SshTarget,
   argv: readonly string[],
   options: SpawnOptions = {},
@@ -153,17 +185,7 @@ export function spawnRemote(
   try {
     command = wrapCommand(argv, sudo);
   } catch (error) {
-    const e = error as VlabError;
-    return Promise.reject(
-      sshError(
-        'VLAB_ERR_SSH_ARGUMENT_INVALID',
-        `${e.summary} (command for ${describeTarget(target)})`,
-        {
-          computer,
-          details: e.details,
-        },
-      ),
-    );
+    return Promise.reject(argumentError(error, target));
   }
   const operation = `${argv[0]} on ${target.host}`;
   const op = operationSignal(
@@ -175,25 +197,63 @@ export function spawnRemote(
   const graceMs = options.killGraceMs ?? 2000;
 
   return new Promise<RemoteProcess>((resolveStarted, rejectStarted) => {
-    let started = false;
-    withSession(pool, target, op.signal, async (connection) => {
-      const channel = await connection.openExec(command, op.signal);
-      started = true;
-      const running = new Running(
-        pool,
-        target,
-        connection,
-        channel,
-        sudo,
-        graceMs,
-        op.signal,
-        operation,
-      );
-      resolveStarted(running.handle);
-      await running.closed;
-    })
+    let settled = false;
+    let giveUp: NodeJS.Timeout | undefined;
+    const settle = (outcome: { handle: RemoteProcess } | { error: unknown }): void => {
+      if (settled) return;
+      settled = true;
+      if (giveUp !== undefined) clearTimeout(giveUp);
+      if ('handle' in outcome) resolveStarted(outcome.handle);
+      else rejectStarted(outcome.error);
+    };
+    const cancelled = (): void => settle({ error: abortError(op.signal, computer, operation) });
+
+    pool
+      .withSession(target, op.signal, async (connection) => {
+        if (op.signal.aborted) throw abortError(op.signal, computer, operation);
+        // Listening before the open is sent: an abort may come from inside it (ssh2's debug hook).
+        const onAbort = (): void => {
+          giveUp = setTimeout(cancelled, UNANSWERED_MS);
+          giveUp.unref();
+        };
+        op.signal.addEventListener('abort', onAbort, { once: true });
+        let opened: ExecChannel;
+        try {
+          opened = await connection.openExec(command);
+        } finally {
+          op.signal.removeEventListener('abort', onAbort);
+        }
+        // The machine answered: from here Running decides how long the kill is waited for.
+        if (giveUp !== undefined) clearTimeout(giveUp);
+        const running = new Running(
+          pool,
+          target,
+          connection,
+          opened,
+          sudo,
+          graceMs,
+          op.signal,
+          operation,
+        );
+        if (op.signal.aborted) {
+          // Started after all: Running ends the group; the caller hears of the abort after that.
+          running.abandon();
+          running.handle.exit.then(cancelled, (error: unknown) => settle({ error }));
+        } else settle({ handle: running.handle });
+        await running.closed;
+      })
       .catch((error: unknown) => {
-        if (!started) rejectStarted(error);
+        if (op.signal.aborted) cancelled();
+        else if (error instanceof ChannelOpenError) {
+          // The connection dropped after the exec request may have gone out: never retried.
+          settle({
+            error: sshError(
+              'VLAB_ERR_SSH_CONNECTION_LOST',
+              `the SSH connection to ${describeTarget(target)} dropped while ${operation} was starting; it may or may not have run`,
+              { computer, cause: error, details: { host: target.host } },
+            ),
+          });
+        } else settle({ error });
       })
       .finally(() => op.dispose());
   });
@@ -207,9 +267,11 @@ class Running {
   readonly #pid: Promise<number | undefined>;
   #killing: Promise<void> | undefined;
   #channelClosed = false;
+  /** The machine opened the kill's channel: it answers, so the kill is worth waiting for. */
+  #killAnswered = false;
 
   constructor(
-    readonly pool: SshPool,
+    readonly pool: ConnectionPool,
     readonly target: SshTarget,
     readonly connection: SshConnection,
     readonly opened: ExecChannel,
@@ -240,9 +302,13 @@ class Running {
 
     const exit = new Promise<RemoteExit>((resolve, reject) => {
       const onAbort = (): void => {
-        // The group is ended before the caller hears of it — unless the machine does not answer
-        // (frozen, cut off): then the kill goes on in the background and the call settles anyway.
-        const giveUp = new Promise<void>((done) => setTimeout(done, KILL_WAIT_MS).unref());
+        // The group is ended before the caller hears of it — unless the machine gives no sign of
+        // life within UNANSWERED_MS (frozen, cut off): then the kill goes on in the background and
+        // the call settles anyway, so that an abort is honoured promptly whatever the machine does.
+        const giveUp = (async () => {
+          await sleep(UNANSWERED_MS);
+          if (this.#killAnswered) await sleep(graceMs + UNANSWERED_MS);
+        })();
         void Promise.race([this.kill(), giveUp]).finally(() =>
           reject(abortError(signal, computer, operation)),
         );
@@ -292,6 +358,13 @@ class Running {
     return this.#killing;
   }
 
+  /** Nobody will read its streams (the caller gave up before it started): drain them. */
+  abandon(): void {
+    this.handle.stdin.end();
+    this.handle.stdout.resume();
+    this.handle.stderr.resume();
+  }
+
   async #kill(): Promise<void> {
     if (this.#channelClosed) return;
     // The marker comes first on stderr; wait for it (or the end) a little while.
@@ -314,8 +387,9 @@ class Running {
         'kill',
       );
       try {
-        await withSession(this.pool, this.target, deadline.signal, async (connection) => {
+        await this.pool.withSession(this.target, deadline.signal, async (connection) => {
           const kill = await connection.openExec(killCommand(pid, this.graceMs, this.sudo));
+          this.#killAnswered = true;
           kill.channel.resume();
           kill.channel.stderr.resume();
           kill.channel.end();
@@ -336,4 +410,9 @@ class Running {
       await this.closed;
     }
   }
+}
+
+/** A timer that never keeps the process alive by itself (the connection does while it is open). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

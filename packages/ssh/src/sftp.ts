@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
+import type { VlabError } from '@vlab/core';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { sshError } from './errors.js';
+import { unsendable } from './quote.js';
 import { computerOf, describeTarget, type SshTarget } from './target.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02 §7). @internal */
@@ -59,6 +61,33 @@ export function sftpError(
     'VLAB_ERR_SSH_SFTP_FAILED',
     `SFTP ${operation} of ${path} on ${describeTarget(target)} failed: ${message}`,
     { computer: computerOf(target), cause: error, details: { path, operation, status } },
+  );
+}
+
+/**
+ * `VLAB_ERR_SSH_ARGUMENT_INVALID` for a path that SFTP cannot carry unchanged (the same rule as
+ * for command arguments), or undefined. ssh2 would send an unpaired surrogate as U+FFFD — two
+ * different names, one file — and a NUL byte ends the server's SFTP session.
+ * @internal
+ */
+export function remotePathError(
+  target: SshTarget,
+  operation: string,
+  path: unknown,
+): VlabError | undefined {
+  const problem =
+    typeof path === 'string'
+      ? unsendable(path)
+      : `is ${path === null ? 'null' : typeof path}, not a string`;
+  if (problem === undefined) return undefined;
+  return sshError(
+    'VLAB_ERR_SSH_ARGUMENT_INVALID',
+    `the path to ${operation} on ${describeTarget(target)} ${problem}`,
+    {
+      computer: computerOf(target),
+      details: { operation, length: typeof path === 'string' ? path.length : undefined },
+      hint: 'Give the remote path as valid text: a file name cannot hold a NUL byte, and an unpaired surrogate has no UTF-8 form.',
+    },
   );
 }
 

@@ -50,17 +50,34 @@ function secretId(value: string): string {
   return createHmac('sha256', SALT).update(value).digest('base64url').slice(0, 22);
 }
 
-/** The pool key of a target: distinct logins get distinct connections. @internal */
+/**
+ * The pool key of a target: two targets share connections only when everything that decides
+ * the login is the same — user, host, port, the pin id their host keys are checked against, the
+ * jump host, and every credential (private key and passphrase, password, agent socket). Secrets
+ * enter it only hashed.
+ * @internal
+ */
 export function targetKey(target: SshTarget): string {
   const auth = target.auth;
-  const how =
+  const credentials =
     auth.kind === 'key'
-      ? `key:${secretId(auth.privateKey.reveal())}`
+      ? [
+          'key',
+          secretId(auth.privateKey.reveal()),
+          auth.passphrase === undefined ? null : secretId(auth.passphrase.reveal()),
+        ]
       : auth.kind === 'password'
-        ? `password:${secretId(auth.password.reveal())}`
-        : `agent:${auth.socket ?? process.env['SSH_AUTH_SOCK'] ?? ''}`;
-  const via = target.via === undefined ? '' : ` via ${targetKey(target.via)}`;
-  return `${target.user}@${target.host}:${target.port ?? 22} ${how} pin:${pinId(target)}${via}`;
+        ? ['password', secretId(auth.password.reveal())]
+        : ['agent', auth.socket ?? process.env['SSH_AUTH_SOCK'] ?? ''];
+  // JSON: no choice of user or host name can make two logins read the same.
+  return JSON.stringify([
+    target.user,
+    target.host,
+    target.port ?? 22,
+    credentials,
+    pinId(target),
+    target.via === undefined ? null : targetKey(target.via),
+  ]);
 }
 
 /** The host key store id of a target. @internal */

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createLogger, isVlabError, type LogRecord, Secret } from '@vlab/core';
 import { runChecked, type Sshd, startSshd } from '@vlab/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostKeyId, MemoryHostKeyStore } from '../src/host-key.js';
 import { KnownHostsFile } from '../src/known-hosts-file.js';
-import { SshPool } from '../src/pool.js';
+import { SshPool } from '../src/ssh-pool.js';
 import type { SshTarget } from '../src/target.js';
 
 async function failure(
@@ -192,6 +193,50 @@ describe('authentication against a real sshd', () => {
     }
     const bad = await failure(pool.client(keyTarget(sshd, 'not a key')).exec(['true']));
     expect(bad.code).toBe('VLAB_ERR_SSH_KEY_INVALID');
+  });
+
+  /** The test client key, encrypted with a passphrase, and targets that give one. */
+  async function encryptedKey(): Promise<{
+    passphrase: string;
+    target: (passphrase: string) => SshTarget;
+    pool: () => SshPool;
+  }> {
+    const passphrase = `pp-${Math.random().toString(36).slice(2)}`;
+    const path = `${sshd.dir}/client_encrypted`;
+    await writeFile(path, sshd.clientKey.privateKey, { mode: 0o600 });
+    await runChecked('ssh-keygen', ['-q', '-p', '-P', '', '-N', passphrase, '-f', path]);
+    const encrypted = await readFile(path, 'utf8');
+    return {
+      passphrase,
+      target: (secret) => ({
+        ...keyTarget(sshd),
+        auth: { kind: 'key', privateKey: new Secret(encrypted), passphrase: new Secret(secret) },
+      }),
+      pool: () =>
+        new SshPool({
+          hostKeys: new MemoryHostKeyStore({
+            [hostKeyId(sshd.host, sshd.port)]: sshd.hostPublicKeys,
+          }),
+        }),
+    };
+  }
+
+  it('does not let a wrong passphrase spoil the right one that follows on the same pool', async () => {
+    const key = await encryptedKey();
+    await using shared = key.pool();
+    const wrong = await failure(shared.client(key.target(`${key.passphrase}x`)).exec(['true']));
+    expect(wrong.code).toBe('VLAB_ERR_SSH_KEY_INVALID');
+    const right = await shared.client(key.target(key.passphrase)).exec(['echo', 'ok']);
+    expect(right.stdout.toString()).toBe('ok\n');
+  });
+
+  it("does not let a wrong passphrase in on the right one's connection", async () => {
+    const key = await encryptedKey();
+    await using shared = key.pool();
+    await shared.client(key.target(key.passphrase)).exec(['true']);
+    const wrong = await failure(shared.client(key.target(`${key.passphrase}x`)).exec(['true']));
+    expect(wrong.code).toBe('VLAB_ERR_SSH_KEY_INVALID');
+    expect(wrong.message).not.toContain(key.passphrase);
   });
 
   it('reaches a host through a jump host', async () => {

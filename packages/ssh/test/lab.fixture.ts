@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { Secret } from '@vlab/core';
-import { liveProcessesOf, type Sshd, type SshdOptions, startSshd } from '@vlab/test-peers';
+import {
+  descendants,
+  isAlive,
+  liveProcessesOf,
+  type Sshd,
+  type SshdOptions,
+  startSshd,
+} from '@vlab/test-peers';
 import { MemoryHostKeyStore } from '../src/host-key.js';
-import { SshPool, type SshPoolOptions } from '../src/pool.js';
+import { SshPool, type SshPoolOptions } from '../src/ssh-pool.js';
 import type { SshTarget } from '../src/target.js';
 
 /** A real sshd, a pool whose store pins its host keys, and a target that logs in with the key. */
@@ -63,4 +71,44 @@ export async function eventually(check: () => boolean, ms = 5000): Promise<boole
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Live processes below the lab's sshd listener, as `pid args` lines: its per-connection
+ * processes and every command a session runs (from the fork on, before the command's exec too).
+ */
+export function processesUnder(sshd: Sshd): string[] {
+  return descendants(sshd.pid)
+    .filter(isAlive)
+    .map((pid) => {
+      try {
+        return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((line): line is string => line !== undefined);
+}
+
+/**
+ * Blocks the event loop for `ms`. Called from ssh2's debug hook it orders a timer against the
+ * protocol: a timer due meanwhile runs before the next packet is read, whatever the load.
+ */
+export function blockEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Blocks the event loop until `check` holds (true) or `ms` pass (false). */
+export function blockEventLoopUntil(check: () => boolean, ms: number): boolean {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    if (check()) return true;
+    if (performance.now() > deadline) return false;
+    blockEventLoop(5);
+  }
+}
+
+/** A number no other run (nor another suite on the shared test account) uses: a command marker. */
+export function uniqueTag(): string {
+  return `${process.pid}${Math.floor(Math.random() * 1e9)}`;
 }

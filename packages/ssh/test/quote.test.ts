@@ -43,6 +43,24 @@ describe('quoteCommand', () => {
     );
   });
 
+  it('refuses a program name that starts with "-": exec, sudo and env would read it as options', () => {
+    expect(() => quoteCommand(['-c', 'id', '-u'])).toThrow(
+      /VLAB_ERR_SSH_ARGUMENT_INVALID: the program name .*starts with "-"/,
+    );
+    expect(() => quoteCommand(['-'])).toThrow(/starts with "-"/);
+    expect(quoteCommand(['printf', '-c'])).toBe('printf -c');
+    expect(quoteCommand(['./-c'])).toBe('./-c');
+  });
+
+  it('names an element that is not a string, and its type', () => {
+    expect(() => quoteCommand(['echo', 7 as unknown as string])).toThrow(
+      /VLAB_ERR_SSH_ARGUMENT_INVALID: argument 1 is a number, not a string/,
+    );
+    expect(() => quoteArgument(null as unknown as string, 4)).toThrow(
+      /argument 4 is null, not a string/,
+    );
+  });
+
   it('rejects an empty vector and a line longer than one exec accepts', () => {
     expect(() => quoteCommand([])).toThrow(
       /VLAB_ERR_SSH_ARGUMENT_INVALID: the argument vector is empty/,
