@@ -95,6 +95,10 @@ pnpm run typecheck
 section "api reports"
 pnpm run api
 
+section "release independence"
+# A @vlab/core minor must move no other package (README, "Versions"); runs on temporary copies.
+pnpm exec tsx scripts/check-release-independence.ts
+
 section "docs"
 pnpm run docs
 if git -C "$REPO_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
