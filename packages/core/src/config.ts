@@ -2,23 +2,49 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { coreError } from './errors/core-errors.js';
 
 /**
+ * One wrong key of a configuration, as {@link parseConfig} reports it in the error's
+ * `details.fields`: where it is (for the manager to point at a file, line and column) and what is
+ * wrong with it. @public
+ */
+export interface ConfigIssue {
+  /**
+   * The key path from the root of the configuration file: the keys of `where`, then the schema
+   * issue's own path (strings for object keys, numbers for array indices). `[]` at the root.
+   */
+  readonly path: readonly (string | number)[];
+  /** What is wrong, as the schema said it. */
+  readonly message: string;
+}
+
+/**
  * Validates `input` against a Standard Schema (zod 4, valibot, arktype … all implement it), so
  * core forces no validator on module authors. Throws `VLAB_ERR_CONFIG_INVALID` whose message names
  * each wrong key, prefixed with `where` (`modules.os-linux.config`).
- * @param where - The config path of `input`, prefixed to every key in the message.
+ *
+ * @remarks
+ * The error's `details.issues` holds one line per wrong key (`<dotted path>: <message>`), and
+ * since contract 1.1 `details.fields` holds the same issues as {@link ConfigIssue} objects, each
+ * with its key path as an array, so a caller can find the key in the file it read.
+ * @param where - The config path of `input`, prefixed to every key: an array of keys
+ * (`['modules', 'os-linux', 'config']`, exact), or a dotted string (split at each `.`).
  * @returns The schema's output (with its defaults and transforms applied).
  * @public
  */
 export async function parseConfig<Output>(
   schema: StandardSchemaV1<unknown, Output>,
   input: unknown,
-  where: string,
+  where: string | readonly (string | number)[],
 ): Promise<Output> {
   const result = await schema['~standard'].validate(input);
   if (result.issues === undefined) return result.value;
-  const lines = result.issues.map((issue) => `${joinPath(where, issue.path)}: ${issue.message}`);
+  const prefix = typeof where === 'string' ? (where === '' ? [] : where.split('.')) : [...where];
+  const fields: ConfigIssue[] = result.issues.map((issue) => ({
+    path: [...prefix, ...keysOf(issue.path)],
+    message: issue.message,
+  }));
+  const lines = fields.map((field) => `${field.path.join('.')}: ${field.message}`);
   throw coreError('VLAB_ERR_CONFIG_INVALID', `invalid configuration: ${lines.join('; ')}`, {
-    details: { issues: lines },
+    details: { issues: lines, fields },
   });
 }
 
@@ -66,9 +92,9 @@ function describeValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function joinPath(where: string, path: StandardSchemaV1.Issue['path']): string {
-  const keys = (path ?? []).map((segment) =>
-    String(typeof segment === 'object' ? segment.key : segment),
-  );
-  return [where, ...keys].join('.');
+function keysOf(path: StandardSchemaV1.Issue['path']): (string | number)[] {
+  return (path ?? []).map((segment) => {
+    const key = typeof segment === 'object' ? segment.key : segment;
+    return typeof key === 'number' ? key : String(key);
+  });
 }

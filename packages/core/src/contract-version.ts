@@ -3,10 +3,13 @@ import { coreError } from './errors/core-errors.js';
 
 /**
  * The version of the module contracts this `@vlab/core` defines. It follows semver on its own,
- * apart from the package version: a breaking contract change is a new major.
+ * apart from the package version: a breaking contract change is a new major. 1.1.0 added, all
+ * optional: `importImage`, `release`, `close`, declared `extensions`, the `StoredImage` fields
+ * `sha256`, `osFamily`, `stamp` and `storedBytes`, and `CaptureResult.storedBytes`; a module
+ * declaring `^1.0.0` still loads.
  * @public
  */
-export const CONTRACT_VERSION = '1.0.0';
+export const CONTRACT_VERSION = '1.1.0';
 
 /**
  * Whether a module declaring `range` speaks `version` (default: {@link CONTRACT_VERSION}).

@@ -98,6 +98,68 @@ const PROVISIONER_OPERATIONS = [
   'deleteImage',
 ] as const satisfies readonly (keyof Provisioner)[];
 
+/** Optional operations of each contract: an instance may have them without declaring them. */
+const OS_OPTIONAL_OPERATIONS = [
+  'postCapture',
+  'close',
+] as const satisfies readonly (keyof OsModule)[];
+const PROVISIONER_OPTIONAL_OPERATIONS = [
+  'importImage',
+  'release',
+  'close',
+] as const satisfies readonly (keyof Provisioner)[];
+
+/**
+ * The function-valued members of `instance` — own or inherited, below `Object.prototype`, data
+ * properties with string keys (getters are not called) — that are neither operations of the
+ * `kind` contract nor named in `instance.extensions`; and what is wrong with `extensions` itself.
+ * Used by `instantiate…` and by the conformance kit.
+ */
+export function contractShapeProblems(instance: unknown, kind: 'os' | 'provisioner'): string[] {
+  if (typeof instance !== 'object' || instance === null) return [];
+  const known = new Set<string>(
+    kind === 'os'
+      ? [...OS_OPERATIONS, ...OS_OPTIONAL_OPERATIONS]
+      : [...PROVISIONER_OPERATIONS, ...PROVISIONER_OPTIONAL_OPERATIONS],
+  );
+  const problems: string[] = [];
+  const extensions: unknown = (instance as { extensions?: unknown }).extensions;
+  let declared: readonly string[] = [];
+  if (extensions !== undefined) {
+    if (
+      typeof extensions !== 'object' ||
+      extensions === null ||
+      Array.isArray(extensions) ||
+      Object.values(extensions).some((description) => typeof description !== 'string')
+    ) {
+      problems.push('extensions is not an object of { name: description } strings');
+    } else {
+      declared = Object.keys(extensions);
+      const clashing = declared.filter((name) => known.has(name));
+      if (clashing.length > 0)
+        problems.push(`extensions redeclares contract operations: ${clashing.join(', ')}`);
+    }
+  }
+  const undeclared = new Set<string>();
+  for (
+    let holder: object | null = instance;
+    holder !== null && holder !== Object.prototype;
+    holder = Object.getPrototypeOf(holder) as object | null
+  ) {
+    for (const key of Object.getOwnPropertyNames(holder)) {
+      if (key === 'constructor' || known.has(key) || declared.includes(key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(holder, key);
+      if (typeof descriptor?.value === 'function') undeclared.add(key);
+    }
+  }
+  if (undeclared.size > 0) {
+    problems.push(
+      `it has operations outside the contract that it does not declare in extensions: ${[...undeclared].join(', ')}`,
+    );
+  }
+  return problems;
+}
+
 /**
  * Checks that `value` (a package's default export) is a module definition of the expected kind
  * that speaks this core's contract. Throws `VLAB_ERR_MODULE_INVALID` or
@@ -140,9 +202,18 @@ export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
 }
 
 /**
- * Validates the config, creates the instance and checks it has every required operation — what
- * the manager does for each module a config file names. Throws `VLAB_ERR_MODULE_INVALID`,
- * `VLAB_ERR_MODULE_CONTRACT_MISMATCH`, `VLAB_ERR_CONFIG_INVALID`, or what `create` throws.
+ * Validates the config, creates the instance and checks it has every required operation and no
+ * undeclared one — what the manager does for each module a config file names. Throws
+ * `VLAB_ERR_MODULE_INVALID`, `VLAB_ERR_MODULE_CONTRACT_MISMATCH`, `VLAB_ERR_CONFIG_INVALID`, or
+ * what `create` throws.
+ *
+ * @remarks
+ * Since contract 1.1 an instance may offer operations beyond the contract only by declaring them
+ * in its `extensions` (`{ name: description }`): every function-valued member, own or inherited
+ * (a class's prototype methods too, `constructor` aside), that is neither a contract operation
+ * (required or optional: `postCapture`, `close`; for a provisioner `importImage`, `release`,
+ * `close`) nor declared there is refused with `VLAB_ERR_MODULE_INVALID` naming each member. Keep
+ * helpers in closures or `#private` methods, or declare them.
  * @param rawConfig - The module's config section as read from the file, before validation.
  * @public
  */
@@ -152,13 +223,13 @@ export async function instantiateOsModule<Config>(
   deps: ModuleDeps,
 ): Promise<OsModule> {
   assertModuleDefinition(definition, 'os', definition.name);
-  const config = await parseConfig(
-    definition.configSchema,
-    rawConfig,
-    `modules.${definition.name}.config`,
-  );
+  const config = await parseConfig(definition.configSchema, rawConfig, [
+    'modules',
+    definition.name,
+    'config',
+  ]);
   const instance = await definition.create(config, deps);
-  assertOperations(instance, OS_OPERATIONS, definition.name);
+  assertOperations(instance, OS_OPERATIONS, definition.name, 'os');
   return instance;
 }
 
@@ -169,23 +240,36 @@ export async function instantiateProvisioner<Config>(
   deps: ModuleDeps,
 ): Promise<Provisioner> {
   assertModuleDefinition(definition, 'provisioner', definition.name);
-  const config = await parseConfig(
-    definition.configSchema,
-    rawConfig,
-    `modules.${definition.name}.config`,
-  );
+  const config = await parseConfig(definition.configSchema, rawConfig, [
+    'modules',
+    definition.name,
+    'config',
+  ]);
   const instance = await definition.create(config, deps);
-  assertOperations(instance, PROVISIONER_OPERATIONS, definition.name);
+  assertOperations(instance, PROVISIONER_OPERATIONS, definition.name, 'provisioner');
   return instance;
 }
 
-function assertOperations(instance: unknown, operations: readonly string[], name: string): void {
+function assertOperations(
+  instance: unknown,
+  operations: readonly string[],
+  name: string,
+  kind: 'os' | 'provisioner',
+): void {
   const record = instance as Record<string, unknown> | null;
   const missing = operations.filter((op) => typeof record?.[op] !== 'function');
   if (missing.length > 0) {
     throw coreError(
       'VLAB_ERR_MODULE_INVALID',
       `module ${name} created an instance without ${missing.join(', ')}`,
+    );
+  }
+  const problems = contractShapeProblems(instance, kind);
+  if (problems.length > 0) {
+    throw coreError(
+      'VLAB_ERR_MODULE_INVALID',
+      `module ${name} created an invalid instance: ${problems.join('; ')}`,
+      { details: { problems } },
     );
   }
 }

@@ -147,4 +147,21 @@ export interface OsModule {
 
   /** Reads the image stamp; `undefined` when the machine has none. Throws `VLAB_ERR_STAMP_INVALID`. */
   readStamp(ctx: OsContext): Promise<ImageStamp | undefined>;
+
+  /**
+   * Optional (contract 1.1): closes what the instance keeps open across operations (kept
+   * sessions, connection pools). The manager calls it once when it unloads the module or shuts
+   * down, after the last operation; the conformance kit calls it at the end of a run. Idempotent:
+   * a second call resolves and does nothing. No operation is called after it.
+   */
+  close?(): Promise<void>;
+
+  /**
+   * Optional (contract 1.1): the operations this instance offers beyond the contract, by name,
+   * each with a one-line description. A function-valued member (own or inherited) that is neither
+   * a contract operation nor declared here makes `instantiateOsModule` refuse the instance with
+   * `VLAB_ERR_MODULE_INVALID` — so no operation the contract dropped (a `captureStart`) can come
+   * back unannounced. The manager never calls an extension on its own.
+   */
+  readonly extensions?: Readonly<Record<string, string>> | undefined;
 }

@@ -1,7 +1,7 @@
 import type { ComputerContext, OperationContext, ProvisionerContext } from './context.js';
 import type { EndState } from './end-state.js';
 import type { PowerState } from './power.js';
-import type { ImageStamp } from './stamp.js';
+import type { ImageStamp, StampTarget } from './stamp.js';
 
 /** Optional features a provisioner may declare. @public */
 export type ProvisionerFeature =
@@ -14,7 +14,11 @@ export type ProvisionerFeature =
   /** `imageSize` answers without reading the whole image. */
   | 'imageSize'
   /** `deleteImage` is supported. */
-  | 'deleteImage';
+  | 'deleteImage'
+  /** `importImage` is supported: a raw disk image enters the store through the contract (contract 1.1). */
+  | 'importImage'
+  /** `release` is supported: the machine's resources can be given back at reclaim (contract 1.1). */
+  | 'release';
 
 /** What a provisioner declares it can do. @public */
 export interface ProvisionerCapabilities {
@@ -57,28 +61,93 @@ export interface CaptureArgs {
   readonly mode: CaptureMode;
 }
 
-/** What `capture` returns; the manager records it as the new revision. @public */
+/**
+ * What `capture` returns; the manager records it as the new revision.
+ *
+ * @remarks
+ * Two sizes: `sizeBytes` is the logical disk size (the bytes of the raw disk, what `sha256` is
+ * over and what `imageSize` reports), `storedBytes` what the revision takes in the store
+ * (compressed, sparse, deduplicated…).
+ * @public
+ */
 export interface CaptureResult {
   /** The image name it was saved under (`args.image`). */
   readonly image: string;
   /** The revision created (`args.newRevision`). */
   readonly revision: number;
-  /** Size of the saved image in bytes; what `imageSize` reports for it afterwards. */
+  /** The logical disk size in bytes: the raw disk's length; what `imageSize` reports for it afterwards. */
   readonly sizeBytes: number;
-  /** Hex SHA-256 of the saved image, as verified after writing. */
+  /** Hex SHA-256 of the logical disk bytes (the raw disk, not the stored file), as verified after writing. */
   readonly sha256: string;
+  /** Bytes the revision takes in the store. Optional in contract 1.0; a 1.1 provisioner sets it. */
+  readonly storedBytes?: number | undefined;
 }
 
-/** An image revision in the store. @public */
+/**
+ * An image revision in the store.
+ *
+ * @remarks
+ * The fields added in contract 1.1 are optional in the type, because a 1.0 provisioner does not
+ * fill them; a provisioner that declares contract `^1.1.0` sets `sha256`, `osFamily` and
+ * `storedBytes` for every revision, and `stamp` for every revision it captured. `sizeBytes` is
+ * the logical disk size (the raw disk's length, what `sha256` is over), `storedBytes` the bytes the
+ * revision takes in the store.
+ * @public
+ */
 export interface StoredImage {
   /** The image's name. */
   readonly name: string;
   /** The revision, an integer. */
   readonly revision: number;
-  /** Size of the stored image in bytes. */
+  /** The logical disk size in bytes (what `imageSize` reports), not what the store holds. */
   readonly sizeBytes: number;
   /** ISO time it was stored. */
   readonly createdAt: string;
+  /** Bytes the revision takes in the store (compressed, sparse…). Set by 1.1 providers. */
+  readonly storedBytes?: number | undefined;
+  /** Hex SHA-256 of the logical disk bytes, as captured or imported. Set by 1.1 providers. */
+  readonly sha256?: string | undefined;
+  /** The OS family of the image (`linux`), as captured or imported. Set by 1.1 providers. */
+  readonly osFamily?: string | undefined;
+  /** The stamp target it was captured with (what `preCapture` wrote); absent for an imported image. */
+  readonly stamp?: StampTarget | undefined;
+}
+
+/** What every {@link ImageSource} says about the raw disk image it gives. @public */
+export interface ImageSourceInfo {
+  /** Hex SHA-256 of the raw disk image's bytes (the logical disk); checked after writing. */
+  readonly sha256: string;
+  /** The OS family of the image (`linux`, `windows`), recorded with the revision. */
+  readonly osFamily: string;
+}
+
+/** A raw disk image in a file. @public */
+export interface ImageFileSource extends ImageSourceInfo {
+  /** Absolute path of the raw disk image file, readable by the provisioner. */
+  readonly path: string;
+  /** Never set for a file source. */
+  readonly stream?: undefined;
+}
+
+/** A raw disk image as a stream of bytes (a Node.js `Readable` or a web `ReadableStream`). @public */
+export interface ImageStreamSource extends ImageSourceInfo {
+  /** The raw disk image's bytes, read once from start to end. */
+  readonly stream: AsyncIterable<Uint8Array>;
+  /** Never set for a stream source. */
+  readonly path?: undefined;
+}
+
+/** Where `importImage` reads a raw disk image from: a file or a stream, with its checksum and OS family. @public */
+export type ImageSource = ImageFileSource | ImageStreamSource;
+
+/** Arguments of `importImage`. @public */
+export interface ImportImageArgs {
+  /** The image name to store it under. */
+  readonly image: string;
+  /** The revision to create; it must not exist yet. */
+  readonly revision: number;
+  /** The raw disk image, its SHA-256 and its OS family. */
+  readonly source: ImageSource;
 }
 
 /** An image, or one revision of it. @public */
@@ -129,7 +198,8 @@ export interface NodeStatus {
  * disk under a temporary name, verifies size and checksum, and publishes it. There is no capture
  * monitor. Every operation honours `ctx.signal` and runs its cleanups (temporary images, boot
  * flags) after an error or an abort. An operation outside the declared features throws
- * `VLAB_ERR_CAPABILITY_MISSING`.
+ * `VLAB_ERR_CAPABILITY_MISSING`. Contract 1.1 adds the optional `importImage`, `release`, `close`
+ * and `extensions`; a module that has none of them is still a valid 1.1 provisioner.
  * @public
  */
 export interface Provisioner {
@@ -157,7 +227,7 @@ export interface Provisioner {
 
   /** Powers the machine on; idempotent. */
   powerOn(ctx: ComputerContext): Promise<void>;
-  /** Powers the machine off hard; idempotent. */
+  /** Powers the machine off hard; idempotent. Gives nothing back: see `release` for that. */
   powerOff(ctx: ComputerContext): Promise<void>;
   /** Power-cycles the machine (feature `powerCycle`). Not idempotent: never retried blindly. */
   powerCycle(ctx: ComputerContext): Promise<void>;
@@ -169,10 +239,50 @@ export interface Provisioner {
 
   /** Whether the image (or the revision) is in the store. */
   imageExists(ctx: OperationContext, query: ImageQuery): Promise<boolean>;
-  /** Size in bytes of a stored revision; throws `VLAB_ERR_IMAGE_NOT_FOUND`. */
+  /** The logical disk size in bytes of a stored revision (its `sizeBytes`); throws `VLAB_ERR_IMAGE_NOT_FOUND`. */
   imageSize(ctx: OperationContext, image: ImageRevisionRef): Promise<number>;
   /** Every revision in the store. */
   listImages(ctx: OperationContext): Promise<readonly StoredImage[]>;
   /** Deletes a revision (feature `deleteImage`); idempotent: a missing revision is not an error. */
   deleteImage(ctx: OperationContext, image: ImageRevisionRef): Promise<void>;
+
+  /**
+   * Optional (feature `importImage`, contract 1.1): puts a raw disk image into the store as
+   * `args.image` revision `args.revision` — a lab's first image, the kit's base image, a demo
+   * image — through the contract rather than a side door.
+   *
+   * @remarks
+   * Refuses an existing revision with `VLAB_ERR_IMAGE_EXISTS` before reading the source. Writes
+   * under a temporary name, hashes the bytes it wrote and publishes only when they match
+   * `source.sha256`; otherwise it removes what it wrote and throws `VLAB_ERR_IMAGE_CORRUPT`. A
+   * store without room throws `VLAB_ERR_STORE_FULL`, again leaving nothing behind. Honours
+   * `ctx.signal` (and cleans up after it). Resolves with the revision as `listImages` will show
+   * it, with `sha256`, `osFamily`, `sizeBytes` (logical) and `storedBytes`, and no `stamp`.
+   */
+  importImage?(ctx: OperationContext, args: ImportImageArgs): Promise<StoredImage>;
+
+  /**
+   * Optional (feature `release`, contract 1.1): gives back what the machine holds beyond its
+   * stored images — e.g. deletes a VM and its overlay disk — when the lab's policy says so at
+   * reclaim. Idempotent. Afterwards `nodeStatus` still answers (any verdict, typically `reload`)
+   * and a later `load` puts an image on the machine again. Unlike `powerOff`, which only powers
+   * the machine off hard, `release` may destroy the machine's disk.
+   */
+  release?(ctx: ProvisionerContext): Promise<void>;
+
+  /**
+   * Optional (contract 1.1): closes what the instance keeps open across operations — BMC
+   * sessions, SSH pools, hypervisor connections. The manager calls it once when it unloads the
+   * module or shuts down, after the last operation; the conformance kit calls it at the end of a
+   * run. Idempotent: a second call resolves and does nothing. No operation is called after it.
+   */
+  close?(): Promise<void>;
+
+  /**
+   * Optional (contract 1.1): the operations this instance offers beyond the contract, by name,
+   * each with a one-line description. A function-valued member (own or inherited) that is neither
+   * a contract operation nor declared here makes `instantiateProvisioner` refuse the instance with
+   * `VLAB_ERR_MODULE_INVALID`. The manager never calls an extension on its own.
+   */
+  readonly extensions?: Readonly<Record<string, string>> | undefined;
 }

@@ -72,6 +72,44 @@ describe('parseConfig', () => {
     expect(error.details['issues']).toEqual(['w.limits.0.max: too big']);
   });
 
+  it("keeps each issue's key path as an array beside its message in details.fields", async () => {
+    const error = await rejection(
+      parseConfig(schema, { ssh: { port: 'x' }, bridges: [{ name: 'br0' }, { name: 7 }] }, [
+        'modules',
+        'os.linux',
+        'config',
+      ]),
+    );
+    const fields = error.details['fields'] as { path: unknown[]; message: string }[];
+    expect(fields.map((f) => f.path)).toEqual(
+      expect.arrayContaining([
+        ['modules', 'os.linux', 'config', 'imageDir'],
+        ['modules', 'os.linux', 'config', 'ssh', 'port'],
+        ['modules', 'os.linux', 'config', 'bridges', 1, 'name'],
+      ]),
+    );
+    expect(fields).toHaveLength(3);
+    for (const field of fields) expect(field.message).toMatch(/.+/);
+    // The 1.0 lines stay, one per field, in the same order.
+    expect(error.details['issues']).toEqual(fields.map((f) => `${f.path.join('.')}: ${f.message}`));
+  });
+
+  it('splits a dotted where into keys, and gives [] plus where for an issue at the root', async () => {
+    const error = await rejection(parseConfig(schema, 'not an object', 'modules.x.config'));
+    expect(error.details['fields']).toEqual([
+      { path: ['modules', 'x', 'config'], message: expect.any(String) },
+    ]);
+    const custom: StandardSchemaV1<unknown, never> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () => ({ issues: [{ message: 'too big', path: [{ key: 'limits' }, 0] }] }),
+      },
+    };
+    const bare = await rejection(parseConfig(custom, {}, ''));
+    expect(bare.details['fields']).toEqual([{ path: ['limits', 0], message: 'too big' }]);
+  });
+
   it('works with a synchronous or asynchronous validate', async () => {
     const asyncSchema: StandardSchemaV1<unknown, number> = {
       '~standard': {

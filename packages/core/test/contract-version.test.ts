@@ -13,20 +13,22 @@ function thrown(fn: () => void): VlabError {
 }
 
 describe('speaksContract', () => {
-  it('is 1.0.0', () => {
-    expect(CONTRACT_VERSION).toBe('1.0.0');
+  it('is 1.1.0', () => {
+    expect(CONTRACT_VERSION).toBe('1.1.0');
   });
 
   it('accepts ranges that include the contract version', () => {
     expect(speaksContract('^1.0.0')).toBe(true);
     expect(speaksContract('1.x')).toBe(true);
     expect(speaksContract('>=1.0.0 <3')).toBe(true);
+    // A module written against 1.0 speaks 1.1: the minor only added.
+    expect(speaksContract('^1.1.0')).toBe(true);
   });
 
   it('refuses ranges that do not', () => {
     expect(speaksContract('^2.0.0')).toBe(false);
     expect(speaksContract('^0.9.0')).toBe(false);
-    expect(speaksContract('^1.1.0')).toBe(false);
+    expect(speaksContract('^1.2.0')).toBe(false);
   });
 
   it('refuses an invalid range instead of throwing', () => {
@@ -57,7 +59,7 @@ describe('assertSpeaksContract', () => {
     expect(error.details).toEqual({
       module: 'os-linux',
       moduleRange: '^2.0.0',
-      coreContract: '1.0.0',
+      coreContract: '1.1.0',
     });
   });
 });

@@ -278,3 +278,96 @@ describe('instantiateProvisioner', () => {
     expect(error.message).toContain('without capture');
   });
 });
+
+describe('declared extensions (contract 1.1)', () => {
+  const osWith = (instance: object) =>
+    defineOsModule({ ...validOs, create: () => instance as OsModule });
+  const provisionerWith = (instance: object) =>
+    defineProvisioner({
+      name: 'prov-fake',
+      version: '0.1.0',
+      contract: '^1.1.0',
+      configSchema: noConfig,
+      create: () => instance as Provisioner,
+    });
+
+  it('refuses an own undeclared function-valued member, naming each one', async () => {
+    const instance = { ...fakeOs(), captureStart: unused, helper: () => 1 };
+    const error = await rejection(instantiateOsModule(osWith(instance), undefined, deps));
+    expect(error.code).toBe('VLAB_ERR_MODULE_INVALID');
+    expect(error.message).toContain(
+      'module os-fake created an invalid instance: it has operations outside the contract that it does not declare in extensions: captureStart, helper',
+    );
+    expect(error.details['problems']).toHaveLength(1);
+  });
+
+  it('refuses an undeclared method inherited from a class prototype, but not constructor, getters or #private methods', async () => {
+    class Base {
+      inherited(): number {
+        return 1;
+      }
+    }
+    class Module extends Base {
+      #secret(): number {
+        return 2;
+      }
+      get computed(): number {
+        return this.#secret();
+      }
+    }
+    const instance = Object.assign(new Module(), fakeOs());
+    const error = await rejection(instantiateOsModule(osWith(instance), undefined, deps));
+    expect(error.message).toContain('does not declare in extensions: inherited.');
+  });
+
+  it('accepts declared extensions and the optional operations without declaring them', async () => {
+    const os = {
+      ...fakeOs(),
+      postCapture: unused,
+      close: async () => {},
+      extensions: { machineId: 'reads /etc/machine-id' },
+      machineId: unused,
+    };
+    await expect(instantiateOsModule(osWith(os), undefined, deps)).resolves.toBe(os);
+    const provisioner = {
+      ...fakeProvisioner(),
+      importImage: unused,
+      release: unused,
+      close: async () => {},
+      extensions: { snapshot: 'takes a hypervisor snapshot' },
+      snapshot: unused,
+    };
+    await expect(instantiateProvisioner(provisionerWith(provisioner), {}, deps)).resolves.toBe(
+      provisioner,
+    );
+  });
+
+  it('refuses an extensions member that is not { name: description } or redeclares the contract', async () => {
+    const bad = { ...fakeProvisioner(), extensions: { load: 'my own load' } };
+    const clash = await rejection(instantiateProvisioner(provisionerWith(bad), {}, deps));
+    expect(clash.message).toContain('extensions redeclares contract operations: load');
+    const notStrings = { ...fakeOs(), extensions: { x: 1 } };
+    const shape = await rejection(instantiateOsModule(osWith(notStrings), undefined, deps));
+    expect(shape.message).toContain('extensions is not an object of { name: description } strings');
+  });
+
+  it('accepts a 1.0 module (no close, no extensions) on the 1.1 core', async () => {
+    expect(CONTRACT_VERSION).toBe('1.1.0');
+    const instance = fakeOs();
+    const definition = defineOsModule({ ...validOs, contract: '^1.0.0', create: () => instance });
+    await expect(instantiateOsModule(definition, undefined, deps)).resolves.toBe(instance);
+  });
+
+  it('passes parseConfig the module config path as keys, kept in details.fields', async () => {
+    const definition = defineOsModule({
+      ...validOs,
+      name: 'os.dotted',
+      configSchema: z.object({ sshPort: z.number() }),
+      create: () => fakeOs(),
+    });
+    const error = await rejection(instantiateOsModule(definition, { sshPort: 'x' }, deps));
+    expect(error.details['fields']).toEqual([
+      { path: ['modules', 'os.dotted', 'config', 'sshPort'], message: expect.any(String) },
+    ]);
+  });
+});

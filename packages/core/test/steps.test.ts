@@ -579,4 +579,36 @@ describe('runSteps', () => {
     expect(isVlabError(error, 'VLAB_ERR_OP_CANCELLED')).toBe(true);
     expect((error as VlabError).details['reason']).toBe(reason);
   });
+
+  it('after an abort, turns a look-alike error (a plain Error with a VLAB_ERR_ code, no brand) into VLAB_ERR_OP_CANCELLED', async () => {
+    const { ctx, controller } = harness();
+    const lookAlike = Object.assign(new Error('socket closed'), { code: 'VLAB_ERR_SSH_CLOSED' });
+    const steps: Step<OperationContext, Journal>[] = [
+      {
+        name: 'a',
+        run: async () => {
+          controller.abort('stop');
+          throw lookAlike;
+        },
+      },
+    ];
+    const error = await rejection(runSteps(ctx, steps, []));
+    expect(error).not.toBe(lookAlike);
+    expect(isVlabError(error, 'VLAB_ERR_OP_CANCELLED')).toBe(true);
+  });
+
+  it('after an abort, passes a real VlabError a step threw through unchanged', async () => {
+    const { ctx, controller } = harness();
+    const real = coreError('VLAB_ERR_COMMAND_FAILED', 'cp exited with code 1');
+    const steps: Step<OperationContext, Journal>[] = [
+      {
+        name: 'a',
+        run: async () => {
+          controller.abort('stop');
+          throw real;
+        },
+      },
+    ];
+    expect(await rejection(runSteps(ctx, steps, []))).toBe(real);
+  });
 });

@@ -30,14 +30,18 @@ export const memoryOsConfig = z.object({
   endStates: z.array(z.enum(['on', 'off', 'reboot'])).default(['off', 'reboot', 'on']),
 });
 
-/** The memory OS module: a Linux-like guest on a `MemoryMachine` of `@vlab/core/testing`. */
+/**
+ * The memory OS module: a Linux-like guest on a `MemoryMachine` of `@vlab/core/testing`. It speaks
+ * contract 1.1: `close`, and one declared extension, `machineId`.
+ */
 export default defineOsModule({
   name: 'os-memory',
   version: '0.0.0',
-  contract: '^1.0.0',
+  contract: '^1.1.0',
   configSchema: memoryOsConfig,
-  create(config): OsModule {
+  create(config): OsModule & { machineId(ctx: OsContext): Promise<string> } {
     const endStates: readonly EndState[] = config.endStates;
+    let closed = false;
 
     const run = (ctx: OsContext, argv: readonly string[], stdin?: string) =>
       ctx.communicator.runChecked(argv, {
@@ -212,6 +216,21 @@ export default defineOsModule({
       },
 
       readStamp,
+
+      // Nothing is kept open between operations (the communicator is the manager's); close only
+      // records that the module is done, and a second call does nothing.
+      async close() {
+        closed = true;
+      },
+
+      // Beyond the contract, declared: instantiateOsModule refuses an undeclared one.
+      extensions: { machineId: "reads the guest's /etc/machine-id (for the operator's inventory)" },
+      async machineId(ctx: OsContext): Promise<string> {
+        if (closed) throw coreError('VLAB_ERR_CAPABILITY_MISSING', 'os-memory is closed');
+        return (await ctx.communicator.get('/etc/machine-id', { signal: ctx.signal }))
+          .toString('utf8')
+          .trim();
+      },
     };
   },
 });

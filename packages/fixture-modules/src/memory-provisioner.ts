@@ -23,18 +23,25 @@ export const memoryProvisionerConfig = z.object({
   pollIntervalMs: z.number().int().positive().default(5),
 });
 
-/** The memory provisioner: BMC, disk and image store of a `MemoryLab`. */
+/**
+ * The memory provisioner: BMC, disk and image store of a `MemoryLab`. It speaks contract 1.1:
+ * `importImage` (the lab's store), `release` (erases the machine's disk), `close` (ends the BMC
+ * sessions it keeps), and `StoredImage` with `sha256`, `osFamily`, `stamp` and `storedBytes`.
+ */
 export default defineProvisioner({
   name: 'provisioner-memory',
   version: '0.0.0',
-  contract: '^1.0.0',
+  contract: '^1.1.0',
   configSchema: memoryProvisionerConfig,
   create(config): Provisioner {
     const lab: MemoryLab = Lab.find(config.lab);
+    // BMC sessions kept open across operations, by computer: what `close` ends.
+    const sessions = new Set<string>();
 
     // The BMC login: resolve the credential and check it, as a real BMC session would.
     const bmc = async (ctx: ComputerContext): Promise<MemoryMachine> => {
       throwIfCancelled(ctx.signal, ctx.computer.name, 'BMC request');
+      if (sessions.has(ctx.computer.name)) return lab.machine(ctx.computer.name);
       const ref = ctx.computer.credentials['bmc'];
       if (ref === undefined)
         throw coreError('VLAB_ERR_CONFIG_INVALID', 'the computer has no bmc credential', {
@@ -47,6 +54,7 @@ export default defineProvisioner({
         });
       }
       ctx.log.debug('BMC session open', { user: 'admin', password });
+      sessions.add(ctx.computer.name);
       return lab.machine(ctx.computer.name);
     };
 
@@ -70,7 +78,15 @@ export default defineProvisioner({
     return {
       name: 'provisioner-memory',
       capabilities: {
-        features: ['capture', 'checkpoint', 'powerCycle', 'imageSize', 'deleteImage'],
+        features: [
+          'capture',
+          'checkpoint',
+          'powerCycle',
+          'imageSize',
+          'deleteImage',
+          'importImage',
+          'release',
+        ],
         captureEndState: 'off',
         osFamilies: ['linux'],
       },
@@ -145,7 +161,13 @@ export default defineProvisioner({
                   { computer: ctx.computer.name },
                 );
               }
-              lab.images.set(imageKey(image, newRevision), saved);
+              // A 1.1 store records the checksum, the OS family and the stamp it was captured with.
+              lab.images.set(imageKey(image, newRevision), {
+                ...saved,
+                sha256: createHash('sha256').update(saved.data).digest('hex'),
+                osFamily: ctx.os.family,
+                stamp: { image, revision: newRevision },
+              });
             },
           },
         ];
@@ -163,7 +185,9 @@ export default defineProvisioner({
         return {
           image,
           revision: newRevision,
+          // The memory store keeps the raw disk as it is: logical and stored sizes agree.
           sizeBytes: data.length,
+          storedBytes: data.length,
           sha256: createHash('sha256').update(data).digest('hex'),
         };
       },
@@ -212,20 +236,40 @@ export default defineProvisioner({
         return stored.data.length;
       },
       async listImages() {
-        return [...lab.images]
-          .filter(([key]) => !key.startsWith('.partial-'))
-          .map(([key, stored]) => {
+        return [...lab.images.keys()]
+          .filter((key) => !key.startsWith('.partial-'))
+          .flatMap((key) => {
             const at = key.lastIndexOf('@');
-            return {
-              name: key.slice(0, at),
-              revision: Number(key.slice(at + 1)),
-              sizeBytes: stored.data.length,
-              createdAt: stored.createdAt,
-            };
+            const stored = lab.storedImage(key.slice(0, at), Number(key.slice(at + 1)));
+            return stored === undefined ? [] : [stored];
           });
       },
       async deleteImage(_ctx, { name, revision }) {
         lab.images.delete(imageKey(name, revision));
+      },
+
+      // The lab's store reads the source under a temporary name, checks its sha256 (else
+      // VLAB_ERR_IMAGE_CORRUPT) and its room (else VLAB_ERR_STORE_FULL), and only then publishes.
+      async importImage(ctx, args) {
+        const stored = await lab.importImage(args, ctx.signal);
+        ctx.log.info('image imported', {
+          image: args.image,
+          revision: args.revision,
+          sizeBytes: stored.sizeBytes,
+        });
+        return stored;
+      },
+
+      // The machine's "VM and overlay" go: power off and an empty disk. A later load writes it again.
+      async release(ctx) {
+        const machine = await bmc(ctx);
+        machine.powerOff();
+        machine.eraseDisk();
+        ctx.log.info('machine released');
+      },
+
+      async close() {
+        sessions.clear();
       },
     };
   },

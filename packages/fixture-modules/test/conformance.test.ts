@@ -12,8 +12,11 @@ import {
 import memoryOsModule from '../src/memory-os-module.js';
 import memoryProvisioner from '../src/memory-provisioner.js';
 
-const lab = createMemoryLab();
+// The store starts empty: the provisioner kit seeds the base image through the provisioner's own
+// importImage (contract 1.1), and removes what it wrote at the end.
+const lab = createMemoryLab({ storeBaseImage: false });
 const deps = { log: silentLogger, secrets: createSecretResolver({ env: lab.secretEnv }) };
+// One instance per kit run: each run ends by closing its instance.
 const os = await instantiateOsModule(memoryOsModule, {}, deps);
 const provisioner = await instantiateProvisioner(memoryProvisioner, { lab: lab.id }, deps);
 
@@ -23,6 +26,6 @@ describeOsModuleConformance('os-memory keeps the OS module contract', {
 });
 describeProvisionerConformance('provisioner-memory keeps the provisioner contract', {
   provisioner,
-  os,
+  os: await instantiateOsModule(memoryOsModule, {}, deps),
   harness: lab.harness('node1'),
 });

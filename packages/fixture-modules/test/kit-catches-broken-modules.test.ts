@@ -5,6 +5,7 @@ import {
   type ModuleDeps,
   type OsModuleDefinition,
   type ProvisionerDefinition,
+  parseConfig,
   silentLogger,
 } from '@vlab/core';
 import {
@@ -17,8 +18,12 @@ import {
   provisionerChecks,
 } from '@vlab/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import capturesWithCaptureStart from '../src/broken/captures-with-capture-start.js';
+import closeNotIdempotent from '../src/broken/close-not-idempotent.js';
 import hangsOnAbort from '../src/broken/hangs-on-abort.js';
 import ignoresEndState from '../src/broken/ignores-end-state.js';
+import importLeavesCorruptImage from '../src/broken/import-leaves-corrupt-image.js';
+import importSkipsChecksum from '../src/broken/import-skips-checksum.js';
 import liesAboutEndState from '../src/broken/lies-about-end-state.js';
 import loadSkipsPostLoad from '../src/broken/load-skips-post-load.js';
 import logsPassword from '../src/broken/logs-password.js';
@@ -26,8 +31,10 @@ import neverCallsPreCapture from '../src/broken/never-calls-pre-capture.js';
 import overwritesExistingImage from '../src/broken/overwrites-existing-image.js';
 import postLoadAlwaysChanged from '../src/broken/post-load-always-changed.js';
 import readsDiskBeforePreCapture from '../src/broken/reads-disk-before-pre-capture.js';
+import releaseBreaksNodeStatus from '../src/broken/release-breaks-node-status.js';
 import sanitizeLeavesAccount from '../src/broken/sanitize-leaves-account.js';
 import throwsUncodedError from '../src/broken/throws-uncoded-error.js';
+import undeclaredHelperMethod from '../src/broken/undeclared-helper-method.js';
 import memoryOsModule from '../src/memory-os-module.js';
 import memoryProvisioner from '../src/memory-provisioner.js';
 
@@ -77,6 +84,33 @@ const provisionerSubject =
   async (lab, options) =>
     provisionerChecks({
       provisioner: await instantiateProvisioner(definition, { lab: lab.id }, deps(lab)),
+      os: await instantiateOsModule(memoryOsModule, {}, deps(lab)),
+      harness: lab.harness('node1'),
+      options,
+    });
+
+// An instance handed to the kit straight from `create`, as an author may do: instantiate… would
+// refuse these before the kit saw them (tested below), so the kit must catch them on its own.
+const createdOsSubject =
+  <Config>(definition: OsModuleDefinition<Config>): Subject =>
+  async (lab, options) =>
+    osModuleChecks({
+      os: await definition.create(
+        await parseConfig(definition.configSchema, {}, 'config'),
+        deps(lab),
+      ),
+      harness: lab.harness('node1'),
+      options,
+    });
+
+const createdProvisionerSubject =
+  <Config>(definition: ProvisionerDefinition<Config>): Subject =>
+  async (lab, options) =>
+    provisionerChecks({
+      provisioner: await definition.create(
+        await parseConfig(definition.configSchema, { lab: lab.id }, 'config'),
+        deps(lab),
+      ),
       os: await instantiateOsModule(memoryOsModule, {}, deps(lab)),
       harness: lab.harness('node1'),
       options,
@@ -197,6 +231,50 @@ const cases: readonly BrokenCase[] = [
     check: 'os/reserve-rejects-hostile-login',
     failure: `reserve with a hostile login threw an error without a VLAB_ERR_ code: bad login ${JSON.stringify("x'; rm -rf / #\n")}`,
   },
+  {
+    what: 'an OS module with an undeclared captureStart operation',
+    broken: createdOsSubject(capturesWithCaptureStart),
+    good: goodOs,
+    check: 'os/declared-extensions',
+    failure:
+      'it has operations outside the contract that it does not declare in extensions: captureStart',
+  },
+  {
+    what: 'a class-based provisioner with an undeclared helper method on its prototype',
+    broken: createdProvisionerSubject(undeclaredHelperMethod),
+    good: goodProvisioner,
+    check: 'provisioner/declared-extensions',
+    failure:
+      'it has operations outside the contract that it does not declare in extensions: imageLabel',
+  },
+  {
+    what: 'a provisioner whose second close throws',
+    broken: provisionerSubject(closeNotIdempotent),
+    good: goodProvisioner,
+    check: 'provisioner/close',
+    failure: 'a second close threw VLAB_ERR_COMPUTER_UNREACHABLE; close must be idempotent',
+  },
+  {
+    what: 'a provisioner whose importImage does not check the sha256',
+    broken: provisionerSubject(importSkipsChecksum),
+    good: goodProvisioner,
+    check: 'provisioner/import-image',
+    failure: 'importImage with a wrong sha256 resolved',
+  },
+  {
+    what: 'a provisioner whose importImage leaves a corrupt image in the store',
+    broken: provisionerSubject(importLeavesCorruptImage),
+    good: goodProvisioner,
+    check: 'provisioner/import-image',
+    failure: 'after a refused importImage (wrong sha256) the store still has the image',
+  },
+  {
+    what: 'a provisioner whose nodeStatus throws after release',
+    broken: provisionerSubject(releaseBreaksNodeStatus),
+    good: goodProvisioner,
+    check: 'provisioner/release',
+    failure: 'after release nodeStatus threw VLAB_ERR_COMPUTER_UNREACHABLE; it must answer',
+  },
   ...(['postLoad', 'reserve', 'sanitize', 'preCapture', 'waitForResponse'] as const).map(
     (operation): BrokenCase => ({
       what: `an OS module whose ${operation} ignores its AbortSignal`,
@@ -239,4 +317,43 @@ describe('the conformance kit catches broken modules', () => {
       await expect(check.run()).resolves.toBeUndefined();
     });
   }
+});
+
+describe('instantiate refuses undeclared operations (contract 1.1 extensions)', () => {
+  const refusals = [
+    {
+      what: 'an OS module with captureStart',
+      load: (lab: MemoryLab) => instantiateOsModule(capturesWithCaptureStart, {}, deps(lab)),
+      message:
+        'VLAB_ERR_MODULE_INVALID: module os-captures-with-capture-start created an invalid instance: it has operations outside the contract that it does not declare in extensions: captureStart.',
+    },
+    {
+      what: 'a class-based provisioner with a helper method',
+      load: (lab: MemoryLab) =>
+        instantiateProvisioner(undeclaredHelperMethod, { lab: lab.id }, deps(lab)),
+      message:
+        'VLAB_ERR_MODULE_INVALID: module provisioner-undeclared-helper-method created an invalid instance: it has operations outside the contract that it does not declare in extensions: imageLabel.',
+    },
+  ];
+  for (const r of refusals) {
+    it(`refuses ${r.what}, naming the member`, async () => {
+      const lab = createMemoryLab();
+      labs.push(lab);
+      const error = await r.load(lab).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'VLAB_ERR_MODULE_INVALID' });
+      expect((error as Error).message.startsWith(r.message)).toBe(true);
+    });
+  }
+
+  it('accepts the memory OS module, whose machineId extension is declared', async () => {
+    const lab = createMemoryLab();
+    labs.push(lab);
+    const os = await instantiateOsModule(memoryOsModule, {}, deps(lab));
+    expect(os.extensions).toEqual({ machineId: expect.any(String) });
+    const harness = lab.harness('node1');
+    await harness.reset();
+    const withExtension = os as typeof os & { machineId(ctx: unknown): Promise<string> };
+    const id = await withExtension.machineId(harness.osContext({ phase: 'x', timeoutMs: 5000 }));
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+  });
 });

@@ -29,8 +29,18 @@ export const CORE_ERROR_CODES = {
     hint: 'List the images with the provisioner (listImages) and check the name and revision the request asks for.',
   },
   VLAB_ERR_IMAGE_EXISTS: {
-    meaning: 'A capture would write an image revision that already exists.',
-    hint: 'Capture under a new revision number, or delete the old revision first if it is really unused.',
+    meaning: 'A capture or an import would write an image revision that already exists.',
+    hint: 'Capture or import under a new revision number, or delete the old revision first if it is really unused.',
+  },
+  VLAB_ERR_IMAGE_CORRUPT: {
+    meaning:
+      "An image's bytes do not match its SHA-256; the provisioner removed what it had written.",
+    hint: 'Copy or download the image again and check its SHA-256 before importing it; if a stored revision fails, delete it and recapture or reimport it.',
+  },
+  VLAB_ERR_STORE_FULL: {
+    meaning:
+      'The image store has no room for the revision being written; the provisioner removed what it had written.',
+    hint: 'Delete unused image revisions (listImages, deleteImage) or give the store more space, then try again.',
   },
   VLAB_ERR_CAPABILITY_MISSING: {
     meaning:
@@ -44,8 +54,8 @@ export const CORE_ERROR_CODES = {
   },
   VLAB_ERR_MODULE_INVALID: {
     meaning:
-      'A package named as a module does not export a valid module definition, or its instance lacks required operations.',
-    hint: 'Check the module name in the config; the package must default-export the result of defineOsModule or defineProvisioner.',
+      'A package named as a module does not export a valid module definition, or its instance lacks required operations or has operations it does not declare.',
+    hint: 'Check the module name in the config; the package must default-export the result of defineOsModule or defineProvisioner, and its instance must declare every operation beyond the contract in extensions.',
   },
   VLAB_ERR_CONFIG_INVALID: {
     meaning: 'A configuration value is missing or has the wrong type; the message names the key.',

@@ -16,9 +16,12 @@ const VLAB_ERROR_BRAND = Symbol.for('vlab.error');
  * The base class of every error a vlab package throws on purpose.
  *
  * @remarks
- * Recognise errors by {@link VlabError.code} (see {@link isVlabError}), never with `instanceof`:
- * two copies of `@vlab/core` in one process must not break error handling. The message says what
- * failed and on which computer; {@link VlabError.hint} says what to do.
+ * Recognise errors with {@link isVlabError} and their {@link VlabError.code}, never with
+ * `instanceof`: two copies of `@vlab/core` in one process must not break error handling. Every
+ * instance carries the brand `Symbol.for('vlab.error')` (non-enumerable), which `isVlabError`
+ * looks for; create errors through this class (or {@link coreError}), never as a plain object or
+ * `Error` with a `code`. The message says what failed and on which computer;
+ * {@link VlabError.hint} says what to do.
  * @public
  */
 export class VlabError extends Error {
@@ -53,14 +56,20 @@ export class VlabError extends Error {
 }
 
 /**
- * Whether `error` is a vlab error, optionally with the given code. Works across copies of
- * `@vlab/core` because it looks at the code, not the class.
+ * Whether `error` is a vlab error, optionally with the given code.
+ *
+ * @remarks
+ * It looks for the brand `Symbol.for('vlab.error')` that every {@link VlabError} carries (a
+ * registered symbol, so it works across copies of `@vlab/core` in one process), not at the class
+ * and not at the code's prefix: since contract 1.1 a plain object or `Error` with a
+ * `code: 'VLAB_ERR_…'` is not a vlab error.
+ * @param code - When given, the error must also have exactly this code.
  * @public
  */
 export function isVlabError(error: unknown, code?: string): error is VlabError {
   if (typeof error !== 'object' || error === null) return false;
-  const candidate = error as { code?: unknown };
-  if (typeof candidate.code !== 'string' || !candidate.code.startsWith('VLAB_ERR_')) return false;
+  const candidate = error as { code?: unknown; [VLAB_ERROR_BRAND]?: unknown };
+  if (candidate[VLAB_ERROR_BRAND] !== true || typeof candidate.code !== 'string') return false;
   return code === undefined || candidate.code === code;
 }
 

@@ -23,7 +23,7 @@ export {
   type CompatibilityRequest,
   isCompatible,
 } from '../compatibility.js';
-export { noConfig, parseConfig } from '../config.js';
+export { type ConfigIssue, noConfig, parseConfig } from '../config.js';
 export type {
   ChildContextOptions,
   ComputerContext,
@@ -112,8 +112,13 @@ export type {
   CaptureArgs,
   CaptureMode,
   CaptureResult,
+  ImageFileSource,
   ImageQuery,
   ImageRevisionRef,
+  ImageSource,
+  ImageSourceInfo,
+  ImageStreamSource,
+  ImportImageArgs,
   LoadArgs,
   LoadResult,
   NodeStatus,

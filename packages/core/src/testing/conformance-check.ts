@@ -1,3 +1,4 @@
+import { contractShapeProblems } from '../define.js';
 import { CORE_ERROR_CODES } from '../errors/core-errors.js';
 import { isVlabError } from '../errors/vlab-error.js';
 import { keepProcessAlive } from '../keep-alive.js';
@@ -175,4 +176,30 @@ export async function abortAndMeasure(
   ]);
   clearTimeout(timer);
   return { settled, error, rejected, msAfterAbort: performance.now() - abortedAt, work };
+}
+
+/** The `declared-extensions` check's body: the instance has no undeclared operation. */
+export function expectDeclaredExtensions(
+  instance: object,
+  kind: 'os' | 'provisioner',
+  fail: (message: string) => never,
+): void {
+  const problems = contractShapeProblems(instance, kind);
+  if (problems.length > 0) fail(problems.join('; '));
+}
+
+/** The `close` check's tail: `close` (when there) resolves, and a second call does not throw. */
+export async function expectCloseIdempotent(
+  instance: { close?(): Promise<void> },
+  options: ResolvedOptions,
+  fail: (message: string) => never,
+): Promise<void> {
+  if (instance.close === undefined) return;
+  await instance.close();
+  try {
+    await instance.close();
+  } catch (error) {
+    assertKnownError(error, options, fail, 'a second close');
+    fail(`a second close threw ${(error as { code: string }).code}; close must be idempotent`);
+  }
 }

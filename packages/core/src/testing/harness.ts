@@ -2,6 +2,7 @@ import type { ComputerRef, OperationContext, OsContext, ProvisionerContext } fro
 import type { LogRecord } from '../logger.js';
 import type { OsModule } from '../os-module.js';
 import type { PowerState } from '../power.js';
+import type { ImageSource } from '../provisioner.js';
 import type { Secret } from '../secret.js';
 import type { ReservationUser } from '../users.js';
 
@@ -70,6 +71,15 @@ export interface ConformanceHarness {
   accounts(): Promise<readonly string[]>;
   /** A file from the machine's disk, whatever its power; `undefined` when absent. */
   readFile(path: string): Promise<Buffer | undefined>;
+  /**
+   * Optional (contract 1.1): the raw disk image of {@link ConformanceHarness.image} as an
+   * `importImage` source, a fresh one each call. When it is there and the provisioner declares
+   * the `importImage` feature, the provisioner kit seeds the provisioner's own store with it
+   * through `importImage` (unless the store already has the revision) and checks the import.
+   * Without it (or without the feature) {@link ConformanceHarness.image} must already be in the
+   * provisioner's store before the run.
+   */
+  imageSource?(): Promise<ImageSource>;
   /** Reads of the machine's disk by the provisioner since the last reset. */
   diskReads(): readonly HarnessDiskRead[];
   /** Makes the machine stop answering (commands hang) until the returned function is called. */

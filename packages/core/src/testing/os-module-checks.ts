@@ -8,6 +8,8 @@ import {
   assertKnownError,
   type ConformanceCheck,
   type ConformanceOptions,
+  expectCloseIdempotent,
+  expectDeclaredExtensions,
   makeCheck,
   type ResolvedOptions,
   resolveOptions,
@@ -28,8 +30,10 @@ type Fail = (message: string) => never;
 
 /**
  * The OS module contract, as runnable checks: stamp and idempotence of `postLoad`, accounts of
- * `reserve`/`sanitize`, end states of `preCapture`, abort bounds, coded errors, no secret in logs.
- * Each check resets the machine first, so they run in any order.
+ * `reserve`/`sanitize`, end states of `preCapture`, abort bounds, coded errors, no secret in logs,
+ * declared extensions (contract 1.1). Each check resets the machine first, so they run in any
+ * order — except the last, `os/close`, which calls the module's optional `close` (twice: the second
+ * call must not throw) and so must run after every other check of the instance.
  * @public
  */
 export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCheck[] {
@@ -287,6 +291,21 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
         await os.preCapture(ctx('preCapture'), { stamp: target });
         if (harness.logs().length === 0)
           fail('the module wrote no log line at all; the kit cannot check it for secrets');
+      },
+    ),
+    check(
+      'declared-extensions',
+      'every operation beyond the contract is declared in extensions',
+      async (fail) => {
+        expectDeclaredExtensions(os, 'os', fail);
+      },
+    ),
+    // Last: it closes the module; run the checks in this order (describeOsModuleConformance does).
+    check(
+      'close',
+      'close, at the end of the run, resolves; a second call does not throw',
+      async (fail) => {
+        await expectCloseIdempotent(os, options, fail);
       },
     ),
   );

@@ -2,11 +2,19 @@ import type { ProvisionerContext } from '../context.js';
 import { END_STATES } from '../end-state.js';
 import { isVlabError } from '../errors/vlab-error.js';
 import type { OsModule, PreCaptureArgs } from '../os-module.js';
-import type { CaptureArgs, Provisioner } from '../provisioner.js';
+import type {
+  CaptureArgs,
+  ImageRevisionRef,
+  ImageSource,
+  Provisioner,
+  StoredImage,
+} from '../provisioner.js';
 import { parseStamp } from '../stamp.js';
 import {
   type ConformanceCheck,
   type ConformanceOptions,
+  expectCloseIdempotent,
+  expectDeclaredExtensions,
   makeCheck,
   resolveOptions,
 } from './conformance-check.js';
@@ -34,6 +42,18 @@ let captureSerial = 0;
  * The provisioning module contract, as runnable checks: `capture` calls `preCapture` exactly once,
  * before any disk read, with a valid end state and the stamp; it refuses an existing revision
  * before touching the machine; `load` ends with `postLoad`; both stop within the abort bound.
+ *
+ * @remarks
+ * The image store: when the provisioner declares `importImage` and the harness has
+ * `imageSource`, every check that loads first seeds the provisioner's own store with the
+ * harness's image through `importImage` (unless the revision is already there), and
+ * `provisioner/import-image` checks the import itself; otherwise the harness's image must already
+ * be in the store. Contract 1.1 checks run where declared: `provisioner/release` (feature
+ * `release`), `provisioner/declared-extensions` always. The last check, `provisioner/close`,
+ * deletes every revision the kit captured, imported or seeded (through `deleteImage`, when
+ * declared; otherwise they stay and the run's image names start with `kit-`), then calls the
+ * optional `close` twice; it must run after every other check of the instance, as
+ * `describeProvisionerConformance` runs them.
  * @public
  */
 export function provisionerChecks(subject: ProvisionerSubject): readonly ConformanceCheck[] {
@@ -54,17 +74,40 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
       harness.osContext({ phase: 'postLoad', timeoutMs: options.operationTimeoutMs }),
     );
   };
-  const newCapture = (mode: CaptureArgs['mode']): CaptureArgs => {
+  // Every revision the kit wrote (or may have written), to delete at the end.
+  const written: ImageRevisionRef[] = [];
+  const kitImageName = (): string => {
     captureSerial += 1;
-    return { image: `kit-${process.pid}-${Date.now()}-${captureSerial}`, newRevision: 1, mode };
+    return `kit-${process.pid}-${Date.now()}-${captureSerial}`;
+  };
+  const newCapture = (mode: CaptureArgs['mode']): CaptureArgs => {
+    const args = { image: kitImageName(), newRevision: 1, mode };
+    written.push({ name: args.image, revision: args.newRevision });
+    return args;
   };
   const features = provisioner.capabilities.features;
+  const imports = features.includes('importImage') && harness.imageSource !== undefined;
+  const importImage = (image: string, revision: number, source: ImageSource) => {
+    const run = provisioner.importImage;
+    if (run === undefined)
+      throw new Error('the provisioner declares importImage but has no such operation');
+    written.push({ name: image, revision });
+    return run.call(provisioner, storeCtx(), { image, revision, source });
+  };
+  /** Puts the harness's image into the provisioner's store through importImage, when it can. */
+  const seeded = async (): Promise<void> => {
+    if (!imports || harness.imageSource === undefined) return;
+    const { name, revision } = harness.image;
+    if (await provisioner.imageExists(storeCtx(), { name, revision })) return;
+    await importImage(name, revision, await harness.imageSource());
+  };
 
   const checks: ConformanceCheck[] = [
     check(
       'load-ends-with-post-load',
       'load deploys the image and ends by calling postLoad once',
       async (fail) => {
+        await seeded();
         await harness.reset();
         const spy = spyOnOsModule(os);
         const result = await provisioner.load(ctx(spy.module, 'load'), {
@@ -109,6 +152,7 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
       'abort-load',
       `load stops within ${options.abortBoundMs} ms of its AbortSignal`,
       async (fail) => {
+        await seeded();
         await harness.reset();
         await expectAbortHonoured(harness, options, fail, 'load', (signal) =>
           provisioner.load(ctx(os, 'load', signal), {
@@ -168,9 +212,11 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
           const size = await provisioner.imageSize(storeCtx(), query);
           if (size !== result.sizeBytes)
             fail(`imageSize says ${size} bytes, capture said ${result.sizeBytes}`);
-          const listed = await provisioner.listImages(storeCtx());
-          if (!listed.some((i) => i.name === args.image && i.revision === args.newRevision))
-            fail('listImages does not list the capture');
+          const listed = (await provisioner.listImages(storeCtx())).find(
+            (i) => i.name === args.image && i.revision === args.newRevision,
+          );
+          if (listed === undefined) return fail('listImages does not list the capture');
+          expectListedAsCaptured(listed, result, fail);
         },
       ),
 
@@ -232,6 +278,110 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
     );
   }
 
+  if (imports && harness.imageSource !== undefined) {
+    const imageSource = harness.imageSource.bind(harness);
+    checks.push(
+      check(
+        'import-image',
+        'importImage stores a revision with its sha256, refuses an existing one and a checksum mismatch, leaving nothing behind',
+        async (fail) => {
+          const source = await imageSource();
+          const image = kitImageName();
+          const stored = await importImage(image, 1, source);
+          if (stored.name !== image || stored.revision !== 1)
+            fail(`importImage returned ${stored.name}@${stored.revision}, expected ${image}@1`);
+          if (stored.sha256 !== source.sha256)
+            fail(`importImage returned sha256 "${stored.sha256}", expected "${source.sha256}"`);
+          if (stored.osFamily !== source.osFamily)
+            fail(
+              `importImage returned osFamily "${stored.osFamily}", expected "${source.osFamily}"`,
+            );
+          const ref = { name: image, revision: 1 };
+          if (!(await provisioner.imageExists(storeCtx(), ref)))
+            fail('after importImage imageExists says the revision is absent');
+          const size = await provisioner.imageSize(storeCtx(), ref);
+          if (size !== stored.sizeBytes)
+            fail(`imageSize says ${size} bytes, importImage said ${stored.sizeBytes}`);
+          const listed = (await provisioner.listImages(storeCtx())).find(
+            (i) => i.name === image && i.revision === 1,
+          );
+          if (listed?.sha256 !== source.sha256 || listed.osFamily !== source.osFamily)
+            fail('listImages does not list the import with its sha256 and osFamily');
+
+          const again = await importImage(image, 1, await imageSource()).then(
+            () => fail('a second importImage of the same revision resolved'),
+            (e: unknown) => e,
+          );
+          if (!isVlabError(again, 'VLAB_ERR_IMAGE_EXISTS'))
+            fail(
+              `a second importImage threw ${(again as { code?: string }).code}, expected VLAB_ERR_IMAGE_EXISTS`,
+            );
+
+          const corrupt = kitImageName();
+          const wrong = { ...(await imageSource()), sha256: '0'.repeat(64) };
+          const mismatch = await importImage(corrupt, 1, wrong).then(
+            () => fail('importImage with a wrong sha256 resolved'),
+            (e: unknown) => e,
+          );
+          if (!isVlabError(mismatch, 'VLAB_ERR_IMAGE_CORRUPT'))
+            fail(
+              `importImage with a wrong sha256 threw ${(mismatch as { code?: string }).code}, expected VLAB_ERR_IMAGE_CORRUPT`,
+            );
+          if (await provisioner.imageExists(storeCtx(), { name: corrupt }))
+            fail('after a refused importImage (wrong sha256) the store still has the image');
+          const left = (await provisioner.listImages(storeCtx())).filter((i) =>
+            i.name.includes(corrupt),
+          );
+          if (left.length > 0)
+            fail(`after a refused importImage listImages still shows ${left[0]?.name}`);
+        },
+      ),
+    );
+  }
+
+  if (features.includes('release')) {
+    checks.push(
+      check('release', 'after release, nodeStatus answers and a later load works', async (fail) => {
+        await seeded();
+        await harness.reset();
+        const release = provisioner.release;
+        if (release === undefined)
+          return fail('the provisioner declares release but has no release');
+        await provisioner.load(ctx(os, 'load'), {
+          image: harness.image.name,
+          revision: harness.image.revision,
+        });
+        await release.call(provisioner, ctx(os, 'release'));
+        await release.call(provisioner, ctx(os, 'release'));
+        const status = await provisioner.nodeStatus(ctx(os, 'nodeStatus')).then(
+          (answer) => answer,
+          (error: unknown) =>
+            fail(
+              `after release nodeStatus threw ${(error as { code?: string }).code ?? String(error)}; it must answer`,
+            ),
+        );
+        if (!['ready', 'post-load', 'reload'].includes(status.verdict))
+          fail(`after release nodeStatus gave the verdict "${String(status.verdict)}"`);
+        const spy = spyOnOsModule(os);
+        await provisioner
+          .load(ctx(spy.module, 'load'), {
+            image: harness.image.name,
+            revision: harness.image.revision,
+          })
+          .then(
+            () => {},
+            (error: unknown) =>
+              fail(
+                `after release load failed: ${(error as { message?: string }).message ?? String(error)}`,
+              ),
+          );
+        if (spy.calls.filter((c) => c.operation === 'postLoad').length !== 1)
+          fail('after release load did not end with postLoad');
+        if ((await harness.power()) !== 'on') fail('after release and load the machine is not on');
+      }),
+    );
+  }
+
   if (features.includes('deleteImage') && features.includes('capture')) {
     checks.push(
       check('delete-image', 'deleteImage removes a revision and is idempotent', async (fail) => {
@@ -246,5 +396,46 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
       }),
     );
   }
+
+  checks.push(
+    check(
+      'declared-extensions',
+      'every operation beyond the contract is declared in extensions',
+      async (fail) => {
+        expectDeclaredExtensions(provisioner, 'provisioner', fail);
+      },
+    ),
+    // Last: it removes what the kit wrote and closes the provisioner.
+    check(
+      'close',
+      'at the end of the run, deleteImage removes what the kit captured or imported, and close resolves; a second close does not throw',
+      async (fail) => {
+        if (features.includes('deleteImage')) {
+          for (const ref of written.splice(0)) {
+            await provisioner.deleteImage(storeCtx(), ref);
+            if (await provisioner.imageExists(storeCtx(), ref))
+              fail(`after deleteImage of ${ref.name}@${ref.revision} imageExists still says true`);
+          }
+        }
+        await expectCloseIdempotent(provisioner, options, fail);
+      },
+    ),
+  );
   return checks;
+}
+
+/** What `listImages` shows for a capture must agree with what `capture` returned. */
+function expectListedAsCaptured(
+  listed: StoredImage,
+  result: { readonly sizeBytes: number; readonly sha256: string; readonly image: string },
+  fail: Fail,
+): void {
+  if (listed.sizeBytes !== result.sizeBytes)
+    fail(
+      `listImages gives the capture sizeBytes ${listed.sizeBytes}, capture said ${result.sizeBytes} (both are the logical disk size)`,
+    );
+  if (listed.sha256 !== undefined && listed.sha256 !== result.sha256)
+    fail(`listImages gives the capture sha256 "${listed.sha256}", capture said "${result.sha256}"`);
+  if (listed.stamp !== undefined && listed.stamp.image !== result.image)
+    fail(`listImages gives the capture the stamp of ${listed.stamp.image}`);
 }

@@ -20,7 +20,7 @@ export function breakOsModule(
   return defineOsModule({
     name,
     version: '0.0.0',
-    contract: '^1.0.0',
+    contract: '^1.1.0',
     configSchema: memoryOsConfig,
     async create(config, deps): Promise<OsModule> {
       const good = await memoryOsModule.create(config, deps);
@@ -37,7 +37,7 @@ export function breakProvisioner(
   return defineProvisioner({
     name,
     version: '0.0.0',
-    contract: '^1.0.0',
+    contract: '^1.1.0',
     configSchema: memoryProvisionerConfig,
     async create(config, deps): Promise<Provisioner> {
       const good = await memoryProvisioner.create(config, deps);

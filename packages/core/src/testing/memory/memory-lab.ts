@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { abortError, throwIfCancelled } from '../../abort.js';
 import type {
   ComputerRef,
   OperationContext,
@@ -11,11 +13,13 @@ import {
   createProvisionerContext,
 } from '../../create-context.js';
 import { coreError } from '../../errors/core-errors.js';
+import { isVlabError } from '../../errors/vlab-error.js';
 import { createLogger, type LogRecord } from '../../logger.js';
 import type { OsModule } from '../../os-module.js';
 import type { PowerProbe, PowerState } from '../../power.js';
+import type { ImageStreamSource, ImportImageArgs, StoredImage } from '../../provisioner.js';
 import { createSecretResolver, Secret, type SecretResolver } from '../../secret.js';
-import { capturedStamp, IMAGE_STAMP_PATHS, serializeStamp } from '../../stamp.js';
+import { capturedStamp, IMAGE_STAMP_PATHS, type StampTarget, serializeStamp } from '../../stamp.js';
 import type { ReservationUser } from '../../users.js';
 import type { ConformanceHarness, HarnessContextOptions } from '../harness.js';
 import { MemoryCommunicator } from './memory-communicator.js';
@@ -27,6 +31,12 @@ export interface MemoryImage {
   readonly data: Buffer;
   /** ISO time it was stored. */
   readonly createdAt: string;
+  /** Hex SHA-256 of `data` (the logical disk bytes). Set by the lab's store since contract 1.1. */
+  readonly sha256?: string | undefined;
+  /** The image's OS family. Set by the lab's store since contract 1.1. */
+  readonly osFamily?: string | undefined;
+  /** The stamp target it was captured with; absent for an imported image. */
+  readonly stamp?: StampTarget | undefined;
 }
 
 /** Options of {@link createMemoryLab}. @public */
@@ -35,6 +45,13 @@ export interface MemoryLabOptions {
   readonly computers?: readonly string[];
   /** Timing of every machine of the lab. Default: that of {@link MemoryMachineTiming}. */
   readonly timing?: MemoryMachineTiming;
+  /**
+   * Whether the store starts with {@link MEMORY_BASE_IMAGE} (imported by the lab's store). Default:
+   * true. Set false to let the conformance kit seed it through a provisioner's `importImage`.
+   */
+  readonly storeBaseImage?: boolean;
+  /** How many bytes the image store holds in all; an import beyond it is `VLAB_ERR_STORE_FULL`. Default: unlimited. */
+  readonly storeCapacityBytes?: number;
 }
 
 /** The image every memory lab starts with: `base` revision 1, family `linux`. @public */
@@ -55,14 +72,19 @@ export class MemoryLab {
   readonly images = new Map<string, MemoryImage>();
   /** Secret values by environment variable name, for the lab's secret resolver. */
   readonly secretEnv: Record<string, string> = { VLAB_MEMORY_BMC_PASSWORD: `bmc-${randomUUID()}` };
+  /** The raw disk image of {@link MEMORY_BASE_IMAGE}, whether or not the store holds it. */
+  readonly baseImage: Buffer;
+  /** How many bytes the store holds in all (`Infinity`: unlimited). */
+  readonly storeCapacityBytes: number;
   readonly #machines = new Map<string, MemoryMachine>();
   readonly #communicators = new Map<string, MemoryCommunicator>();
 
   /**
-   * Makes the machines (off, with empty disks), stores {@link MEMORY_BASE_IMAGE}, and registers the
-   * lab under its id. Same as {@link createMemoryLab}.
+   * Makes the machines (off, with empty disks), stores {@link MEMORY_BASE_IMAGE} (unless
+   * `storeBaseImage` is false), and registers the lab under its id. Same as {@link createMemoryLab}.
    */
   constructor(options: MemoryLabOptions = {}) {
+    this.storeCapacityBytes = options.storeCapacityBytes ?? Number.POSITIVE_INFINITY;
     for (const name of options.computers ?? ['node1'])
       this.#machines.set(name, new MemoryMachine(name, options.timing));
     const base = new MemoryMachine('base');
@@ -75,11 +97,125 @@ export class MemoryLab {
         ),
       ),
     );
-    this.images.set(imageKey(MEMORY_BASE_IMAGE.name, MEMORY_BASE_IMAGE.revision), {
-      data: base.readDiskWithoutRecord(),
-      createdAt: new Date().toISOString(),
-    });
+    this.baseImage = base.readDiskWithoutRecord();
+    if (options.storeBaseImage ?? true) {
+      // Through the store's import path, as importImage puts it there: no side door.
+      this.#publish(MEMORY_BASE_IMAGE.name, MEMORY_BASE_IMAGE.revision, this.baseImage, {
+        sha256: sha256Of(this.baseImage),
+        osFamily: MEMORY_BASE_IMAGE.osFamily,
+      });
+    }
     labs.set(this.id, this);
+  }
+
+  /** {@link MEMORY_BASE_IMAGE}'s raw disk as an `importImage` source (a fresh stream each call). */
+  baseImageSource(): ImageStreamSource {
+    const data = this.baseImage;
+    return {
+      stream: (async function* () {
+        // Two chunks, as a real stream would give them.
+        yield data.subarray(0, data.length >> 1);
+        yield data.subarray(data.length >> 1);
+      })(),
+      sha256: sha256Of(data),
+      osFamily: MEMORY_BASE_IMAGE.osFamily,
+    };
+  }
+
+  /** Bytes the store holds now, temporary images included. */
+  storedBytes(): number {
+    let total = 0;
+    for (const image of this.images.values()) total += image.data.length;
+    return total;
+  }
+
+  /**
+   * The store's import (contract 1.1 `importImage`): reads the raw disk image from a file or a
+   * stream into a temporary entry, checks its SHA-256 and the store's room, then publishes it.
+   * Refuses an existing revision (`VLAB_ERR_IMAGE_EXISTS`) before reading; a checksum mismatch
+   * (`VLAB_ERR_IMAGE_CORRUPT`), a full store (`VLAB_ERR_STORE_FULL`) or an abort leave nothing
+   * behind.
+   */
+  async importImage(args: ImportImageArgs, signal?: AbortSignal): Promise<StoredImage> {
+    const { image, revision, source } = args;
+    if (this.images.has(imageKey(image, revision))) {
+      throw coreError(
+        'VLAB_ERR_IMAGE_EXISTS',
+        `image ${image} revision ${revision} already exists`,
+      );
+    }
+    const temporary = imageKey(`.partial-${image}`, revision);
+    try {
+      let data: Buffer;
+      if (source.path !== undefined) {
+        data = await readFile(source.path, signal === undefined ? {} : { signal });
+      } else {
+        const chunks: Buffer[] = [];
+        for await (const chunk of source.stream) {
+          if (signal !== undefined) throwIfCancelled(signal, undefined, 'importImage');
+          chunks.push(Buffer.from(chunk));
+        }
+        data = Buffer.concat(chunks);
+      }
+      if (signal !== undefined) throwIfCancelled(signal, undefined, 'importImage');
+      if (this.storedBytes() + data.length > this.storeCapacityBytes) {
+        throw coreError(
+          'VLAB_ERR_STORE_FULL',
+          `image ${image} revision ${revision} needs ${data.length} bytes; the store has ${Math.max(0, this.storeCapacityBytes - this.storedBytes())} left`,
+        );
+      }
+      this.images.set(temporary, { data, createdAt: new Date().toISOString() });
+      const written = (this.images.get(temporary) as MemoryImage).data;
+      const actual = sha256Of(written);
+      if (actual !== source.sha256.toLowerCase()) {
+        throw coreError(
+          'VLAB_ERR_IMAGE_CORRUPT',
+          `image ${image} revision ${revision} has SHA-256 ${actual}, expected ${source.sha256}`,
+          { details: { expected: source.sha256, actual } },
+        );
+      }
+      return this.#publish(image, revision, written, {
+        sha256: actual,
+        osFamily: source.osFamily,
+      });
+    } catch (error) {
+      // Reading a file cut short by the signal rejects with Node's AbortError: give the typed one.
+      if (signal?.aborted && !isVlabError(error))
+        throw abortError(signal, undefined, 'importImage');
+      throw error;
+    } finally {
+      this.images.delete(temporary);
+    }
+  }
+
+  /** The revision as `listImages` shows it. */
+  storedImage(name: string, revision: number): StoredImage | undefined {
+    const stored = this.images.get(imageKey(name, revision));
+    if (stored === undefined) return undefined;
+    return {
+      name,
+      revision,
+      sizeBytes: stored.data.length,
+      storedBytes: stored.data.length,
+      createdAt: stored.createdAt,
+      sha256: stored.sha256 ?? sha256Of(stored.data),
+      osFamily: stored.osFamily,
+      stamp: stored.stamp,
+    };
+  }
+
+  #publish(
+    name: string,
+    revision: number,
+    data: Buffer,
+    meta: { sha256: string; osFamily: string; stamp?: StampTarget },
+  ): StoredImage {
+    this.images.set(imageKey(name, revision), {
+      data,
+      createdAt: new Date().toISOString(),
+      ...meta,
+    });
+    return this.storedImage(name, revision) as StoredImage;
   }
 
   /** The lab with this id; throws `VLAB_ERR_CONFIG_INVALID` when there is none. */
@@ -133,14 +269,21 @@ export class MemoryLab {
     };
   }
 
-  /** Deploys a stored image onto a computer and boots it, re-pinning its host key — what `reset` does. */
+  /**
+   * Deploys a stored image onto a computer and boots it, re-pinning its host key — what `reset`
+   * does. {@link MEMORY_BASE_IMAGE} comes from the lab's own copy when the store lacks it.
+   */
   deploy(name: string, image: { readonly name: string; readonly revision: number }): void {
-    const stored = this.images.get(imageKey(image.name, image.revision));
-    if (stored === undefined)
+    const isBase =
+      image.name === MEMORY_BASE_IMAGE.name && image.revision === MEMORY_BASE_IMAGE.revision;
+    const data =
+      this.images.get(imageKey(image.name, image.revision))?.data ??
+      (isBase ? this.baseImage : undefined);
+    if (data === undefined)
       throw coreError('VLAB_ERR_IMAGE_NOT_FOUND', `no image ${image.name}@${image.revision}`);
     const machine = this.machine(name);
     machine.powerOff();
-    machine.writeDisk(stored.data);
+    machine.writeDisk(data);
     const hostKey = machine.ensureHostKey();
     machine.powerOn();
     void this.communicator(name).trustHostKeys([hostKey]);
@@ -160,6 +303,11 @@ export class MemoryLab {
 /** Makes a {@link MemoryLab}. @public */
 export function createMemoryLab(options: MemoryLabOptions = {}): MemoryLab {
   return new MemoryLab(options);
+}
+
+/** Hex SHA-256 of a buffer. */
+function sha256Of(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** The key of an image revision in {@link MemoryLab.images}. @public */
@@ -222,6 +370,7 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
     powerEvents: () => machine.powerEvents.slice(powerMark),
     accounts: async () => machine.userAccounts.map((a) => a.login),
     readFile: async (path) => machine.files.get(path),
+    imageSource: async () => lab.baseImageSource(),
     diskReads: () => machine.diskReads.slice(readMark),
     async stall() {
       const resume = machine.stall();

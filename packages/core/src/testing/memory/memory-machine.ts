@@ -156,6 +156,12 @@ export class MemoryMachine {
     this.#accounts = new Map(parsed.accounts.map((a) => [a.login, a]));
   }
 
+  /** Empties the disk — no files, no accounts — as deleting a VM and its overlay would. */
+  eraseDisk(): void {
+    this.files = new Map();
+    this.#accounts = new Map();
+  }
+
   /** Reads the whole disk (a capture) and records the read. */
   readDisk(): Buffer {
     this.diskReads.push({ at: performance.now(), power: this.#power });

@@ -1,0 +1,235 @@
+// A module written against contract 1.0.0, kept exactly as the fixture was before contract 1.1
+// (declaring ^1.0.0, using no 1.1 feature): a 1.1 core must still load it and pass it through the kit.
+import {
+  capturedStamp,
+  coreError,
+  defineOsModule,
+  type EndState,
+  IMAGE_STAMP_PATHS,
+  type ImageStamp,
+  isVlabError,
+  type OsContext,
+  type OsModule,
+  parseStamp,
+  type ReservationUser,
+  readyStamp,
+  serializeStamp,
+  taintedStamp,
+  waitForPowerState,
+} from '@vlab/core';
+import { z } from 'zod';
+
+const STAMP = IMAGE_STAMP_PATHS.posix;
+const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key';
+const RESERVATION_USERS = '/var/lib/vlab/reservation-users';
+const LOGIN = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** Config of the memory OS module. */
+export const memoryOsConfig = z.object({
+  /** How often power is polled while waiting for a shutdown, in milliseconds. */
+  pollIntervalMs: z.number().int().positive().default(5),
+  /** The end states preCapture offers. */
+  endStates: z.array(z.enum(['on', 'off', 'reboot'])).default(['off', 'reboot', 'on']),
+});
+
+/** The memory OS module: a Linux-like guest on a `MemoryMachine` of `@vlab/core/testing`. */
+export default defineOsModule({
+  name: 'os-memory',
+  version: '0.0.0',
+  contract: '^1.0.0',
+  configSchema: memoryOsConfig,
+  create(config): OsModule {
+    const endStates: readonly EndState[] = config.endStates;
+
+    const run = (ctx: OsContext, argv: readonly string[], stdin?: string) =>
+      ctx.communicator.runChecked(argv, {
+        signal: ctx.signal,
+        ...(stdin === undefined ? {} : { stdin }),
+      });
+
+    const readStamp = async (ctx: OsContext): Promise<ImageStamp | undefined> => {
+      const result = await ctx.communicator.run(['cat', STAMP], { signal: ctx.signal });
+      return result.code === 0
+        ? parseStamp(result.stdout.toString('utf8'), ctx.computer.name)
+        : undefined;
+    };
+    const writeStamp = (ctx: OsContext, stamp: ImageStamp) =>
+      ctx.communicator.put(STAMP, serializeStamp(stamp), { signal: ctx.signal });
+
+    const sanitize = async (ctx: OsContext): Promise<void> => {
+      const listed = await ctx.communicator.run(['cat', RESERVATION_USERS], { signal: ctx.signal });
+      const logins =
+        listed.code === 0 ? listed.stdout.toString('utf8').split('\n').filter(Boolean) : [];
+      for (const login of logins) {
+        await ctx.communicator.run(['pkill', '-KILL', '-u', login], { signal: ctx.signal });
+        const removed = await ctx.communicator.run(['userdel', '--remove', login], {
+          signal: ctx.signal,
+        });
+        // 6: no such user — already gone, which is what sanitize wants.
+        if (removed.code !== 0 && removed.code !== 6)
+          await run(ctx, ['userdel', '--remove', login]);
+        ctx.log.info('removed reservation account', { login });
+      }
+      await run(ctx, ['rm', '-f', RESERVATION_USERS]);
+    };
+
+    const powerOffConfirmed = async (
+      ctx: OsContext,
+      verb: 'poweroff' | 'reboot',
+    ): Promise<void> => {
+      await run(ctx, ['systemctl', verb]);
+      await waitForPowerState(ctx.power, 'off', {
+        signal: ctx.signal,
+        timeoutMs: ctx.remainingMs(),
+        intervalMs: config.pollIntervalMs,
+        computer: ctx.computer.name,
+      });
+    };
+
+    return {
+      name: 'os-memory',
+      family: 'linux',
+      capabilities: { endStates, features: ['passwordLogin', 'adminUsers'] },
+
+      async postLoad(ctx) {
+        const stamp = await readStamp(ctx);
+        if (stamp === undefined) {
+          throw coreError('VLAB_ERR_STAMP_INVALID', 'the loaded image has no stamp', {
+            computer: ctx.computer.name,
+          });
+        }
+        if (stamp.state === 'ready' && stamp.computer === ctx.computer.name)
+          return { changed: false, stamp };
+        await run(ctx, ['hostnamectl', 'set-hostname', ctx.computer.hostname]);
+        await run(ctx, ['rm', '-f', HOST_KEY, `${HOST_KEY}.pub`]);
+        await run(ctx, ['ssh-keygen', '-A']);
+        const hostKey = (
+          await ctx.communicator.get(`${HOST_KEY}.pub`, { signal: ctx.signal })
+        ).toString('utf8');
+        // Still on the trusted connection: re-pin now, so the next contact is not refused.
+        await ctx.communicator.trustHostKeys([hostKey], { signal: ctx.signal });
+        await run(ctx, ['rm', '-f', '/etc/machine-id']);
+        await run(ctx, ['systemd-machine-id-setup']);
+        const ready = readyStamp(stamp, ctx.computer.name);
+        await writeStamp(ctx, ready);
+        ctx.log.info('postLoad done', { image: ready.image, revision: ready.revision });
+        return { changed: true, stamp: ready };
+      },
+
+      async reserve(ctx, { users }) {
+        for (const user of users) assertSafeUser(user, ctx.computer.name);
+        for (const user of users) {
+          const uid = user.uid === undefined ? [] : ['--uid', String(user.uid)];
+          await run(ctx, ['useradd', '--create-home', ...uid, user.login]);
+          await ctx.communicator.put(
+            `/home/${user.login}/.ssh/authorized_keys`,
+            user.sshKeys.map((k) => `${k}\n`).join(''),
+            {
+              signal: ctx.signal,
+              mode: 0o600,
+            },
+          );
+          // The password travels on stdin, never in argv or a log line.
+          if (user.password !== undefined)
+            await run(ctx, ['chpasswd'], `${user.login}:${user.password.reveal()}\n`);
+          if (user.admin) await run(ctx, ['usermod', '--append', '--groups', 'sudo', user.login]);
+          ctx.log.info('created reservation account', {
+            login: user.login,
+            admin: user.admin,
+            password: user.password,
+          });
+        }
+        await ctx.communicator.put(RESERVATION_USERS, users.map((u) => `${u.login}\n`).join(''), {
+          signal: ctx.signal,
+        });
+        const stamp = await readStamp(ctx);
+        if (stamp !== undefined) await writeStamp(ctx, taintedStamp(stamp));
+        const host = ctx.computer.addresses.public ?? ctx.computer.addresses.management;
+        return {
+          access: users.map((u) => ({ login: u.login, protocol: 'ssh' as const, host, port: 22 })),
+        };
+      },
+
+      sanitize,
+
+      async postReservation(ctx) {
+        const script = await ctx.communicator.run(['cat', '/usr/local/lib/vlab/post-reservation'], {
+          signal: ctx.signal,
+        });
+        ctx.log.info(
+          script.code === 0
+            ? 'image has an end-of-reservation script'
+            : 'no end-of-reservation script',
+        );
+      },
+
+      async preCapture(ctx, { endState = 'off', stamp }) {
+        if (!endStates.includes(endState)) {
+          throw coreError(
+            'VLAB_ERR_CAPABILITY_MISSING',
+            `os-memory does not offer end state ${endState}`,
+            {
+              computer: ctx.computer.name,
+            },
+          );
+        }
+        await sanitize(ctx);
+        await run(ctx, ['rm', '-f', HOST_KEY, `${HOST_KEY}.pub`, '/etc/machine-id']);
+        await writeStamp(ctx, capturedStamp(stamp));
+        ctx.log.info('generalized for capture', { endState });
+        if (endState === 'off') await powerOffConfirmed(ctx, 'poweroff');
+        if (endState === 'reboot') await powerOffConfirmed(ctx, 'reboot');
+        return { endState };
+      },
+
+      async isResponding(ctx) {
+        try {
+          return (
+            (await ctx.communicator.run(['true'], { signal: ctx.signal, timeoutMs: 5000 })).code ===
+            0
+          );
+        } catch (error) {
+          if (isVlabError(error)) return false;
+          throw error;
+        }
+      },
+
+      async waitForResponse(ctx, options = {}) {
+        await ctx.communicator.waitUntilReachable({
+          signal: ctx.signal,
+          timeoutMs: options.timeoutMs ?? 600_000,
+        });
+      },
+
+      async shutdown(ctx) {
+        await powerOffConfirmed(ctx, 'poweroff');
+      },
+
+      async reboot(ctx, options = {}) {
+        await powerOffConfirmed(ctx, 'reboot');
+        await ctx.communicator.waitUntilReachable({
+          signal: ctx.signal,
+          timeoutMs: options.timeoutMs ?? 600_000,
+        });
+      },
+
+      readStamp,
+    };
+  },
+});
+
+function assertSafeUser(user: ReservationUser, computer: string): void {
+  if (!LOGIN.test(user.login)) {
+    throw coreError(
+      'VLAB_ERR_CONFIG_INVALID',
+      `login ${JSON.stringify(user.login)} is not a valid user name`,
+      { computer },
+    );
+  }
+  for (const key of user.sshKeys) {
+    if (key.includes('\n'))
+      throw coreError('VLAB_ERR_CONFIG_INVALID', `an SSH key of ${user.login} spans lines`, {
+        computer,
+      });
+  }
+}
