@@ -10,8 +10,8 @@ import { type ErrorCodeInfo, VlabError, type VlabErrorOptions } from '@vlab/core
 export const SSH_ERROR_CODES = {
   VLAB_ERR_SSH_ARGUMENT_INVALID: {
     meaning:
-      'A command cannot be passed to the remote shell unchanged: an argument holds a NUL byte or an unpaired UTF-16 surrogate, the argument vector is empty, or the command line exceeds what one remote exec accepts (128 KiB).',
-    hint: 'Pass binary or very long data on stdin or as a file (writeFile), never in the argument vector.',
+      'A command or file path cannot reach the remote side unchanged: an argument or path holds a NUL byte or an unpaired UTF-16 surrogate, an argument is not a string, the argument vector is empty, the program name starts with a hyphen, or the command line exceeds what one remote exec accepts (128 KiB).',
+    hint: 'Pass binary or very long data on stdin or as a file (writeFile), never in the argument vector; name a program whose name starts with a hyphen by a path (./-x).',
   },
   VLAB_ERR_SSH_HOSTKEY_UNKNOWN: {
     meaning:
