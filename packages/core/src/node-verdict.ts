@@ -4,7 +4,10 @@ import type { ImageStamp } from './stamp.js';
 
 /**
  * The `nodeStatus` verdict every provisioner should give, from what it observed: whether the OS
- * answers, its stamp, and the image the reservation wants.
+ * answers, its stamp, and the image the reservation wants. `nodeStatus`'s verdicts stay
+ * `ready | post-load | reload` with `power` and `responding` beside them; a tainted computer is
+ * always reloaded before reuse, so a tainted stamp gives `reload` whatever its state (see
+ * {@link ImageStamp}).
  * @param observed - Whether the OS answered, and the stamp it holds (`undefined` when none).
  * @param wanted - The image revision the machine should hold; `undefined` checks no revision.
  * @param computer - The computer asked about; a `ready` stamp made for another computer (a cloned

@@ -84,8 +84,21 @@ export interface WaitForResponseOptions {
 export interface OsModule {
   /** The module's name as configured (`os-linux`). */
   readonly name: string;
-  /** The OS family it serves (`linux`, `windows`); matched against `ImageRef.osFamily`. */
+  /**
+   * The OS family it serves (`linux`, `windows`): a lowercase name, required since contract 1.0.
+   * It is matched against `ImageRef.osFamily` and against the provisioner's
+   * `capabilities.osFamilies` — the families whose first contact that provisioner can arrange —
+   * by {@link isCompatible}.
+   */
   readonly family: string;
+  /**
+   * Optional (contract 1.1): the command language its operations need from `ctx.communicator`
+   * (`Communicator.shell`): `posix` for a POSIX shell, `powershell` for PowerShell. Declared, the
+   * manager refuses a computer whose communicator speaks the other one ({@link isCompatible} with
+   * the request's `shell`), before the first operation; undeclared (a 1.0 module), nothing is
+   * checked and the module must cope with the communicator it gets.
+   */
+  readonly shell?: 'posix' | 'powershell' | undefined;
   /** What it declares it can do; the manager checks requests against it before calling. */
   readonly capabilities: OsCapabilities;
 
@@ -99,7 +112,9 @@ export interface OsModule {
 
   /**
    * Creates the reservation's accounts (keys, password, admin only where granted), opens the
-   * login port to each user's `allowFrom`, marks the stamp tainted, and says how users connect.
+   * login port to each user's `allowFrom`, and says how users connect. `reserve` marks the stamp
+   * tainted; a tainted computer is always reloaded before reuse (see
+   * {@link ImageStamp}): `sanitize` removes the accounts but never clears the taint.
    * Must validate every user before changing anything, and reject fields the OS cannot hold
    * safely (`VLAB_ERR_CONFIG_INVALID`). Idempotent for the same users (the manager calls it again
    * after a checkpoint): an existing account is updated, not an error.

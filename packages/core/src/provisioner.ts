@@ -26,7 +26,15 @@ export interface ProvisionerCapabilities {
   readonly features: readonly ProvisionerFeature[];
   /** The end state `capture` asks `preCapture` for. */
   readonly captureEndState: EndState;
-  /** OS families it can load and capture, or `'any'`. */
+  /**
+   * The OS families whose first contact it can arrange, or `'any'`: for each family named (a
+   * non-empty array of lowercase names, `['linux']`), it can make the first contact with a freshly
+   * loaded machine trusted — e.g. put host keys onto that family's disk before the first boot, or
+   * read them in its deploy environment — and pin them with `trustHostKeys`. `'any'` means it can
+   * for every family (its trust does not depend on the guest's disk layout). {@link isCompatible}
+   * refuses an OS module whose `family` is not listed here, and an OS module that declares no
+   * family unless this is `'any'`; the kit checks the declaration is well-formed.
+   */
   readonly osFamilies: readonly string[] | 'any';
 }
 
@@ -170,6 +178,11 @@ export interface ImageRevisionRef {
  * The verdict of `nodeStatus`, after Apache VCL: `ready` (the requested revision, `postLoad` done,
  * untainted), `post-load` (the right revision but `postLoad` has not finished), `reload` (anything
  * else: no answer, another revision, tainted, no stamp).
+ *
+ * @remarks
+ * `nodeStatus`'s verdicts stay `ready | post-load | reload` with `power` and `responding` beside
+ * them; `reserve` marks the stamp tainted, and a tainted computer is always reloaded before reuse
+ * (see {@link ImageStamp}).
  * @public
  */
 export type NodeVerdict = 'ready' | 'post-load' | 'reload';
@@ -234,7 +247,12 @@ export interface Provisioner {
   /** The machine's power state from its BMC or hypervisor. */
   powerStatus(ctx: ComputerContext): Promise<PowerState>;
 
-  /** Power, response and stamp of the machine, with a verdict against `ctx.image`. */
+  /**
+   * Power, response and stamp of the machine, with a verdict against `ctx.image` from
+   * {@link nodeVerdict}: `nodeStatus`'s verdicts stay `ready | post-load | reload` with `power`
+   * and `responding` beside them, and a tainted computer is always reloaded before reuse — a
+   * tainted stamp gives `reload` (see {@link ImageStamp}).
+   */
   nodeStatus(ctx: ProvisionerContext): Promise<NodeStatus>;
 
   /** Whether the image (or the revision) is in the store. */

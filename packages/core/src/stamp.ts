@@ -16,6 +16,13 @@ export type StampState = 'captured' | 'ready';
 /**
  * The JSON record an image carries of itself. `nodeStatus` reads it to tell a prepared machine
  * from a half-prepared one and from a machine a user had access to.
+ *
+ * @remarks
+ * Stamp and taint, stated once (the other places link here and to docs/architecture.md, "Stamp
+ * and taint"): `reserve` marks the stamp tainted; a tainted computer is always reloaded before
+ * reuse; `nodeStatus`'s verdicts stay `ready | post-load | reload` with `power` and `responding`
+ * beside them. A tainted stamp therefore always gives `reload` ({@link nodeVerdict}), whatever
+ * its state; only a new load (a fresh, untainted stamp) makes the computer `ready` again.
  * @public
  */
 export interface ImageStamp {
@@ -33,7 +40,10 @@ export interface ImageStamp {
   readonly computer?: string | undefined;
   /** ISO time `postLoad` finished (state `ready`). */
   readonly readyAt?: string | undefined;
-  /** Set by `reserve` once users had access; such a machine is reloaded before reuse. */
+  /**
+   * `reserve` marks the stamp tainted; a tainted computer is always reloaded before reuse (see
+   * {@link ImageStamp}).
+   */
   readonly tainted: boolean;
 }
 
@@ -75,7 +85,11 @@ export function readyStamp(
   return { ...stamp, state: 'ready', computer, readyAt: now.toISOString() };
 }
 
-/** The stamp `reserve` writes once users have access. @public */
+/**
+ * The stamp `reserve` writes once users have access: `reserve` marks the stamp tainted; a tainted
+ * computer is always reloaded before reuse (see {@link ImageStamp}).
+ * @public
+ */
 export function taintedStamp(stamp: ImageStamp): ImageStamp {
   return { ...stamp, tainted: true };
 }

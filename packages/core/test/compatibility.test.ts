@@ -65,15 +65,65 @@ describe('isCompatible', () => {
     expect(isCompatible(linux, full, { operation: 'capture', mode: 'checkpoint' }).ok).toBe(true);
   });
 
-  it("refuses an OS family the provisioner does not handle, unless it handles 'any'", () => {
+  it("refuses an OS family whose first contact the provisioner cannot arrange, unless it declares 'any'", () => {
     const windows = os('windows', ['off']);
     const verdict = isCompatible(windows, full, { operation: 'load' });
     expect(verdict.ok).toBe(false);
     expect(verdict.problems).toEqual([
-      'provisioner prov-test does not handle the windows OS family of os-windows',
+      'provisioner prov-test cannot arrange a trusted first contact with the windows OS family of OS module os-windows (its osFamilies: linux)',
     ]);
+    // Captures too: the checkpoint boots the machine again, a first contact of its own.
+    expect(isCompatible(windows, full, { operation: 'capture', mode: 'image' }).problems).toEqual(
+      verdict.problems,
+    );
     const anyFamily = provisioner({ ...full.capabilities, osFamilies: 'any' });
     expect(isCompatible(windows, anyFamily, { operation: 'load' }).ok).toBe(true);
+    const both = provisioner({ ...full.capabilities, osFamilies: ['linux', 'windows'] });
+    expect(isCompatible(windows, both, { operation: 'load' }).ok).toBe(true);
+  });
+
+  it("accepts an OS module that declares no family only with a provisioner declaring 'any'", () => {
+    // A module that does not follow its type (plain JavaScript): family missing or empty.
+    const { family: _dropped, ...rest } = linux;
+    const missing = { ...rest, name: 'os-nameless' } as unknown as OsModule;
+    const empty: OsModule = { ...linux, name: 'os-empty', family: '' };
+    for (const unknownFamily of [missing, empty]) {
+      const verdict = isCompatible(unknownFamily, full, { operation: 'load' });
+      expect(verdict.ok).toBe(false);
+      expect(verdict.problems).toEqual([
+        `OS module ${unknownFamily.name} declares no OS family, and provisioner prov-test can arrange a trusted first contact only for the families it names (linux), not for an unknown one`,
+      ]);
+      const anyFamily = provisioner({ ...full.capabilities, osFamilies: 'any' });
+      expect(isCompatible(unknownFamily, anyFamily, { operation: 'load' })).toEqual({
+        ok: true,
+        problems: [],
+      });
+      // An image of a known family still needs an OS module of that family.
+      expect(
+        isCompatible(unknownFamily, anyFamily, { operation: 'load', osFamily: 'linux' }).problems,
+      ).toEqual([
+        `the image is linux, but OS module ${unknownFamily.name} serves no declared OS family`,
+      ]);
+    }
+  });
+
+  it('refuses a communicator shell other than the one the OS module declares, when the request knows it', () => {
+    const posix: OsModule = { ...linux, shell: 'posix' };
+    expect(isCompatible(posix, full, { operation: 'load', shell: 'posix' }).ok).toBe(true);
+    const verdict = isCompatible(posix, full, { operation: 'load', shell: 'powershell' });
+    expect(verdict.ok).toBe(false);
+    expect(verdict.problems).toEqual([
+      "OS module os-linux needs a posix communicator, but the computer's communicator speaks powershell",
+    ]);
+    expect(
+      isCompatible(posix, full, { operation: 'capture', mode: 'image', shell: 'powershell' })
+        .problems,
+    ).toEqual(verdict.problems);
+    // The request does not know the shell: nothing to check.
+    expect(isCompatible(posix, full, { operation: 'load' }).ok).toBe(true);
+    // A 1.0 OS module declares no shell: nothing to check either.
+    expect(linux.shell).toBeUndefined();
+    expect(isCompatible(linux, full, { operation: 'load', shell: 'powershell' }).ok).toBe(true);
   });
 
   it("refuses an image whose OS family is not the OS module's", () => {
@@ -115,13 +165,14 @@ describe('isCompatible', () => {
 
   it('lists every problem at once', () => {
     const weak = provisioner({ features: [], captureEndState: 'on', osFamilies: ['bsd'] });
-    const verdict = isCompatible(linux, weak, {
+    const verdict = isCompatible({ ...linux, shell: 'posix' }, weak, {
       operation: 'capture',
       mode: 'checkpoint',
       osFamily: 'windows',
+      shell: 'powershell',
     });
     expect(verdict.ok).toBe(false);
-    expect(verdict.problems).toHaveLength(4);
+    expect(verdict.problems).toHaveLength(5);
   });
 });
 

@@ -59,6 +59,14 @@ describe('nodeVerdict', () => {
     ).toBe('reload');
   });
 
+  it('reloads a tainted machine whatever else holds: any revision wanted, this computer, ready', () => {
+    const tainted = { ...ready, tainted: true };
+    expect(nodeVerdict({ responding: true, stamp: tainted }, undefined).verdict).toBe('reload');
+    expect(
+      nodeVerdict({ responding: true, stamp: tainted }, wanted, tainted.computer ?? 'node12'),
+    ).toEqual({ verdict: 'reload', reason: 'users had access since it was loaded' });
+  });
+
   it('reloads a tainted machine, even when it is not ready yet', () => {
     const tainted = { ...ready, tainted: true };
     expect(nodeVerdict({ responding: true, stamp: tainted }, wanted)).toEqual({

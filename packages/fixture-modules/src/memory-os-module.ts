@@ -91,6 +91,8 @@ export default defineOsModule({
     return {
       name: 'os-memory',
       family: 'linux',
+      // Contract 1.1: the communicator it needs (the memory communicator is POSIX).
+      shell: 'posix',
       capabilities: { endStates, features: ['passwordLogin', 'adminUsers'] },
 
       async postLoad(ctx) {

@@ -3,6 +3,7 @@ import {
   createSecretResolver,
   instantiateOsModule,
   instantiateProvisioner,
+  isCompatible,
   silentLogger,
 } from '@vlab/core';
 import {
@@ -11,6 +12,8 @@ import {
   describeProvisionerConformance,
 } from '@vlab/core/testing';
 import { describe, expect, it } from 'vitest';
+import memoryOsModule from '../src/memory-os-module.js';
+import memoryProvisioner from '../src/memory-provisioner.js';
 import memoryOsModule10 from './contract-1.0/memory-os-module.js';
 import memoryProvisioner10 from './contract-1.0/memory-provisioner.js';
 
@@ -30,7 +33,24 @@ describe('modules written against contract 1.0.0', () => {
     expect(provisioner.capabilities.features).not.toContain('release');
     for (const member of ['importImage', 'release', 'close', 'extensions'])
       expect(member in provisioner, member).toBe(false);
-    for (const member of ['close', 'extensions']) expect(member in os, member).toBe(false);
+    for (const member of ['close', 'extensions', 'shell']) expect(member in os, member).toBe(false);
+  });
+
+  it('stay compatible with the 1.1 memory modules: the 1.0 OS module declares its family, linux', async () => {
+    const os11 = await instantiateOsModule(memoryOsModule, {}, deps);
+    const provisioner11 = await instantiateProvisioner(memoryProvisioner, { lab: lab.id }, deps);
+    expect(os.family).toBe('linux');
+    expect(os11).toMatchObject({ family: 'linux', shell: 'posix' });
+    const ok = { ok: true, problems: [] };
+    const load = { operation: 'load', osFamily: 'linux' } as const;
+    expect(isCompatible(os, provisioner11, load)).toEqual(ok);
+    // A 1.0 OS module declares no shell, so a known communicator shell is not checked.
+    expect(isCompatible(os, provisioner11, { ...load, shell: 'posix' })).toEqual(ok);
+    expect(isCompatible(os11, provisioner, { ...load, shell: 'posix' })).toEqual(ok);
+    expect(isCompatible(os11, provisioner11, { ...load, shell: 'posix' })).toEqual(ok);
+    expect(isCompatible(os, provisioner11, { operation: 'capture', mode: 'checkpoint' })).toEqual(
+      ok,
+    );
   });
 });
 

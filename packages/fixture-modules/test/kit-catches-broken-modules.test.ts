@@ -20,6 +20,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import capturesWithCaptureStart from '../src/broken/captures-with-capture-start.js';
 import closeNotIdempotent from '../src/broken/close-not-idempotent.js';
+import declaresUnknownShell from '../src/broken/declares-unknown-shell.js';
 import hangsOnAbort from '../src/broken/hangs-on-abort.js';
 import ignoresEndState from '../src/broken/ignores-end-state.js';
 import importLeavesCorruptImage from '../src/broken/import-leaves-corrupt-image.js';
@@ -27,7 +28,9 @@ import importSkipsChecksum from '../src/broken/import-skips-checksum.js';
 import liesAboutEndState from '../src/broken/lies-about-end-state.js';
 import loadSkipsPostLoad from '../src/broken/load-skips-post-load.js';
 import logsPassword from '../src/broken/logs-password.js';
+import malformedOsFamilies from '../src/broken/malformed-os-families.js';
 import neverCallsPreCapture from '../src/broken/never-calls-pre-capture.js';
+import nodeStatusIgnoresTaint from '../src/broken/node-status-ignores-taint.js';
 import overwritesExistingImage from '../src/broken/overwrites-existing-image.js';
 import postLoadAlwaysChanged from '../src/broken/post-load-always-changed.js';
 import readsDiskBeforePreCapture from '../src/broken/reads-disk-before-pre-capture.js';
@@ -274,6 +277,28 @@ const cases: readonly BrokenCase[] = [
     good: goodProvisioner,
     check: 'provisioner/release',
     failure: 'after release nodeStatus threw VLAB_ERR_COMPUTER_UNREACHABLE; it must answer',
+  },
+  {
+    what: "a provisioner that declares osFamilies ['Linux'] (not a lowercase family name)",
+    broken: provisionerSubject(malformedOsFamilies),
+    good: goodProvisioner,
+    check: 'provisioner/declares-os-families',
+    failure: 'capabilities.osFamilies is ["Linux"]; "Linux" is not a lowercase OS family name',
+  },
+  {
+    what: 'a provisioner whose nodeStatus says ready for a tainted stamp',
+    broken: provisionerSubject(nodeStatusIgnoresTaint),
+    good: goodProvisioner,
+    check: 'provisioner/node-status',
+    failure:
+      'after reserve (stamp tainted) nodeStatus gave the verdict "ready"; a tainted computer is always reloaded before reuse',
+  },
+  {
+    what: "an OS module that declares shell 'bash'",
+    broken: osSubject(declaresUnknownShell),
+    good: goodOs,
+    check: 'os/declares-family',
+    failure: `shell is "bash"; expected 'posix' or 'powershell' (or none)`,
   },
   ...(['postLoad', 'reserve', 'sanitize', 'preCapture', 'waitForResponse'] as const).map(
     (operation): BrokenCase => ({

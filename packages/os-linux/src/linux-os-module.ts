@@ -32,6 +32,8 @@ export function createLinuxOsModule(config: LinuxOsConfig = linuxOsConfig()): Os
   return {
     name: 'os-linux',
     family: 'linux',
+    // Contract 1.1, optional: a 1.0 manager ignores it, so the contract range stays ^1.0.0.
+    shell: 'posix',
     capabilities: { endStates: LINUX_END_STATES, features },
     postLoad: (ctx) => postLoad(guest(ctx), config),
     reserve: (ctx, args) => reserve(guest(ctx), config, args),

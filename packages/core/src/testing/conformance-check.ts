@@ -178,6 +178,43 @@ export async function abortAndMeasure(
   return { settled, error, rejected, msAfterAbort: performance.now() - abortedAt, work };
 }
 
+/** A lowercase OS family name, as `OsModule.family` and `ProvisionerCapabilities.osFamilies` hold. */
+const OS_FAMILY_NAME = /^[a-z][a-z0-9_-]*$/;
+
+/** The `os/declares-family` check's body: `family` is a lowercase name, `shell` (if any) a known one. */
+export function expectWellFormedFamily(
+  os: { readonly family?: unknown; readonly shell?: unknown },
+  fail: (message: string) => never,
+): void {
+  if (typeof os.family !== 'string' || !OS_FAMILY_NAME.test(os.family))
+    fail(`family is ${JSON.stringify(os.family)}; expected a lowercase OS family name ('linux')`);
+  if (os.shell !== undefined && os.shell !== 'posix' && os.shell !== 'powershell')
+    fail(`shell is ${JSON.stringify(os.shell)}; expected 'posix' or 'powershell' (or none)`);
+}
+
+/**
+ * The `provisioner/declares-os-families` check's body: `capabilities.osFamilies` is `'any'` or a
+ * non-empty array of lowercase OS family names.
+ */
+export function expectWellFormedOsFamilies(
+  osFamilies: unknown,
+  fail: (message: string) => never,
+): void {
+  if (osFamilies === 'any') return;
+  const shown = JSON.stringify(osFamilies);
+  if (!Array.isArray(osFamilies) || osFamilies.length === 0)
+    fail(
+      `capabilities.osFamilies is ${shown}; expected 'any' or a non-empty array of lowercase OS family names`,
+    );
+  const bad = (osFamilies as unknown[]).filter(
+    (family) => typeof family !== 'string' || !OS_FAMILY_NAME.test(family),
+  );
+  if (bad.length > 0)
+    fail(
+      `capabilities.osFamilies is ${shown}; ${bad.map((b) => JSON.stringify(b)).join(', ')} is not a lowercase OS family name`,
+    );
+}
+
 /** The `declared-extensions` check's body: the instance has no undeclared operation. */
 export function expectDeclaredExtensions(
   instance: object,

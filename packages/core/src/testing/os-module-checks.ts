@@ -10,6 +10,7 @@ import {
   type ConformanceOptions,
   expectCloseIdempotent,
   expectDeclaredExtensions,
+  expectWellFormedFamily,
   makeCheck,
   type ResolvedOptions,
   resolveOptions,
@@ -31,7 +32,7 @@ type Fail = (message: string) => never;
 /**
  * The OS module contract, as runnable checks: stamp and idempotence of `postLoad`, accounts of
  * `reserve`/`sanitize`, end states of `preCapture`, abort bounds, coded errors, no secret in logs,
- * declared extensions (contract 1.1). Each check resets the machine first, so they run in any
+ * declared extensions and a well-formed `family` and `shell` (contract 1.1). Each check resets the machine first, so they run in any
  * order — except the last, `os/close`, which calls the module's optional `close` (twice: the second
  * call must not throw) and so must run after every other check of the instance.
  * @public
@@ -298,6 +299,13 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
       'every operation beyond the contract is declared in extensions',
       async (fail) => {
         expectDeclaredExtensions(os, 'os', fail);
+      },
+    ),
+    check(
+      'declares-family',
+      "family is a lowercase OS family name, and shell (when declared) is 'posix' or 'powershell'",
+      async (fail) => {
+        expectWellFormedFamily(os, fail);
       },
     ),
     // Last: it closes the module; run the checks in this order (describeOsModuleConformance does).

@@ -15,6 +15,7 @@ import {
   type ConformanceOptions,
   expectCloseIdempotent,
   expectDeclaredExtensions,
+  expectWellFormedOsFamilies,
   makeCheck,
   resolveOptions,
 } from './conformance-check.js';
@@ -49,7 +50,10 @@ let captureSerial = 0;
  * harness's image through `importImage` (unless the revision is already there), and
  * `provisioner/import-image` checks the import itself; otherwise the harness's image must already
  * be in the store. Contract 1.1 checks run where declared: `provisioner/release` (feature
- * `release`), `provisioner/declared-extensions` always. The last check, `provisioner/close`,
+ * `release`), `provisioner/declared-extensions` always, and so do `provisioner/node-status`
+ * (`ready` after a load; `reload` once `os.reserve` tainted the stamp: a tainted computer is
+ * always reloaded before reuse) and `provisioner/declares-os-families` (`'any'` or a non-empty
+ * array of lowercase family names). The last check, `provisioner/close`,
  * deletes every revision the kit captured, imported or seeded (through `deleteImage`, when
  * declared; otherwise they stay and the run's image names start with `kit-`), then calls the
  * optional `close` twice; it must run after every other check of the instance, as
@@ -145,6 +149,44 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
           );
         if (harness.powerEvents().length !== eventsBefore)
           fail("load of a missing image changed the machine's power");
+      },
+    ),
+
+    check(
+      'node-status',
+      'nodeStatus says ready (power on, responding) after load, and reload once reserve tainted the stamp',
+      async (fail) => {
+        await seeded();
+        await harness.reset();
+        await provisioner.load(ctx(os, 'load'), {
+          image: harness.image.name,
+          revision: harness.image.revision,
+        });
+        const loadedStatus = await provisioner.nodeStatus(ctx(os, 'nodeStatus'));
+        if (loadedStatus.power !== 'on' || loadedStatus.responding !== true)
+          fail(
+            `after load nodeStatus gave power "${String(loadedStatus.power)}" and responding ${String(loadedStatus.responding)}, expected "on" and true`,
+          );
+        if (loadedStatus.verdict !== 'ready')
+          fail(
+            `after load nodeStatus gave the verdict "${String(loadedStatus.verdict)}" (${loadedStatus.reason ?? 'no reason'}), expected "ready"`,
+          );
+        const osCtx = (phase: string) =>
+          harness.osContext({ phase, timeoutMs: options.operationTimeoutMs });
+        await os.reserve(osCtx('reserve'), { users: harness.users() });
+        try {
+          const tainted = await provisioner.nodeStatus(ctx(os, 'nodeStatus'));
+          if (tainted.stamp?.tainted !== true)
+            fail('after reserve nodeStatus reported a stamp that is not tainted');
+          if (tainted.verdict !== 'reload')
+            fail(
+              `after reserve (stamp tainted) nodeStatus gave the verdict "${String(tainted.verdict)}"; a tainted computer is always reloaded before reuse`,
+            );
+          if (tainted.power !== 'on' || tainted.responding !== true)
+            fail('after reserve nodeStatus no longer reports power "on" and responding true');
+        } finally {
+          await os.sanitize(osCtx('sanitize'));
+        }
       },
     ),
 
@@ -403,6 +445,13 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
       'every operation beyond the contract is declared in extensions',
       async (fail) => {
         expectDeclaredExtensions(provisioner, 'provisioner', fail);
+      },
+    ),
+    check(
+      'declares-os-families',
+      "capabilities.osFamilies is 'any' or a non-empty array of lowercase OS family names",
+      async (fail) => {
+        expectWellFormedOsFamilies(provisioner.capabilities.osFamilies, fail);
       },
     ),
     // Last: it removes what the kit wrote and closes the provisioner.
