@@ -41,6 +41,13 @@ for (const pkg of packages) {
       continue;
     }
     const report = JSON.parse(readFileSync(path, 'utf8')) as { testResults: FileResult[] };
+    // Two tests of one file may share a full name: the second of a run is counted as `… #2`.
+    const seen = new Map<string, number>();
+    const once = (id: string): string => {
+      const n = (seen.get(id) ?? 0) + 1;
+      seen.set(id, n);
+      return n === 1 ? id : `${id} #${n}`;
+    };
     for (const file of report.testResults) {
       const name = relative(process.cwd(), file.name);
       if (file.assertionResults.length === 0 || (file.status === 'failed' && file.message)) {
@@ -49,10 +56,10 @@ for (const pkg of packages) {
       }
       for (const test of file.assertionResults) {
         if (test.status === 'skipped' || test.status === 'pending' || test.status === 'todo') {
-          count(pkg, `${name} > ${test.fullName} (SKIPPED)`, true);
+          count(pkg, once(`${name} > ${test.fullName} (SKIPPED)`), true);
           continue;
         }
-        count(pkg, `${name} > ${test.fullName}`, test.status !== 'passed');
+        count(pkg, once(`${name} > ${test.fullName}`), test.status !== 'passed');
       }
     }
   }
