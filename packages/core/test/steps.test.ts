@@ -68,6 +68,27 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
+/** A step that succeeds, and whose cleanup throws `error`. */
+function failingCleanup(name: string, error: unknown): Step<OperationContext, undefined> {
+  return {
+    name,
+    run: async () => {},
+    cleanup: async () => {
+      throw error;
+    },
+  };
+}
+
+/** A step whose run throws `thrown`. */
+function failingStep(thrown: unknown): Step<OperationContext, undefined> {
+  return {
+    name: 'fail',
+    run: async () => {
+      throw thrown;
+    },
+  };
+}
+
 describe('runSteps', () => {
   it('runs the steps in order and reports each as succeeded', async () => {
     const { ctx } = harness();
@@ -215,21 +236,12 @@ describe('runSteps', () => {
       runSteps(
         ctx,
         [
-          {
-            name: 'temp-image',
-            run: async () => {},
-            cleanup: async () => {
-              throw cleanupError;
-            },
-          },
-          {
-            name: 'fail',
-            run: async () => {
-              throw coreError('VLAB_ERR_COMMAND_FAILED', 'qemu-img failed', {
-                details: { program: 'qemu-img' },
-              });
-            },
-          },
+          failingCleanup('temp-image', cleanupError),
+          failingStep(
+            coreError('VLAB_ERR_COMMAND_FAILED', 'qemu-img failed', {
+              details: { program: 'qemu-img' },
+            }),
+          ),
         ],
         undefined,
       ),
@@ -244,25 +256,7 @@ describe('runSteps', () => {
     const cleanupError = new Error('could not delete temp image');
     const boom = new Error('qemu-img crashed');
     const failure = await rejection(
-      runSteps(
-        ctx,
-        [
-          {
-            name: 'temp-image',
-            run: async () => {},
-            cleanup: async () => {
-              throw cleanupError;
-            },
-          },
-          {
-            name: 'fail',
-            run: async () => {
-              throw boom;
-            },
-          },
-        ],
-        undefined,
-      ),
+      runSteps(ctx, [failingCleanup('temp-image', cleanupError), failingStep(boom)], undefined),
     );
     expect(failure).toBe(boom);
     expect((boom as Error & { details?: unknown }).details).toEqual({
@@ -275,13 +269,6 @@ describe('runSteps', () => {
     const inner = new Error('inner cleanup failed');
     const outer = new Error('outer cleanup failed');
     const boom = new Error('boom');
-    const failingCleanup = (name: string, error: Error): Step<OperationContext, undefined> => ({
-      name,
-      run: async () => {},
-      cleanup: async () => {
-        throw error;
-      },
-    });
     const failure = await rejection(
       runSteps(
         ctx,
@@ -292,15 +279,7 @@ describe('runSteps', () => {
             run: (stepCtx) =>
               runSteps(
                 stepCtx,
-                [
-                  failingCleanup('inner', inner),
-                  {
-                    name: 'fail',
-                    run: async () => {
-                      throw boom;
-                    },
-                  },
-                ],
+                [failingCleanup('inner', inner), failingStep(boom)],
                 undefined,
               ).then(() => {}),
           },
