@@ -12,8 +12,8 @@ export interface RunOptions {
   /** Run as root through sudo (POSIX) or elevated (Windows). */
   readonly sudo?: boolean;
   /**
-   * Fail once stdout or stderr exceeds this many bytes, with the transport's own coded error
-   * (`VLAB_ERR_SSH_OUTPUT_LIMIT` for `@vlab/ssh`). Default: 16 MiB.
+   * Fail once stdout or stderr exceeds this many bytes: the remote process group is killed and the
+   * call throws `VLAB_ERR_OUTPUT_LIMIT`. Default: 16 MiB.
    */
   readonly maxOutputBytes?: number;
 }
@@ -34,12 +34,56 @@ export interface RunResult {
 export interface TransferOptions {
   /** Stops the transfer when it fires; the call rejects with the cancel error. */
   readonly signal?: AbortSignal;
-  /** Give up after this many milliseconds without progress. Default: 60000. */
+  /**
+   * Give up with `VLAB_ERR_OP_TIMEOUT` after this many milliseconds without progress (an idle
+   * time, not a bound on the whole transfer: a large image may take hours). Default: 60000.
+   * Contract 1.1; read it with {@link transferIdleTimeoutMs}.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * The same idle time as `idleTimeoutMs`, under its name before contract 1.1; used only when
+   * `idleTimeoutMs` is absent.
+   * @deprecated Since contract 1.1: elsewhere `timeoutMs` bounds a whole call, so the idle time
+   * is now `idleTimeoutMs`. This alias is removed in contract 2.
+   */
   readonly timeoutMs?: number;
-  /** File mode of a written file, e.g. `0o600` for keys. Default: `0o644`. */
+  /** File mode of a written file, e.g. `0o600` for keys. Default: `0o644`. Ignored by reads. */
   readonly mode?: number;
   /** Called with bytes done (and total when known) while the transfer runs. */
   readonly onProgress?: (done: number, total: number | undefined) => void;
+}
+
+/**
+ * Options of {@link Communicator.put} (contract 1.1): who writes the file and who owns it, so OS
+ * modules never write files through a shell command.
+ * @public
+ */
+export interface PutOptions extends TransferOptions {
+  /**
+   * Write as root (sudo on POSIX, elevated on Windows): for files the communicator's own user
+   * cannot write, such as `/etc/sudoers.d/…`. The file is still written atomically.
+   */
+  readonly sudo?: boolean;
+  /**
+   * The account that owns the written file (a login name, or a numeric id as a string). Absent,
+   * the writing user owns it (root with `sudo`). Changing the owner needs `sudo` on POSIX.
+   */
+  readonly owner?: string;
+  /** The group of the written file (a name or a numeric id as a string); absent, the owner's default. */
+  readonly group?: string;
+}
+
+/** The default idle time of a transfer, in milliseconds. @public */
+export const DEFAULT_TRANSFER_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * The idle time a transfer's options ask for: `idleTimeoutMs`, else the deprecated `timeoutMs`,
+ * else {@link DEFAULT_TRANSFER_IDLE_TIMEOUT_MS}. Every communicator reads the option through this,
+ * so the alias means the same everywhere.
+ * @public
+ */
+export function transferIdleTimeoutMs(options: TransferOptions = {}): number {
+  return options.idleTimeoutMs ?? options.timeoutMs ?? DEFAULT_TRANSFER_IDLE_TIMEOUT_MS;
 }
 
 /** Options of {@link Communicator.waitUntilReachable}. @public */
@@ -69,16 +113,26 @@ export interface Communicator {
   readonly shell: 'posix' | 'powershell';
   /**
    * Runs a program and returns its exit code and output, whatever the code.
-   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE`, `VLAB_ERR_OP_TIMEOUT`, `VLAB_ERR_OP_CANCELLED` or
-   * `VLAB_ERR_HOSTKEY_MISMATCH`; an implementation may also throw coded errors of its own
-   * transport (`@vlab/ssh`: `VLAB_ERR_SSH_*`, documented in docs/errors.md). OS modules let
-   * those through unchanged, and list them in the conformance kit's `knownErrorCodes`.
+   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE`, `VLAB_ERR_OP_TIMEOUT`, `VLAB_ERR_OP_CANCELLED`,
+   * `VLAB_ERR_HOSTKEY_MISMATCH`, and since contract 1.1 the transport-neutral
+   * `VLAB_ERR_CONNECTION_LOST` (the connection dropped while the program may have been running),
+   * `VLAB_ERR_OUTPUT_LIMIT` (`maxOutputBytes` exceeded) and `VLAB_ERR_ARGUMENT_INVALID` (an
+   * argument it cannot pass safely: NUL, a lone surrogate, a program name starting with `-`). An
+   * implementation throws coded errors of its own only for what is its transport's own (`@vlab/ssh`:
+   * authentication, handshake, an unknown host key — `VLAB_ERR_SSH_*`, in docs/errors.md). OS
+   * modules let all of them through unchanged, and list a transport's own codes in the conformance
+   * kit's `knownErrorCodes`.
    */
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Like {@link Communicator.run}, but a non-zero exit throws `VLAB_ERR_COMMAND_FAILED`. */
   runChecked(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
-  /** Writes a remote file atomically (temporary name, then rename). */
-  put(remotePath: string, content: TransferSource, options?: TransferOptions): Promise<void>;
+  /**
+   * Writes a remote file atomically (temporary name in the same directory, then rename), with
+   * `options.mode`, and since contract 1.1 as root (`sudo`) and with an `owner` and `group`: the
+   * file appears whole, with its final mode and owner, or not at all. A path the transport cannot
+   * pass safely (not absolute, NUL) throws `VLAB_ERR_ARGUMENT_INVALID`.
+   */
+  put(remotePath: string, content: TransferSource, options?: PutOptions): Promise<void>;
   /** Reads a whole remote file. Throws `VLAB_ERR_COMMAND_FAILED` if it does not exist. */
   get(remotePath: string, options?: TransferOptions): Promise<Buffer>;
   /** Streams a remote file (a disk image), with back-pressure. */

@@ -45,7 +45,8 @@ export interface Compatibility {
  * `family` missing or empty: only possible for a module that does not follow its type) is
  * compatible only with a provisioner declaring `'any'`: a provisioner that names families has not
  * said it can vouch for an unknown one. When `request.shell` is given and the OS module declares
- * its `shell`, a different shell is refused too; an undeclared shell is not checked.
+ * its `shell`, a different shell is refused too; an undeclared shell is not checked. An OS module
+ * that lacks a feature the provisioner lists in `capabilities.requiredOsFeatures` is refused.
  * @param request - The operation to serve; `osFamily` is the image's and `shell` the computer's
  *   communicator's, when the request knows them.
  * @returns `ok` and one problem sentence per mismatch, each naming the modules concerned; never
@@ -82,6 +83,13 @@ export function isCompatible(
     problems.push(
       `OS module ${os.name} needs a ${os.shell} communicator, but the computer's communicator speaks ${request.shell}`,
     );
+  }
+  for (const feature of provisioner.capabilities.requiredOsFeatures ?? []) {
+    if (!os.capabilities.features.includes(feature)) {
+      problems.push(
+        `provisioner ${provisioner.name} needs OS modules with the ${feature} feature, which OS module ${os.name} does not declare`,
+      );
+    }
   }
   if (request.operation === 'capture') {
     const feature = request.mode === 'checkpoint' ? 'checkpoint' : 'capture';

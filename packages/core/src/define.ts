@@ -101,6 +101,7 @@ const PROVISIONER_OPERATIONS = [
 /** Optional operations of each contract: an instance may have them without declaring them. */
 const OS_OPTIONAL_OPERATIONS = [
   'postCapture',
+  'userConnected',
   'close',
 ] as const satisfies readonly (keyof OsModule)[];
 const PROVISIONER_OPTIONAL_OPERATIONS = [
@@ -211,7 +212,7 @@ export function assertModuleDefinition<Kind extends 'os' | 'provisioner'>(
  * Since contract 1.1 an instance may offer operations beyond the contract only by declaring them
  * in its `extensions` (`{ name: description }`): every function-valued member, own or inherited
  * (a class's prototype methods too, `constructor` aside), that is neither a contract operation
- * (required or optional: `postCapture`, `close`; for a provisioner `importImage`, `release`,
+ * (required or optional: `postCapture`, `userConnected`, `close`; for a provisioner `importImage`, `release`,
  * `close`) nor declared there is refused with `VLAB_ERR_MODULE_INVALID` naming each member. Keep
  * helpers in closures or `#private` methods, or declare them.
  * @param rawConfig - The module's config section as read from the file, before validation.

@@ -12,7 +12,14 @@ export type OsFeature =
   /** `reserve` honours `ReservationUser.admin`; without it an admin user is refused with `VLAB_ERR_CAPABILITY_MISSING`. */
   | 'adminUsers'
   /** `reserve` opens the login port only to `ReservationUser.allowFrom`; without it the port is open to all and `allowFrom` is advisory. */
-  | 'firewall';
+  | 'firewall'
+  /** It implements `userConnected` (contract 1.1). */
+  | 'userConnected'
+  /**
+   * Every image its `preCapture` leaves installs its identity from an identity disk at boot, before
+   * the SSH server starts (the identity disk protocol, `IDENTITY_DISK`; contract 1.1).
+   */
+  | 'identityDisk';
 
 /** What an OS module declares it can do. @public */
 export interface OsCapabilities {
@@ -54,6 +61,28 @@ export interface PreCaptureArgs {
 export interface PreCaptureResult {
   /** The end state reached (and, for `off`, confirmed through `ctx.power`). */
   readonly endState: EndState;
+}
+
+/** Arguments of `userConnected`. @public */
+export interface UserConnectedArgs {
+  /** The logins to look for (the reservation's users); sessions of other accounts are not reported. */
+  readonly users: readonly string[];
+}
+
+/** A login session of a user, as the OS records it. @public */
+export interface UserSession {
+  /** The user's login. */
+  readonly login: string;
+  /** When the session began, as an ISO 8601 time from the machine's clock. */
+  readonly since: string;
+  /** The address the user came from, when the OS records one. */
+  readonly from?: string | undefined;
+}
+
+/** What `userConnected` found. @public */
+export interface UserConnectedResult {
+  /** Every open session of one of the asked users, oldest first; empty when nobody is connected. */
+  readonly sessions: readonly UserSession[];
 }
 
 /** Options of `shutdown` and `reboot`. @public */
@@ -132,7 +161,9 @@ export interface OsModule {
 
   /**
    * Generalizes the machine for capture — reservation users, host keys, machine id, logs,
-   * histories, leases go; the stamp is written as `captured` for `args.stamp` — and then reaches
+   * histories, leases go; the stamp is written as `captured` for `args.stamp`; with the
+   * `identityDisk` feature the image is left able to take its identity from an identity disk at
+   * its next boot — and then reaches
    * `args.endState` (default `'off'`) before it returns: for `off`, power off confirmed through
    * `ctx.power` (never by the guest merely going silent), else `VLAB_ERR_POWER_UNCONFIRMED`; for
    * `reboot`, the machine confirmed gone down (power `off` or a changed `ctx.power.bootId`); for `on`, left running. Called by the provisioner
@@ -147,6 +178,15 @@ export interface OsModule {
    * no running guest belongs here), running after mode `checkpoint`.
    */
   postCapture?(ctx: OsContext): Promise<void>;
+
+  /**
+   * Optional (contract 1.1; declare the `userConnected` feature): the open login sessions of
+   * `args.users`, from the OS's own session records (utmp, the session manager), so the manager can
+   * move a reservation from reserved to in use, and reclaim one nobody connected to in time. A
+   * session counts while it is open: once the user logged out it is not reported. Changes nothing
+   * on the machine.
+   */
+  userConnected?(ctx: OsContext, args: UserConnectedArgs): Promise<UserConnectedResult>;
 
   /** Whether the OS answers now (one probe, bounded by the context). Never throws for "no". */
   isResponding(ctx: OsContext): Promise<boolean>;

@@ -1,5 +1,6 @@
 import type { ComputerContext, OperationContext, ProvisionerContext } from './context.js';
 import type { EndState } from './end-state.js';
+import type { OsFeature } from './os-module.js';
 import type { PowerState } from './power.js';
 import type { ImageStamp, StampTarget } from './stamp.js';
 
@@ -36,6 +37,12 @@ export interface ProvisionerCapabilities {
    * family unless this is `'any'`; the kit checks the declaration is well-formed.
    */
   readonly osFamilies: readonly string[] | 'any';
+  /**
+   * Optional (contract 1.1): OS features every OS module paired with it must declare — e.g.
+   * `['identityDisk']` for a provisioner that arranges first contact with an identity disk because
+   * it cannot write the guest's disk. {@link isCompatible} refuses a module that lacks one.
+   */
+  readonly requiredOsFeatures?: readonly OsFeature[] | undefined;
 }
 
 /** Arguments of `load`. @public */

@@ -181,6 +181,18 @@ describe('assertCompatible', () => {
     expect(() => assertCompatible(linux, full, { operation: 'load' })).not.toThrow();
   });
 
+  it('refuses an OS module that lacks a feature the provisioner requires (identityDisk)', () => {
+    const overlays = provisioner({ ...full.capabilities, requiredOsFeatures: ['identityDisk'] });
+    expect(isCompatible(linux, overlays, { operation: 'load' }).problems).toEqual([
+      'provisioner prov-test needs OS modules with the identityDisk feature, which OS module os-linux does not declare',
+    ]);
+    const withIdentity: OsModule = {
+      ...linux,
+      capabilities: { ...linux.capabilities, features: ['identityDisk'] },
+    };
+    expect(isCompatible(withIdentity, overlays, { operation: 'load' }).ok).toBe(true);
+  });
+
   it('throws VLAB_ERR_CAPABILITY_MISSING listing the problems', () => {
     const noCheckpoint = provisioner({ ...full.capabilities, features: ['capture'] });
     let thrown: unknown;

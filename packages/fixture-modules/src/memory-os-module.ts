@@ -20,6 +20,8 @@ import { z } from 'zod';
 const STAMP = IMAGE_STAMP_PATHS.posix;
 const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key';
 const RESERVATION_USERS = '/var/lib/vlab/reservation-users';
+/** The boot unit that installs host keys from an identity disk (IDENTITY_DISK); the memory machine reads its presence. */
+const IDENTITY_UNIT = '/etc/systemd/system/vlab-identity.service';
 const LOGIN = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 /** Config of the memory OS module. */
@@ -32,7 +34,8 @@ export const memoryOsConfig = z.object({
 
 /**
  * The memory OS module: a Linux-like guest on a `MemoryMachine` of `@vlab/core/testing`. It speaks
- * contract 1.1: `close`, and one declared extension, `machineId`.
+ * contract 1.1: `close`, `userConnected`, the identity disk protocol (`preCapture` installs the
+ * boot unit), `put` with owner and mode, and one declared extension, `machineId`.
  */
 export default defineOsModule({
   name: 'os-memory',
@@ -93,7 +96,10 @@ export default defineOsModule({
       family: 'linux',
       // Contract 1.1: the communicator it needs (the memory communicator is POSIX).
       shell: 'posix',
-      capabilities: { endStates, features: ['passwordLogin', 'adminUsers'] },
+      capabilities: {
+        endStates,
+        features: ['passwordLogin', 'adminUsers', 'userConnected', 'identityDisk'],
+      },
 
       async postLoad(ctx) {
         const stamp = await readStamp(ctx);
@@ -128,10 +134,8 @@ export default defineOsModule({
           await ctx.communicator.put(
             `/home/${user.login}/.ssh/authorized_keys`,
             user.sshKeys.map((k) => `${k}\n`).join(''),
-            {
-              signal: ctx.signal,
-              mode: 0o600,
-            },
+            // Contract 1.1: written as root, owned by the user — no shell, no later chown.
+            { signal: ctx.signal, mode: 0o600, sudo: true, owner: user.login, group: user.login },
           );
           // The password travels on stdin, never in argv or a log line.
           if (user.password !== undefined)
@@ -179,11 +183,33 @@ export default defineOsModule({
         }
         await sanitize(ctx);
         await run(ctx, ['rm', '-f', HOST_KEY, `${HOST_KEY}.pub`, '/etc/machine-id']);
+        // The identity disk protocol: the image takes its host keys from a VLAB-ID disk at boot.
+        await ctx.communicator.put(IDENTITY_UNIT, IDENTITY_UNIT_TEXT, {
+          signal: ctx.signal,
+          sudo: true,
+          mode: 0o644,
+        });
         await writeStamp(ctx, capturedStamp(stamp));
         ctx.log.info('generalized for capture', { endState });
         if (endState === 'off') await powerOffConfirmed(ctx, 'poweroff');
         if (endState === 'reboot') await powerOffConfirmed(ctx, 'reboot');
         return { endState };
+      },
+
+      async userConnected(ctx, { users }) {
+        for (const login of users) assertSafeLogin(login, ctx.computer.name);
+        const who = await run(ctx, ['who']);
+        const sessions = who.stdout
+          .toString('utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [login = '', since = '', from = ''] = line.split('\t');
+            return { login, since, from };
+          })
+          .filter((session) => users.includes(session.login))
+          .sort((a, b) => Date.parse(a.since) - Date.parse(b.since));
+        return { sessions };
       },
 
       async isResponding(ctx) {
@@ -237,14 +263,28 @@ export default defineOsModule({
   },
 });
 
-function assertSafeUser(user: ReservationUser, computer: string): void {
-  if (!LOGIN.test(user.login)) {
+const IDENTITY_UNIT_TEXT = `[Unit]
+Description=Install SSH host keys from a VLAB-ID identity disk
+Before=ssh.service
+[Service]
+Type=oneshot
+ExecStart=/usr/local/lib/vlab/vlab-identity
+[Install]
+WantedBy=multi-user.target
+`;
+
+function assertSafeLogin(login: string, computer: string): void {
+  if (!LOGIN.test(login)) {
     throw coreError(
       'VLAB_ERR_CONFIG_INVALID',
-      `login ${JSON.stringify(user.login)} is not a valid user name`,
+      `login ${JSON.stringify(login)} is not a valid user name`,
       { computer },
     );
   }
+}
+
+function assertSafeUser(user: ReservationUser, computer: string): void {
+  assertSafeLogin(user.login, computer);
   for (const key of user.sshKeys) {
     if (key.includes('\n'))
       throw coreError('VLAB_ERR_CONFIG_INVALID', `an SSH key of ${user.login} spans lines`, {

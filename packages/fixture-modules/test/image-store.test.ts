@@ -144,8 +144,11 @@ describe('the kit and the image store', () => {
     const deps = { log: silentLogger, secrets: createSecretResolver({ env: lab.secretEnv }) };
     const os = await instantiateOsModule(memoryOsModule, {}, deps);
     const full = await instantiateProvisioner(memoryProvisioner, { lab: lab.id }, deps);
+    // Without the feature and without the operation: the kit fails a provisioner that has one
+    // but not the other (provisioner/declares-features).
+    const { importImage: _dropped, ...withoutImport } = full;
     const provisioner: Provisioner = {
-      ...full,
+      ...withoutImport,
       capabilities: {
         ...full.capabilities,
         features: full.capabilities.features.filter((f) => f !== 'importImage'),

@@ -22,6 +22,7 @@ import capturesWithCaptureStart from '../src/broken/captures-with-capture-start.
 import closeNotIdempotent from '../src/broken/close-not-idempotent.js';
 import declaresUnknownShell from '../src/broken/declares-unknown-shell.js';
 import hangsOnAbort from '../src/broken/hangs-on-abort.js';
+import identityDiskNotInstalled from '../src/broken/identity-disk-not-installed.js';
 import ignoresEndState from '../src/broken/ignores-end-state.js';
 import importLeavesCorruptImage from '../src/broken/import-leaves-corrupt-image.js';
 import importSkipsChecksum from '../src/broken/import-skips-checksum.js';
@@ -35,9 +36,15 @@ import overwritesExistingImage from '../src/broken/overwrites-existing-image.js'
 import postLoadAlwaysChanged from '../src/broken/post-load-always-changed.js';
 import readsDiskBeforePreCapture from '../src/broken/reads-disk-before-pre-capture.js';
 import releaseBreaksNodeStatus from '../src/broken/release-breaks-node-status.js';
+import requiresUnknownOsFeature from '../src/broken/requires-unknown-os-feature.js';
 import sanitizeLeavesAccount from '../src/broken/sanitize-leaves-account.js';
 import throwsUncodedError from '../src/broken/throws-uncoded-error.js';
 import undeclaredHelperMethod from '../src/broken/undeclared-helper-method.js';
+import userConnectedIgnoresUsers from '../src/broken/user-connected-ignores-users.js';
+import userConnectedRemembers from '../src/broken/user-connected-remembers.js';
+import userConnectedReportsNobody from '../src/broken/user-connected-reports-nobody.js';
+import userConnectedSinceNow from '../src/broken/user-connected-since-now.js';
+import userConnectedUndeclared from '../src/broken/user-connected-undeclared.js';
 import memoryOsModule from '../src/memory-os-module.js';
 import memoryProvisioner from '../src/memory-provisioner.js';
 
@@ -135,10 +142,21 @@ async function checkOf(
   return check;
 }
 
-/** A regex matching exactly `[id] failure`, where `<n>` in `failure` matches a whole number. */
+/**
+ * A regex matching exactly `[id] failure`, where in `failure` `<n>` matches a whole number,
+ * `<time>` an ISO time and `<any>` any text without a space (a key's base64).
+ */
 function exactly(id: string, failure: string): RegExp {
   const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const body = failure.split('<n>').map(quote).join('\\d+');
+  const tokens: Record<string, string> = {
+    '<n>': '\\d+',
+    '<time>': '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z',
+    '<any>': '\\S+',
+  };
+  const body = failure
+    .split(/(<n>|<time>|<any>)/)
+    .map((part) => tokens[part] ?? quote(part))
+    .join('');
   return new RegExp(`^${quote(`[${id}]`)} ${body}$`);
 }
 
@@ -299,6 +317,60 @@ const cases: readonly BrokenCase[] = [
     good: goodOs,
     check: 'os/declares-family',
     failure: `shell is "bash"; expected 'posix' or 'powershell' (or none)`,
+  },
+  {
+    what: 'an OS module whose userConnected never finds a session',
+    broken: osSubject(userConnectedReportsNobody),
+    good: goodOs,
+    check: 'os/user-connected',
+    failure: 'alice is logged in, but userConnected reported no session of them',
+  },
+  {
+    what: 'an OS module whose userConnected reports users nobody asked about',
+    broken: osSubject(userConnectedIgnoresUsers),
+    good: goodOs,
+    check: 'os/user-connected',
+    failure: 'userConnected({ users: [bob] }) reported a session of alice, who was not asked about',
+  },
+  {
+    what: 'an OS module whose userConnected gives the time of the question as since',
+    broken: osSubject(userConnectedSinceNow),
+    good: goodOs,
+    check: 'os/user-connected',
+    failure:
+      "asked again, userConnected gave alice's session another start time (<time> instead of <time>): since must be when the session began, not when it was asked",
+  },
+  {
+    what: 'an OS module whose userConnected still reports a user who logged out',
+    broken: osSubject(userConnectedRemembers),
+    good: goodOs,
+    check: 'os/user-connected',
+    failure: 'alice logged out, but userConnected still reports the session after 1000 ms',
+    options: { operationTimeoutMs: 1000 },
+  },
+  {
+    what: 'an OS module with userConnected that does not declare the feature',
+    broken: osSubject(userConnectedUndeclared),
+    good: goodOs,
+    check: 'os/declares-features',
+    failure:
+      'it has a userConnected operation but does not declare the userConnected feature, so the manager never calls it',
+  },
+  {
+    what: 'an OS module that declares identityDisk but leaves no identity unit in the image',
+    broken: osSubject(identityDiskNotInstalled),
+    good: goodOs,
+    check: 'os/identity-disk',
+    failure:
+      "booted with an identity disk, the machine presents ssh-ed25519 <any>…, not the disk's host key ssh-ed25519 <any>… (does preCapture install the identity unit?)",
+  },
+  {
+    what: 'a provisioner that requires an OS feature the contract does not know',
+    broken: provisionerSubject(requiresUnknownOsFeature),
+    good: goodProvisioner,
+    check: 'provisioner/declares-features',
+    failure:
+      'capabilities.requiredOsFeatures is ["identitydisk"]; expected an array of OS feature names',
   },
   ...(['postLoad', 'reserve', 'sanitize', 'preCapture', 'waitForResponse'] as const).map(
     (operation): BrokenCase => ({

@@ -19,6 +19,21 @@ export const CORE_ERROR_CODES = {
     meaning: 'The computer did not answer over the management network.',
     hint: 'Check its power (through its BMC or hypervisor), its network cable or bridge, and that sshd runs in the image.',
   },
+  VLAB_ERR_CONNECTION_LOST: {
+    meaning:
+      'The connection to the computer dropped while an operation ran; the remote program may or may not have finished.',
+    hint: 'Check why the computer went away (a reboot, a crash, the network); run the operation again only if it is idempotent.',
+  },
+  VLAB_ERR_OUTPUT_LIMIT: {
+    meaning:
+      "A command's stdout or stderr grew beyond the call's maxOutputBytes; the remote program was stopped.",
+    hint: 'Redirect the output to a file on the computer and read it with get or getStream, or raise maxOutputBytes for that call.',
+  },
+  VLAB_ERR_ARGUMENT_INVALID: {
+    meaning:
+      'A communicator refused an argument it cannot pass safely: a NUL byte, a lone surrogate, a program name starting with a hyphen, a path that is not absolute.',
+    hint: 'This is a bug in the caller (the OS module or provisioner): validate input before it reaches the communicator. The details name the argument.',
+  },
   VLAB_ERR_COMMAND_FAILED: {
     meaning:
       'A command run on the computer exited with a non-zero code; details hold the program, the exit code and the end of stderr.',

@@ -9,13 +9,16 @@
  */
 
 export { abortError, sleep, throwIfCancelled, untilCancelled } from '../abort.js';
-export type {
-  Communicator,
-  ReachOptions,
-  RunOptions,
-  RunResult,
-  TransferOptions,
-  TransferSource,
+export {
+  type Communicator,
+  DEFAULT_TRANSFER_IDLE_TIMEOUT_MS,
+  type PutOptions,
+  type ReachOptions,
+  type RunOptions,
+  type RunResult,
+  type TransferOptions,
+  type TransferSource,
+  transferIdleTimeoutMs,
 } from '../communicator.js';
 export {
   assertCompatible,
@@ -72,6 +75,8 @@ export {
   VlabError,
   type VlabErrorOptions,
 } from '../errors/vlab-error.js';
+export { generateHostKey, type HostKeyPair } from '../host-key.js';
+export { IDENTITY_DISK, type IdentityDiskFile, identityDiskFiles } from '../identity-disk.js';
 export {
   createLogger,
   type Logger,
@@ -91,6 +96,9 @@ export type {
   PreCaptureResult,
   ReserveArgs,
   ReserveResult,
+  UserConnectedArgs,
+  UserConnectedResult,
+  UserSession,
   WaitForResponseOptions,
 } from '../os-module.js';
 export {

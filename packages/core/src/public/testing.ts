@@ -36,10 +36,12 @@ export {
 export {
   type DiskReadEvent,
   MEMORY_HOST_KEY_PATH,
+  MEMORY_IDENTITY_UNIT_PATH,
   type MemoryAccount,
   type MemoryCommandResult,
   MemoryMachine,
   type MemoryMachineTiming,
+  type MemorySession,
   type PowerEvent,
 } from '../testing/memory/memory-machine.js';
 export { type OsModuleSubject, osModuleChecks } from '../testing/os-module-checks.js';

@@ -2,6 +2,8 @@ import { contractShapeProblems } from '../define.js';
 import { CORE_ERROR_CODES } from '../errors/core-errors.js';
 import { isVlabError } from '../errors/vlab-error.js';
 import { keepProcessAlive } from '../keep-alive.js';
+import type { OsFeature, OsModule } from '../os-module.js';
+import type { Provisioner, ProvisionerFeature } from '../provisioner.js';
 import type { ConformanceHarness } from './harness.js';
 
 /** One contract rule the kit checks; `run` rejects with a {@link ConformanceFailure} when the module breaks it. @public */
@@ -213,6 +215,62 @@ export function expectWellFormedOsFamilies(
     fail(
       `capabilities.osFamilies is ${shown}; ${bad.map((b) => JSON.stringify(b)).join(', ')} is not a lowercase OS family name`,
     );
+}
+
+/** Every OS feature, and the optional operation each one promises (if any). */
+const OS_FEATURE_OPERATIONS = {
+  postCapture: 'postCapture',
+  passwordLogin: undefined,
+  adminUsers: undefined,
+  firewall: undefined,
+  userConnected: 'userConnected',
+  identityDisk: undefined,
+} as const satisfies Record<OsFeature, keyof OsModule | undefined>;
+
+/** Every provisioner feature, and the optional operation each one promises (if any). */
+const PROVISIONER_FEATURE_OPERATIONS = {
+  capture: undefined,
+  checkpoint: undefined,
+  powerCycle: undefined,
+  imageSize: undefined,
+  deleteImage: undefined,
+  importImage: 'importImage',
+  release: 'release',
+} as const satisfies Record<ProvisionerFeature, keyof Provisioner | undefined>;
+
+/**
+ * The `declares-features` check's body: every declared feature is one the contract knows, each
+ * feature that promises an optional operation comes with it, and each optional operation the
+ * instance has is declared as its feature — so the manager, which goes by the declaration, neither
+ * calls a missing operation nor ignores a present one.
+ */
+export function expectFeaturesMatchOperations(
+  instance: { readonly capabilities: { readonly features: readonly string[] } },
+  kind: 'os' | 'provisioner',
+  fail: (message: string) => never,
+): void {
+  const table: Record<string, string | undefined> =
+    kind === 'os' ? OS_FEATURE_OPERATIONS : PROVISIONER_FEATURE_OPERATIONS;
+  const features = instance.capabilities.features;
+  const unknown = features.filter((feature) => !Object.hasOwn(table, feature));
+  if (unknown.length > 0)
+    fail(`capabilities.features names features the contract does not know: ${unknown.join(', ')}`);
+  const has = (operation: string): boolean =>
+    typeof (instance as unknown as Record<string, unknown>)[operation] === 'function';
+  for (const [feature, operation] of Object.entries(table)) {
+    if (operation === undefined) continue;
+    if (features.includes(feature) && !has(operation))
+      fail(`it declares the ${feature} feature but has no ${operation} operation`);
+    if (!features.includes(feature) && has(operation))
+      fail(
+        `it has a ${operation} operation but does not declare the ${feature} feature, so the manager never calls it`,
+      );
+  }
+}
+
+/** The OS features `requiredOsFeatures` may name. */
+export function isOsFeature(value: unknown): value is OsFeature {
+  return typeof value === 'string' && Object.hasOwn(OS_FEATURE_OPERATIONS, value);
 }
 
 /** The `declared-extensions` check's body: the instance has no undeclared operation. */

@@ -1,4 +1,5 @@
 import type { ComputerRef, OperationContext, OsContext, ProvisionerContext } from '../context.js';
+import type { IdentityDiskFile } from '../identity-disk.js';
 import type { LogRecord } from '../logger.js';
 import type { OsModule } from '../os-module.js';
 import type { PowerState } from '../power.js';
@@ -80,6 +81,27 @@ export interface ConformanceHarness {
    * provisioner's store before the run.
    */
   imageSource?(): Promise<ImageSource>;
+  /**
+   * Optional (contract 1.1), needed to check an OS module that declares the `identityDisk` feature:
+   * powers the machine off if it is on, attaches an identity disk holding `files`
+   * (`IDENTITY_DISK`: whole-disk ext4 labelled `VLAB-ID`) and boots it once from its disk as the
+   * disk is now, the way a provisioner without write access to the disk would; resolves once the
+   * machine is on. The next {@link ConformanceHarness.reset} detaches the identity disk.
+   */
+  bootWithIdentityDisk?(files: readonly IdentityDiskFile[]): Promise<void>;
+  /**
+   * Optional (contract 1.1), with {@link ConformanceHarness.bootWithIdentityDisk}: the public host
+   * keys the machine's SSH server presents now, of every key type, read from outside as a client
+   * sees them (`ssh-keyscan`), each as `type base64` without comment; empty while it does not answer.
+   */
+  presentedHostKeys?(): Promise<readonly string[]>;
+  /**
+   * Optional (contract 1.1), needed to check an OS module that declares the `userConnected`
+   * feature: logs in as `login` (an account `reserve` created for one of
+   * {@link ConformanceHarness.users}) from outside, the way the user would, and keeps the session
+   * open until the returned function is called, which ends it and resolves once it is gone.
+   */
+  openSession?(login: string): Promise<() => Promise<void>>;
   /** Reads of the machine's disk by the provisioner since the last reset. */
   diskReads(): readonly HarnessDiskRead[];
   /** Makes the machine stop answering (commands hang) until the returned function is called. */

@@ -10,12 +10,14 @@ import {
   type ConformanceOptions,
   expectCloseIdempotent,
   expectDeclaredExtensions,
+  expectFeaturesMatchOperations,
   expectWellFormedFamily,
   makeCheck,
   type ResolvedOptions,
   resolveOptions,
 } from './conformance-check.js';
 import type { ConformanceHarness } from './harness.js';
+import { identityDiskCheck, userConnectedCheck } from './os-feature-checks.js';
 
 /** An OS module and the harness of the machine it is checked on. @public */
 export interface OsModuleSubject {
@@ -32,7 +34,9 @@ type Fail = (message: string) => never;
 /**
  * The OS module contract, as runnable checks: stamp and idempotence of `postLoad`, accounts of
  * `reserve`/`sanitize`, end states of `preCapture`, abort bounds, coded errors, no secret in logs,
- * declared extensions and a well-formed `family` and `shell` (contract 1.1). Each check resets the machine first, so they run in any
+ * declared extensions and features, a well-formed `family` and `shell`, and for modules declaring
+ * them the `userConnected` and `identityDisk` features (contract 1.1; the harness needs
+ * `openSession`, `bootWithIdentityDisk` and `presentedHostKeys` for those). Each check resets the machine first, so they run in any
  * order — except the last, `os/close`, which calls the module's optional `close` (twice: the second
  * call must not throw) and so must run after every other check of the instance.
  * @public
@@ -280,6 +284,11 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
     );
   }
 
+  const featureKit = { os, harness, options, check, ctx, target };
+  if (os.capabilities.features.includes('userConnected'))
+    checks.push(userConnectedCheck(featureKit));
+  if (os.capabilities.features.includes('identityDisk')) checks.push(identityDiskCheck(featureKit));
+
   checks.push(
     check(
       'no-secret-in-logs',
@@ -299,6 +308,13 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
       'every operation beyond the contract is declared in extensions',
       async (fail) => {
         expectDeclaredExtensions(os, 'os', fail);
+      },
+    ),
+    check(
+      'declares-features',
+      'every declared feature is known and comes with its operation, and every optional operation is declared',
+      async (fail) => {
+        expectFeaturesMatchOperations(os, 'os', fail);
       },
     ),
     check(

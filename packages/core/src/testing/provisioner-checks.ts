@@ -15,7 +15,9 @@ import {
   type ConformanceOptions,
   expectCloseIdempotent,
   expectDeclaredExtensions,
+  expectFeaturesMatchOperations,
   expectWellFormedOsFamilies,
+  isOsFeature,
   makeCheck,
   resolveOptions,
 } from './conformance-check.js';
@@ -53,7 +55,8 @@ let captureSerial = 0;
  * `release`), `provisioner/declared-extensions` always, and so do `provisioner/node-status`
  * (`ready` after a load; `reload` once `os.reserve` tainted the stamp: a tainted computer is
  * always reloaded before reuse) and `provisioner/declares-os-families` (`'any'` or a non-empty
- * array of lowercase family names). The last check, `provisioner/close`,
+ * array of lowercase family names) and `provisioner/declares-features` (features known and matched
+ * by their operations, `requiredOsFeatures` well-formed). The last check, `provisioner/close`,
  * deletes every revision the kit captured, imported or seeded (through `deleteImage`, when
  * declared; otherwise they stay and the run's image names start with `kit-`), then calls the
  * optional `close` twice; it must run after every other check of the instance, as
@@ -452,6 +455,19 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
       "capabilities.osFamilies is 'any' or a non-empty array of lowercase OS family names",
       async (fail) => {
         expectWellFormedOsFamilies(provisioner.capabilities.osFamilies, fail);
+      },
+    ),
+    check(
+      'declares-features',
+      'every declared feature is known and comes with its operation, every optional operation is declared, and requiredOsFeatures names OS features',
+      async (fail) => {
+        expectFeaturesMatchOperations(provisioner, 'provisioner', fail);
+        const required: unknown = provisioner.capabilities.requiredOsFeatures;
+        if (required === undefined) return;
+        if (!Array.isArray(required) || !required.every(isOsFeature))
+          fail(
+            `capabilities.requiredOsFeatures is ${JSON.stringify(required)}; expected an array of OS feature names`,
+          );
       },
     ),
     // Last: it removes what the kit wrote and closes the provisioner.

@@ -1,11 +1,13 @@
 import { abortError, sleep } from '../../abort.js';
-import type {
-  Communicator,
-  ReachOptions,
-  RunOptions,
-  RunResult,
-  TransferOptions,
-  TransferSource,
+import {
+  type Communicator,
+  type PutOptions,
+  type ReachOptions,
+  type RunOptions,
+  type RunResult,
+  type TransferOptions,
+  type TransferSource,
+  transferIdleTimeoutMs,
 } from '../../communicator.js';
 import { commandFailedError, coreError } from '../../errors/core-errors.js';
 import { followSignal } from '../../follow-signal.js';
@@ -83,17 +85,21 @@ export class MemoryCommunicator implements Communicator {
   }
 
   /**
-   * Writes the file onto the machine's disk in one step (so atomically); ignores `mode`, and
-   * reports progress once, when done. Connects and fails like {@link MemoryCommunicator.run}.
+   * Writes the file onto the machine's disk in one step (so atomically); ignores `mode`, `owner`,
+   * `group` and `sudo` (the memory machine has no file owners), and reports progress once, when
+   * done. A path that is not absolute throws `VLAB_ERR_ARGUMENT_INVALID`. Connects and fails like
+   * {@link MemoryCommunicator.run}; the idle time (`transferIdleTimeoutMs`) bounds the whole call.
    */
-  async put(
-    remotePath: string,
-    content: TransferSource,
-    options: TransferOptions = {},
-  ): Promise<void> {
+  async put(remotePath: string, content: TransferSource, options: PutOptions = {}): Promise<void> {
+    if (!remotePath.startsWith('/') || remotePath.includes('\0')) {
+      throw coreError('VLAB_ERR_ARGUMENT_INVALID', 'put needs an absolute path without NUL', {
+        computer: this.computer,
+        details: { argument: 'remotePath' },
+      });
+    }
     const { signal, done } = withTimeout(
       options.signal,
-      options.timeoutMs ?? 60_000,
+      transferIdleTimeoutMs(options),
       this.computer,
       `put ${remotePath}`,
     );
@@ -112,7 +118,7 @@ export class MemoryCommunicator implements Communicator {
   async get(remotePath: string, options: TransferOptions = {}): Promise<Buffer> {
     const result = await this.runChecked(['cat', remotePath], {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      timeoutMs: transferIdleTimeoutMs(options),
     });
     return result.stdout;
   }

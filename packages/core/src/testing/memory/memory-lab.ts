@@ -284,6 +284,7 @@ export class MemoryLab {
     const machine = this.machine(name);
     machine.powerOff();
     machine.writeDisk(data);
+    machine.attachIdentityDisk(undefined);
     const hostKey = machine.ensureHostKey();
     machine.powerOn();
     void this.communicator(name).trustHostKeys([hostKey]);
@@ -372,6 +373,22 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
     readFile: async (path) => machine.files.get(path),
     imageSource: async () => lab.baseImageSource(),
     diskReads: () => machine.diskReads.slice(readMark),
+    async bootWithIdentityDisk(files) {
+      machine.powerOff();
+      machine.attachIdentityDisk(files);
+      machine.powerOn();
+    },
+    async presentedHostKeys() {
+      if (!machine.reachable) return [];
+      const line = machine.files.get(MEMORY_HOST_KEY_PATH)?.toString('utf8').trim() ?? '';
+      return line === '' ? [] : [line.split(/\s+/).slice(0, 2).join(' ')];
+    },
+    async openSession(login) {
+      if (!machine.userAccounts.some((a) => a.login === login))
+        throw new Error(`memory harness: ${name} has no account ${login} to log in as`);
+      const end = machine.openSession(login, '192.0.2.10');
+      return async () => end();
+    },
     async stall() {
       const resume = machine.stall();
       return async () => resume();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { IDENTITY_DISK, type IdentityDiskFile } from '../../identity-disk.js';
 import type { PowerState } from '../../power.js';
 
 /** A local account of a {@link MemoryMachine}. @public */
@@ -53,6 +54,22 @@ export interface MemoryMachineTiming {
 export const MEMORY_HOST_KEY_PATH = '/etc/ssh/ssh_host_ed25519_key.pub';
 
 /**
+ * Path of the boot unit that makes a {@link MemoryMachine} take its host key from an attached
+ * identity disk at boot: any file there will do (the machine does not read it). @public
+ */
+export const MEMORY_IDENTITY_UNIT_PATH = '/etc/systemd/system/vlab-identity.service';
+
+/** A login session on a {@link MemoryMachine}. @public */
+export interface MemorySession {
+  /** Who is logged in. */
+  readonly login: string;
+  /** When the session began, ISO 8601. */
+  readonly since: string;
+  /** The address the user came from. */
+  readonly from: string;
+}
+
+/**
  * An in-memory computer for the conformance kit's reference harness: power, local accounts, a
  * file system that is also its disk, a host key, and a handful of Linux-like commands. It is a
  * stand-in for tests of the kit and of module logic, not a model of Linux.
@@ -63,8 +80,11 @@ export const MEMORY_HOST_KEY_PATH = '/etc/ssh/ssh_host_ed25519_key.pub';
  * `userdel --remove LOGIN` (exit 6 when absent), `usermod --append --groups G LOGIN`,
  * `chpasswd` (stdin `login:password`), `getent passwd`, `pkill -KILL -u LOGIN` (exit 1 when no
  * process), `ssh-keygen -A` (makes a missing host key), `systemd-machine-id-setup`,
- * `systemctl poweroff`, `systemctl reboot`, `sleep SECONDS`. Anything else exits 127.
- * Files are written with `writeFile` (the communicator's `put`).
+ * `systemctl poweroff`, `systemctl reboot`, `sleep SECONDS`, and `who` (one line per open
+ * session: login, ISO start time and address, tab-separated — the memory machine's own format).
+ * Anything else exits 127. Files are written with `writeFile` (the communicator's `put`).
+ * A boot with an identity disk attached ({@link MemoryMachine.attachIdentityDisk}) takes the disk's
+ * Ed25519 public key as host key when the disk has a file at {@link MEMORY_IDENTITY_UNIT_PATH}.
  * @public
  */
 export class MemoryMachine {
@@ -80,6 +100,9 @@ export class MemoryMachine {
   readonly powerEvents: PowerEvent[] = [];
   /** Every recorded read of the disk ({@link MemoryMachine.readDisk}), oldest first. */
   readonly diskReads: DiskReadEvent[] = [];
+  /** Open login sessions ({@link MemoryMachine.openSession}), oldest first; gone at power off. */
+  sessions: MemorySession[] = [];
+  #identityDisk: readonly IdentityDiskFile[] | undefined;
   #power: Exclude<PowerState, 'unknown'> = 'off';
   #accounts = new Map<string, MemoryAccount>();
   #stalled = false;
@@ -115,8 +138,34 @@ export class MemoryMachine {
   powerOn(): void {
     this.#cancelPendingPowerChange();
     if (this.#power === 'on') return;
+    this.#takeIdentity();
     this.#setPower('on');
     this.bootCount += 1;
+  }
+
+  /** Attaches an identity disk (`IDENTITY_DISK`) for the following boots, or detaches it (`undefined`). */
+  attachIdentityDisk(files: readonly IdentityDiskFile[] | undefined): void {
+    this.#identityDisk = files;
+  }
+
+  /** Opens a login session for `login` from `from`; the returned function ends it. */
+  openSession(login: string, from: string): () => void {
+    const session: MemorySession = { login, since: new Date().toISOString(), from };
+    this.sessions.push(session);
+    return () => {
+      this.sessions = this.sessions.filter((s) => s !== session);
+    };
+  }
+
+  // What the identity unit of an image does at boot: version 1 only, the disk's host key replaces the image's.
+  #takeIdentity(): void {
+    const disk = this.#identityDisk;
+    if (disk === undefined || !this.files.has(MEMORY_IDENTITY_UNIT_PATH)) return;
+    const file = (path: string) => disk.find((f) => f.path === path)?.data;
+    const manifest = file(IDENTITY_DISK.manifestPath)?.toString('utf8') ?? '{}';
+    if ((JSON.parse(manifest) as { version?: unknown }).version !== IDENTITY_DISK.version) return;
+    const key = file(`${IDENTITY_DISK.hostKeyDirectory}/ssh_host_ed25519_key.pub`);
+    if (key !== undefined) this.files.set(MEMORY_HOST_KEY_PATH, key);
   }
 
   /** Cuts power from outside; no-op when off. */
@@ -283,6 +332,8 @@ export class MemoryMachine {
         return fail(1, `systemctl: unknown verb ${args[0]}\n`);
       case 'sleep':
         return { code: 0, stdout: '', stderr: '', runsForMs: Number(args[0] ?? '0') * 1000 };
+      case 'who':
+        return ok(this.sessions.map((s) => `${s.login}\t${s.since}\t${s.from}\n`).join(''));
       default:
         return fail(127, `${program}: command not found\n`);
     }
@@ -301,6 +352,7 @@ export class MemoryMachine {
 
   #setPower(state: Exclude<PowerState, 'unknown'>): void {
     this.#power = state;
+    if (state === 'off') this.sessions = [];
     this.powerEvents.push({ at: performance.now(), state });
   }
 
