@@ -20,6 +20,7 @@ section() {
 # ---------------------------------------------------------------------------
 SYSTEM_PACKAGES=()
 SYSTEM_PACKAGES+=(openssh-server openssh-client) # @vlab/ssh lab tests start a real sshd
+SYSTEM_PACKAGES+=(sudo) # @vlab/ssh put tests: writes as root through sudo -n
 SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi and @vlab/testlab: ipmi_sim BMCs, ipmitool
 SYSTEM_PACKAGES+=(systemd-container debootstrap iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests
 # @vlab/os-linux needs nothing more: its guests are testlab's; ssh and ssh-keyscan come with

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   abortError,
   commandFailedError,
+  coreError,
   isVlabError,
   type ProgressSink,
   type TransferSource,
@@ -30,6 +30,7 @@ import {
   writeAll,
 } from './sftp.js';
 import { computerOf, describeTarget, pinId, type SshTarget } from './target.js';
+import { temporaryPath } from './temporary-path.js';
 
 /** Waits for `promise` at most `ms`, ignoring its outcome. */
 function within(promise: Promise<unknown>, ms: number): Promise<void> {
@@ -131,7 +132,7 @@ export class SshClient {
    * Runs a program and collects stdout, stderr, exit code and signal. A non-zero exit is a
    * result. On timeout or abort the whole remote process group ends (SIGTERM, then SIGKILL),
    * then the call rejects with `VLAB_ERR_OP_TIMEOUT` or `VLAB_ERR_OP_CANCELLED`. A dropped
-   * connection after the command started rejects with `VLAB_ERR_SSH_CONNECTION_LOST`; the
+   * connection after the command started rejects with `VLAB_ERR_CONNECTION_LOST`; the
    * command is never run a second time.
    */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
@@ -274,8 +275,8 @@ export class SshClient {
     } catch (error) {
       if (signal.aborted) throw abortError(signal, this.computer, operation);
       if (connection.closed) {
-        throw sshError(
-          'VLAB_ERR_SSH_CONNECTION_LOST',
+        throw coreError(
+          'VLAB_ERR_CONNECTION_LOST',
           `the SSH connection to ${describeTarget(this.target)} dropped during ${operation} of ${path}`,
           { computer: this.computer, cause: connection.lastError, details: { path } },
         );
@@ -300,12 +301,7 @@ export class SshClient {
     options: WriteFileOptions = {},
   ): Promise<TransferSummary> {
     const atomic = options.atomic ?? true;
-    const temp = atomic
-      ? posix.join(
-          posix.dirname(path),
-          `.${posix.basename(path)}.vlab-${randomBytes(6).toString('hex')}.tmp`,
-        )
-      : path;
+    const temp = atomic ? temporaryPath(path) : path;
     return this.#withSftp(options, 'write', path, async (sftp, signal, connection) => {
       const meter = new TransferMeter({
         onProgress: options.onProgress,

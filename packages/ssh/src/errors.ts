@@ -1,18 +1,15 @@
 import { type ErrorCodeInfo, VlabError, type VlabErrorOptions } from '@vlab/core';
 
 /**
- * The error codes of `@vlab/ssh`, with what they mean and what to do. `docs/errors.md` has the
- * same table under `## @vlab/ssh`; a test keeps both in step. Where a core code fits
- * (`VLAB_ERR_OP_TIMEOUT`, `VLAB_ERR_OP_CANCELLED`, `VLAB_ERR_COMPUTER_UNREACHABLE`,
- * `VLAB_ERR_HOSTKEY_MISMATCH`, `VLAB_ERR_COMMAND_FAILED`), the package throws the core code.
+ * The error codes of `@vlab/ssh`, with what they mean and what to do: only conditions of SSH
+ * itself. `docs/errors.md` has the same table under `## @vlab/ssh`; a test keeps both in step.
+ * Where a core code fits (`VLAB_ERR_OP_TIMEOUT`, `VLAB_ERR_OP_CANCELLED`,
+ * `VLAB_ERR_COMPUTER_UNREACHABLE`, `VLAB_ERR_HOSTKEY_MISMATCH`, `VLAB_ERR_COMMAND_FAILED`, and
+ * the transport-neutral `VLAB_ERR_CONNECTION_LOST`, `VLAB_ERR_OUTPUT_LIMIT` and
+ * `VLAB_ERR_ARGUMENT_INVALID`), the package throws the core code.
  * @public
  */
 export const SSH_ERROR_CODES = {
-  VLAB_ERR_SSH_ARGUMENT_INVALID: {
-    meaning:
-      'A command or file path cannot reach the remote side unchanged: an argument or path holds a NUL byte or an unpaired UTF-16 surrogate, an argument is not a string, the argument vector is empty, the program name starts with a hyphen, or the command line exceeds what one remote exec accepts (128 KiB).',
-    hint: 'Pass binary or very long data on stdin or as a file (writeFile), never in the argument vector; name a program whose name starts with a hyphen by a path (./-x).',
-  },
   VLAB_ERR_SSH_HOSTKEY_UNKNOWN: {
     meaning:
       'The computer presented a host key, but the known-hosts store has no pin for it, so the connection was refused.',
@@ -27,20 +24,10 @@ export const SSH_ERROR_CODES = {
       'The TCP connection opened, but the SSH handshake failed: no common algorithm, a protocol error, or not an SSH server on that port.',
     hint: 'Check that the port runs an SSH server; read the cause in the error for the algorithm or protocol problem.',
   },
-  VLAB_ERR_SSH_CONNECTION_LOST: {
-    meaning:
-      'The SSH connection dropped while a command or transfer was running; the command may or may not have run, so it was not retried.',
-    hint: "Check the computer (did it reboot or crash?) and whether the command's effect is there before running it again.",
-  },
   VLAB_ERR_SSH_CHANNEL_REFUSED: {
     meaning:
       'The SSH server refused to open a session channel on a connection with no other channel open, so it was not back-pressure.',
     hint: "Check MaxSessions and any restriction for the user (ForceCommand, Match blocks) in the server's sshd_config.",
-  },
-  VLAB_ERR_SSH_OUTPUT_LIMIT: {
-    meaning:
-      'A remote command wrote more than its output limit to stdout or stderr, and its process group was ended.',
-    hint: 'Raise maxOutputBytes for that call, or stream the output (spawn, readStream) instead of collecting it.',
   },
   VLAB_ERR_SSH_SFTP_FAILED: {
     meaning:
@@ -58,7 +45,12 @@ export const SSH_ERROR_CODES = {
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
-/** Codes of `@vlab/ssh` that were retired; never reused. @public */
+/**
+ * Codes of `@vlab/ssh` that were retired; never reused. Only released codes are listed:
+ * `VLAB_ERR_SSH_ARGUMENT_INVALID`, `VLAB_ERR_SSH_CONNECTION_LOST` and `VLAB_ERR_SSH_OUTPUT_LIMIT`
+ * became core codes before the first release, and are never reused either.
+ * @public
+ */
 export const RETIRED_SSH_ERROR_CODES: readonly string[] = [];
 
 /** An error code of `@vlab/ssh`. @public */

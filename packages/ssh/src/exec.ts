@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type { TransferSource } from '@vlab/core';
+import { coreError, type TransferSource } from '@vlab/core';
 import { operationSignal } from './deadline.js';
-import { sshError } from './errors.js';
 import type { ConnectionPool } from './pool.js';
 import { type SpawnOptions, spawnRemote } from './remote-process.js';
 import { computerOf, describeTarget, type SshTarget } from './target.js';
@@ -15,7 +14,7 @@ export interface ExecOptions extends SpawnOptions {
   readonly timeoutMs?: number | undefined;
   /**
    * Once stdout or stderr exceeds this many bytes, the process group is ended and the call
-   * fails with `VLAB_ERR_SSH_OUTPUT_LIMIT`. Default: 16 MiB.
+   * fails with `VLAB_ERR_OUTPUT_LIMIT`. Default: 16 MiB.
    */
   readonly maxOutputBytes?: number | undefined;
 }
@@ -97,10 +96,14 @@ export async function execRemote(
     const exit = await proc.exit;
     await ended;
     if (overflow !== undefined) {
-      throw sshError(
-        'VLAB_ERR_SSH_OUTPUT_LIMIT',
+      throw coreError(
+        'VLAB_ERR_OUTPUT_LIMIT',
         `${argv[0]} on ${describeTarget(target)} wrote more than ${limit} bytes to ${overflow}`,
-        { computer, details: { program: argv[0], stream: overflow, limit } },
+        {
+          computer,
+          details: { program: argv[0], stream: overflow, limit },
+          hint: 'Raise maxOutputBytes for that call, or stream the output (spawn, readStream) instead of collecting it.',
+        },
       );
     }
     return {

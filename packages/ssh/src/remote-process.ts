@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
-import { abortError, isVlabError, type VlabError } from '@vlab/core';
+import { abortError, coreError, isVlabError, type VlabError } from '@vlab/core';
 import type { ClientChannel } from 'ssh2';
 import { ChannelOpenError, type ExecChannel, type SshConnection } from './connection.js';
 import { operationSignal, UNANSWERED_MS } from './deadline.js';
@@ -39,7 +39,7 @@ export interface RemoteProcess {
   readonly stderr: Readable;
   /**
    * Settles when it ended: with its exit, or rejects with the cancel or timeout error,
-   * `VLAB_ERR_SSH_CONNECTION_LOST` if the connection dropped.
+   * `VLAB_ERR_CONNECTION_LOST` if the connection dropped.
    */
   readonly exit: Promise<RemoteExit>;
   /** Ends its whole process group (SIGTERM, then SIGKILL after the grace time). Idempotent. */
@@ -149,8 +149,8 @@ function signalNumber(name: string): number {
 function argumentError(error: unknown, target: SshTarget): VlabError {
   const vlab = isVlabError(error);
   const summary = vlab ? (error as VlabError).summary : String((error as Error)?.message ?? error);
-  return sshError(
-    'VLAB_ERR_SSH_ARGUMENT_INVALID',
+  return coreError(
+    'VLAB_ERR_ARGUMENT_INVALID',
     `${summary} (command for ${describeTarget(target)})`,
     {
       computer: computerOf(target),
@@ -247,8 +247,8 @@ export function spawnRemote(
         else if (error instanceof ChannelOpenError) {
           // The connection dropped after the exec request may have gone out: never retried.
           settle({
-            error: sshError(
-              'VLAB_ERR_SSH_CONNECTION_LOST',
+            error: coreError(
+              'VLAB_ERR_CONNECTION_LOST',
               `the SSH connection to ${describeTarget(target)} dropped while ${operation} was starting; it may or may not have run`,
               { computer, cause: error, details: { host: target.host } },
             ),
@@ -332,8 +332,8 @@ class Running {
           );
         } else if (connection.closed) {
           reject(
-            sshError(
-              'VLAB_ERR_SSH_CONNECTION_LOST',
+            coreError(
+              'VLAB_ERR_CONNECTION_LOST',
               `the SSH connection to ${describeTarget(target)} dropped while ${operation} ran`,
               { computer, cause: connection.lastError, details: { host: target.host } },
             ),

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { VlabError } from '@vlab/core';
+import { coreError, type VlabError } from '@vlab/core';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { sshError } from './errors.js';
 import { unsendable } from './quote.js';
@@ -65,7 +65,7 @@ export function sftpError(
 }
 
 /**
- * `VLAB_ERR_SSH_ARGUMENT_INVALID` for a path that SFTP cannot carry unchanged (the same rule as
+ * `VLAB_ERR_ARGUMENT_INVALID` for a path that SFTP cannot carry unchanged (the same rule as
  * for command arguments), or undefined. ssh2 would send an unpaired surrogate as U+FFFD — two
  * different names, one file — and a NUL byte ends the server's SFTP session.
  * @internal
@@ -80,8 +80,8 @@ export function remotePathError(
       ? unsendable(path)
       : `is ${path === null ? 'null' : typeof path}, not a string`;
   if (problem === undefined) return undefined;
-  return sshError(
-    'VLAB_ERR_SSH_ARGUMENT_INVALID',
+  return coreError(
+    'VLAB_ERR_ARGUMENT_INVALID',
     `the path to ${operation} on ${describeTarget(target)} ${problem}`,
     {
       computer: computerOf(target),

@@ -2,15 +2,19 @@ import {
   type Communicator,
   commandFailedError,
   coreError,
+  type PutOptions,
   type ReachOptions,
   type RunOptions,
   type RunResult,
   type TransferOptions,
   type TransferSource,
+  transferIdleTimeoutMs,
 } from '@vlab/core';
 import type { SshClient } from './client.js';
 import { type IdleSignal, idleSignal } from './deadline.js';
+import { putArgumentsError } from './put-arguments.js';
 import { SFTP_STATUS, sftpStatus } from './sftp.js';
+import { sudoPut } from './sudo-put.js';
 import { waitForSsh } from './wait-for-ssh.js';
 
 /** Options of {@link SshCommunicator}. @public */
@@ -62,20 +66,36 @@ export class SshCommunicator implements Communicator {
   }
 
   /**
-   * Writes a file atomically over SFTP (temporary name, fsync, rename). `timeoutMs` (default
-   * 60000) is an idle time: the call fails only after that long without progress.
+   * Writes a file atomically: a temporary name in the same directory, with the final mode (and
+   * owner), then a rename; on failure or abort the temporary file is removed. As the login user
+   * over SFTP; with `sudo`, `owner` or `group` as root, through one fixed script under `sudo -n`
+   * that gets the content on stdin and every value as a quoted argument. The idle time
+   * (`idleTimeoutMs`, else `timeoutMs`, default 60000) fails the call only after that long
+   * without progress. A path that is not absolute, or an invalid mode, owner or group, throws
+   * `VLAB_ERR_ARGUMENT_INVALID` before anything runs.
    */
-  async put(
-    remotePath: string,
-    content: TransferSource,
-    options: TransferOptions = {},
-  ): Promise<void> {
+  async put(remotePath: string, content: TransferSource, options: PutOptions = {}): Promise<void> {
+    const invalid = putArgumentsError(this.#client.target, remotePath, options);
+    if (invalid !== undefined) throw invalid;
     const onProgress = options.onProgress;
     const idle = this.#idle(options, `put ${remotePath}`);
+    const mode = options.mode ?? 0o644;
     try {
+      if (options.sudo === true || options.owner !== undefined || options.group !== undefined) {
+        await sudoPut(this.#client, remotePath, content, {
+          signal: idle.signal,
+          mode,
+          owner: options.owner,
+          group: options.group,
+          onData: () => idle.touch(),
+          onProgress:
+            onProgress === undefined ? undefined : (event) => onProgress(event.done, event.total),
+        });
+        return;
+      }
       await this.#client.writeFile(remotePath, content, {
         signal: idle.signal,
-        mode: options.mode ?? 0o644,
+        mode,
         atomic: true,
         onProgress: (event) => {
           idle.touch();
@@ -95,8 +115,9 @@ export class SshCommunicator implements Communicator {
   }
 
   /**
-   * Streams a file over SFTP with back-pressure. `timeoutMs` (default 60000) bounds the wait
-   * for each next chunk, not the time the consumer takes.
+   * Streams a file over SFTP with back-pressure. The idle time (`idleTimeoutMs`, else
+   * `timeoutMs`, default 60000) bounds the wait for each next chunk, not the time the consumer
+   * takes.
    */
   async *getStream(remotePath: string, options: TransferOptions = {}): AsyncIterable<Uint8Array> {
     const onProgress = options.onProgress;
@@ -140,7 +161,7 @@ export class SshCommunicator implements Communicator {
   }
 
   #idle(options: TransferOptions, operation: string): IdleSignal {
-    return idleSignal(options.signal, options.timeoutMs ?? 60_000, this.computer, operation);
+    return idleSignal(options.signal, transferIdleTimeoutMs(options), this.computer, operation);
   }
 
   /** The contract: reading a file that does not exist is `VLAB_ERR_COMMAND_FAILED`. */

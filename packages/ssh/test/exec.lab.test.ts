@@ -292,10 +292,10 @@ describe('exec against a real sshd (MaxSessions 10)', () => {
     expect(remoteProcesses(lab.sshd.user, sleep)).toEqual([]);
   });
 
-  it('fails with VLAB_ERR_SSH_OUTPUT_LIMIT past the output cap and ends the program', async () => {
+  it('fails with VLAB_ERR_OUTPUT_LIMIT past the output cap and ends the program', async () => {
     const word = tag();
     const error = await failure(client.exec(['yes', word], { maxOutputBytes: 100_000 }));
-    expect(error.code).toBe('VLAB_ERR_SSH_OUTPUT_LIMIT');
+    expect(error.code).toBe('VLAB_ERR_OUTPUT_LIMIT');
     expect(error.message).toMatch(/more than 100000 bytes to stdout/);
     expect(remoteProcesses(lab.sshd.user, `yes ${word}`)).toEqual([]);
   });
@@ -323,7 +323,7 @@ describe('exec against a real sshd (MaxSessions 10)', () => {
       ).toBe(true);
       await lab.sshd.dropConnections();
       const error = await pending;
-      expect(error.code).toBe('VLAB_ERR_SSH_CONNECTION_LOST');
+      expect(error.code).toBe('VLAB_ERR_CONNECTION_LOST');
       expect(error.message).toMatch(/may or may not have run|dropped while sh/);
       // Any second attempt would have been sent before the call settled: the trace counts them.
       expect(requests).toBe(1);

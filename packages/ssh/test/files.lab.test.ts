@@ -149,7 +149,7 @@ describe('files and streams over a real sshd', () => {
       for (const path of [`${dir}/lone-\uD800`, `${dir}/lone-\uDFFF`, `${dir}/\uDC00/x`]) {
         const outcome = await everyFileOperation(path);
         expect(new Set(Object.values(outcome)), JSON.stringify(outcome)).toEqual(
-          new Set(['VLAB_ERR_SSH_ARGUMENT_INVALID']),
+          new Set(['VLAB_ERR_ARGUMENT_INVALID']),
         );
       }
     } finally {
@@ -172,7 +172,7 @@ describe('files and streams over a real sshd', () => {
     try {
       const outcome = await everyFileOperation(`${dir}/nul\0byte`);
       expect(new Set(Object.values(outcome)), JSON.stringify(outcome)).toEqual(
-        new Set(['VLAB_ERR_SSH_ARGUMENT_INVALID']),
+        new Set(['VLAB_ERR_ARGUMENT_INVALID']),
       );
     } finally {
       listen = undefined;
@@ -271,7 +271,7 @@ describe('files and streams over a real sshd', () => {
     await crash.sshd.kill();
     const errors = await Promise.all(writes);
     for (const error of errors) {
-      expect(error.code).toBe('VLAB_ERR_SSH_CONNECTION_LOST');
+      expect(error.code).toBe('VLAB_ERR_CONNECTION_LOST');
       expect(error.message).toMatch(/dropped during write/);
     }
     expect(existsSync(target)).toBe(false);

@@ -2,6 +2,7 @@ import { isVlabError } from '@vlab/core';
 import { descendants, signalAll } from '@vlab/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshClient } from '../src/client.js';
+import { SshCommunicator } from '../src/ssh-communicator.js';
 import { eventually, type Lab, remoteProcesses, startLab, uniqueTag } from './lab.fixture.js';
 
 // An aborted call waits 1.5 s (UNANSWERED_MS) for a sign of life from a machine that does not
@@ -61,6 +62,44 @@ describe('exec against a frozen sshd', () => {
           (e: unknown) => e,
         );
         expect(isVlabError(error, 'VLAB_ERR_OP_TIMEOUT'), String(error)).toBe(true);
+        expect(performance.now() - began).toBeLessThan(500 + BOUND_MS);
+      }
+    } finally {
+      signalAll(frozen, 'SIGCONT');
+    }
+  });
+
+  it('times get and getStream out after idleTimeoutMs, else the deprecated timeoutMs, on a frozen machine', async () => {
+    const communicator = new SshCommunicator(client);
+    const path = `${lab.sshd.scratchDir}/frozen-get`;
+    await client.writeFile(path, 'x'); // SFTP works before the freeze
+    const drain = async (stream: AsyncIterable<unknown>): Promise<void> => {
+      for await (const _ of stream);
+    };
+    const frozen = freeze();
+    try {
+      // A 10-minute idle time would run into the test's timeout: the 500 ms in the error counted.
+      // get reads through getStream, so getStream needs only the case where both are given.
+      const reads: [string, () => Promise<unknown>][] = [
+        ['get idleTimeoutMs', () => communicator.get(path, { idleTimeoutMs: 500 })],
+        ['get timeoutMs', () => communicator.get(path, { timeoutMs: 500 })],
+        ['get both', () => communicator.get(path, { idleTimeoutMs: 500, timeoutMs: 600_000 })],
+        [
+          'getStream both',
+          () => drain(communicator.getStream(path, { idleTimeoutMs: 500, timeoutMs: 600_000 })),
+        ],
+      ];
+      for (const [name, read] of reads) {
+        const began = performance.now();
+        const error = await read().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isVlabError(error, 'VLAB_ERR_OP_TIMEOUT'), `${name}: ${error}`).toBe(true);
+        expect((error as { details?: unknown }).details, name).toMatchObject({
+          timeoutMs: 500,
+          idle: true,
+        });
         expect(performance.now() - began).toBeLessThan(500 + BOUND_MS);
       }
     } finally {

@@ -104,12 +104,12 @@ describe('quoting against a real shell over a real sshd', () => {
 
   it('rejects a NUL byte before anything runs', async () => {
     await expect(client.exec([...ECHO, 'a\0b'])).rejects.toMatchObject({
-      code: 'VLAB_ERR_SSH_ARGUMENT_INVALID',
+      code: 'VLAB_ERR_ARGUMENT_INVALID',
     });
     await fc.assert(
       fc.asyncProperty(fc.string(), fc.string(), async (a, b) => {
         await expect(client.exec([...ECHO, `${a}\0${b}`])).rejects.toMatchObject({
-          code: 'VLAB_ERR_SSH_ARGUMENT_INVALID',
+          code: 'VLAB_ERR_ARGUMENT_INVALID',
           computer: 'lab-node',
         });
       }),

@@ -24,7 +24,7 @@ describe('quoteArgument', () => {
     } catch (caught) {
       error = caught;
     }
-    expect(isVlabError(error, 'VLAB_ERR_SSH_ARGUMENT_INVALID')).toBe(true);
+    expect(isVlabError(error, 'VLAB_ERR_ARGUMENT_INVALID')).toBe(true);
     expect((error as Error).message).toMatch(/argument 3 holds a NUL byte/);
     expect((error as Error).message).not.toMatch(/secret/);
   });
@@ -45,7 +45,7 @@ describe('quoteCommand', () => {
 
   it('refuses a program name that starts with "-": exec, sudo and env would read it as options', () => {
     expect(() => quoteCommand(['-c', 'id', '-u'])).toThrow(
-      /VLAB_ERR_SSH_ARGUMENT_INVALID: the program name .*starts with "-"/,
+      /VLAB_ERR_ARGUMENT_INVALID: the program name .*starts with "-"/,
     );
     expect(() => quoteCommand(['-'])).toThrow(/starts with "-"/);
     expect(quoteCommand(['printf', '-c'])).toBe('printf -c');
@@ -54,7 +54,7 @@ describe('quoteCommand', () => {
 
   it('names an element that is not a string, and its type', () => {
     expect(() => quoteCommand(['echo', 7 as unknown as string])).toThrow(
-      /VLAB_ERR_SSH_ARGUMENT_INVALID: argument 1 is a number, not a string/,
+      /VLAB_ERR_ARGUMENT_INVALID: argument 1 is a number, not a string/,
     );
     expect(() => quoteArgument(null as unknown as string, 4)).toThrow(
       /argument 4 is null, not a string/,
@@ -63,7 +63,7 @@ describe('quoteCommand', () => {
 
   it('rejects an empty vector and a line longer than one exec accepts', () => {
     expect(() => quoteCommand([])).toThrow(
-      /VLAB_ERR_SSH_ARGUMENT_INVALID: the argument vector is empty/,
+      /VLAB_ERR_ARGUMENT_INVALID: the argument vector is empty/,
     );
     expect(() => quoteCommand(['echo', 'x'.repeat(MAX_COMMAND_LINE_BYTES)])).toThrow(
       /over the 131071 bytes one remote exec accepts/,
