@@ -87,7 +87,8 @@ export async function applyAccount(
   await guest.writeFile(
     `${GUEST_PATHS.authorizedKeysDir}/${user.login}`,
     user.sshKeys.map((key) => `${key.trim()}\n`).join(''),
-    0o644,
+    // Root's, not the user's: a file the user could write would let them add keys.
+    { mode: 0o644 },
   );
   const sudoers = `${GUEST_PATHS.sudoersDir}/vlab-${user.login}`;
   if (!user.admin) {
@@ -99,7 +100,7 @@ export async function applyAccount(
   await guest.writeFile(
     sudoers,
     `# Written by vlab os-linux for a reservation.\n${user.login} ALL=(ALL:ALL) ${rule}\n`,
-    0o440,
+    { mode: 0o440 },
   );
   const check = await guest.run(['visudo', '-c', '-f', sudoers]);
   if (check.code !== 0) {

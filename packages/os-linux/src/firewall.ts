@@ -112,7 +112,9 @@ export async function applySshAccess(
   access: SshAccess,
 ): Promise<boolean> {
   if (tool === 'nftables') {
-    let changed = await guest.writeFile(GUEST_PATHS.firewallNft, nftRuleset(access), 0o600);
+    let changed = await guest.writeFile(GUEST_PATHS.firewallNft, nftRuleset(access), {
+      mode: 0o600,
+    });
     changed =
       (await installUnit(guest, FIREWALL_UNIT, unit(`nft -f ${GUEST_PATHS.firewallNft}`))) ||
       changed;
@@ -128,7 +130,7 @@ export async function applySshAccess(
   ];
   let changed = false;
   for (const [path, content, mode] of files)
-    changed = (await guest.writeFile(path, content, mode)) || changed;
+    changed = (await guest.writeFile(path, content, { mode })) || changed;
   changed =
     (await installUnit(guest, FIREWALL_UNIT, unit(`/bin/sh ${GUEST_PATHS.firewallScript}`))) ||
     changed;

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import {
   commandFailedError,
   type OsContext,
@@ -16,6 +17,16 @@ export interface CommandOptions {
   readonly elevated?: boolean;
 }
 
+/** Options of {@link Guest.writeFile}. */
+export interface WriteFileOptions {
+  /** The file's mode. Default: `0o644`. */
+  readonly mode?: number;
+  /** The account that owns it (a login or a numeric id); absent, root (the writer). */
+  readonly owner?: string;
+  /** Its group; absent, the owner's. */
+  readonly group?: string;
+}
+
 /** The longest a single guest command may run unless a step says otherwise. */
 const COMMAND_TIMEOUT_MS = 60_000;
 
@@ -24,7 +35,8 @@ const COMMAND_TIMEOUT_MS = 60_000;
  * root (through sudo when the config says so), bounded by the context's deadline and signal.
  * Commands are argument vectors; where a step needs the shell (a glob, a loop) it runs a fixed
  * script with `sh -c` and hands every variable part as a positional argument, so data is never
- * pasted into a command line.
+ * pasted into a command line. Files are written through the communicator's `put`, never through
+ * a shell.
  */
 export class Guest {
   readonly ctx: OsContext;
@@ -88,6 +100,11 @@ export class Guest {
 
   /** A file's content, or `undefined` when it does not exist. */
   async readFile(path: string): Promise<string | undefined> {
+    return (await this.readBytes(path))?.toString('utf8');
+  }
+
+  /** A file's bytes, or `undefined` when it does not exist (read as root: any file). */
+  async readBytes(path: string): Promise<Buffer | undefined> {
     const result = await this.script(
       'read-file',
       'if [ -e "$1" ]; then exec cat -- "$1"; fi; exit 3',
@@ -95,18 +112,30 @@ export class Guest {
     );
     if (result.code === 3) return undefined;
     if (result.code !== 0) throw commandFailedError(['cat', path], result, this.computer);
-    return result.stdout.toString('utf8');
+    return result.stdout;
   }
 
   /**
-   * Writes a file atomically (a temporary file in the same directory, then rename), creating the
-   * directory; returns false and writes nothing when the file already holds `content`. Through
-   * the shell rather than SFTP so that it works through sudo too.
+   * Writes a file through the communicator's `put` (atomic: a temporary file in the same
+   * directory, then rename; as root when the config says sudo), after creating its directory;
+   * returns false and writes nothing when the file already holds `content`. No shell is involved.
    */
-  async writeFile(path: string, content: string, mode = 0o644): Promise<boolean> {
-    if ((await this.readFile(path)) === content) return false;
-    await this.scriptChecked('write-file', WRITE_FILE, [path, mode.toString(8)], {
-      stdin: content,
+  async writeFile(
+    path: string,
+    content: string | Buffer,
+    options: WriteFileOptions = {},
+  ): Promise<boolean> {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const current = await this.readBytes(path);
+    if (current?.equals(bytes)) return false;
+    await this.runChecked(['mkdir', '-p', '--', posix.dirname(path)]);
+    await this.ctx.communicator.put(path, bytes, {
+      sudo: this.#sudo,
+      mode: options.mode ?? 0o644,
+      ...(options.owner === undefined ? {} : { owner: options.owner }),
+      ...(options.group === undefined ? {} : { group: options.group }),
+      signal: this.ctx.signal,
+      idleTimeoutMs: Math.max(1, Math.min(COMMAND_TIMEOUT_MS, this.ctx.remainingMs())),
     });
     return true;
   }
@@ -121,14 +150,3 @@ export class Guest {
     return Number(out.trim()) > 0;
   }
 }
-
-const WRITE_FILE = `set -e
-dir=$(dirname -- "$1")
-mkdir -p -- "$dir"
-tmp=$(mktemp "$dir/.vlab-write.XXXXXX")
-trap 'rm -f -- "$tmp"' EXIT
-cat > "$tmp"
-chmod "$2" "$tmp"
-sync -- "$tmp" 2>/dev/null || true
-mv -f -- "$tmp" "$1"
-trap - EXIT`;

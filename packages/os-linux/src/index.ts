@@ -22,13 +22,15 @@ export { createLinuxOsModule, LINUX_END_STATES } from './linux-os-module.js';
 const VERSION = '0.0.0';
 
 /**
- * The module definition: `os-linux`, contract `^1.0.0`, config {@link linuxOsConfigSchema}.
+ * The module definition: `os-linux`, contract `^1.1.0`, config {@link linuxOsConfigSchema}.
  * @public
  */
 const linuxOsModule = defineOsModule({
   name: 'os-linux',
   version: VERSION,
-  contract: '^1.0.0',
+  // Contract 1.1: files are written with the communicator's put as root (sudo), and the module
+  // implements userConnected and the identity disk protocol.
+  contract: '^1.1.0',
   configSchema: linuxOsConfigSchema,
   create: (config) => createLinuxOsModule(config),
 });

@@ -6,6 +6,7 @@ import { guestResponds, rebootStarted, shutdownConfirmed, waitForGuest } from '.
 import { preCapture } from './pre-capture.js';
 import { postReservation, reserve, sanitize } from './reservation.js';
 import { readStampFile } from './stamp-file.js';
+import { userConnected } from './user-connected.js';
 import { assertPublicKey, assertServer, parseNetwork } from './validate.js';
 
 /** The end states `preCapture` reaches: all three. @public */
@@ -25,14 +26,13 @@ export function createLinuxOsModule(config: LinuxOsConfig = linuxOsConfig()): Os
     parseNetwork(network, '(config)', 'managementNetworks entry');
   for (const server of config.timeServers) assertServer(server, '(config)');
 
-  const features: OsFeature[] = ['passwordLogin', 'adminUsers'];
+  const features: OsFeature[] = ['passwordLogin', 'adminUsers', 'userConnected', 'identityDisk'];
   if (config.firewall !== 'none') features.push('firewall');
   const guest = (ctx: OsContext): Guest => new Guest(ctx, config.sudo);
 
   return {
     name: 'os-linux',
     family: 'linux',
-    // Contract 1.1, optional: a 1.0 manager ignores it, so the contract range stays ^1.0.0.
     shell: 'posix',
     capabilities: { endStates: LINUX_END_STATES, features },
     postLoad: (ctx) => postLoad(guest(ctx), config),
@@ -50,5 +50,6 @@ export function createLinuxOsModule(config: LinuxOsConfig = linuxOsConfig()): Os
       await waitForGuest(ctx, (options.timeoutMs ?? 300_000) - (Date.now() - started));
     },
     readStamp: (ctx) => readStampFile(guest(ctx)),
+    userConnected: (ctx, args) => userConnected(guest(ctx), args),
   };
 }

@@ -25,4 +25,6 @@ export const GUEST_PATHS = {
   timesyncdDropIn: '/etc/systemd/timesyncd.conf.d/50-vlab.conf',
   chronySources: '/etc/chrony/sources.d/vlab.sources',
   rootAuthorizedKeys: '/root/.ssh/authorized_keys',
+  /** The identity disk's boot script (the unit: `vlab-identity.service`); stays in images. */
+  identityScript: '/usr/local/lib/vlab/vlab-identity',
 } as const;

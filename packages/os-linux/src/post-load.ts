@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
 import {
   capturedStamp,
   coreError,
@@ -8,27 +9,15 @@ import {
 } from '@vlab/core';
 import type { LinuxOsConfig } from './config.js';
 import type { Guest } from './guest.js';
+import { installIdentityDisk } from './identity-disk.js';
 import { GUEST_PATHS } from './paths.js';
 import { type GuestFacts, probeGuest } from './probe.js';
 import { readReservationState } from './reservation-state.js';
 import { firewallTool, setSshAccess } from './ssh-access.js';
 import { readStampFile, writeStampFile } from './stamp-file.js';
 import { installUnit } from './systemd-unit.js';
+import { hostsWithName, withLines } from './text-files.js';
 import { assertHostname } from './validate.js';
-
-const SET_HOSTNAME = `set -e
-name=$1
-changed=0
-[ "$(cat /etc/hostname 2>/dev/null)" = "$name" ] || { printf '%s\\n' "$name" > /etc/hostname; changed=1; }
-[ "$(hostname)" = "$name" ] || { hostname "$name"; changed=1; }
-line=$(printf '127.0.1.1\\t%s' "$name")
-if ! grep -qxF -- "$line" /etc/hosts; then
-  { grep -v '^127\\.0\\.1\\.1[[:space:]]' /etc/hosts || true; printf '%s\\n' "$line"; } > /etc/hosts.vlab
-  cat /etc/hosts.vlab > /etc/hosts
-  rm -f /etc/hosts.vlab
-  changed=1
-fi
-echo "$changed"`;
 
 const NEW_HOST_KEYS = `set -e
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
@@ -36,17 +25,6 @@ ssh-keygen -A >/dev/null
 cat /etc/ssh/ssh_host_*_key.pub`;
 
 const HOST_KEYS = 'cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null; exit 0';
-
-const ADD_ROOT_KEYS = `set -e
-f=${GUEST_PATHS.rootAuthorizedKeys}
-mkdir -p /root/.ssh
-chmod 700 /root/.ssh
-[ -f "$f" ] || { : > "$f"; chmod 600 "$f"; }
-n=0
-for key in "$@"; do
-  grep -qxF -- "$key" "$f" || { printf '%s\\n' "$key" >> "$f"; n=$((n+1)); }
-done
-echo "$n"`;
 
 const SSHD_DROP_IN = `# Written by vlab os-linux. Reservation users' keys are root-owned files, one per login.
 AuthorizedKeysFile .ssh/authorized_keys ${GUEST_PATHS.authorizedKeysDir}/%u
@@ -81,7 +59,31 @@ echo "$n"`;
 /** Sets the host name (file, kernel, /etc/hosts); returns whether anything changed. */
 async function setHostname(guest: Guest, name: string): Promise<boolean> {
   assertHostname(name, guest.computer);
-  return (await guest.scriptChecked('set-hostname', SET_HOSTNAME, [name])).trim() === '1';
+  let changed = await guest.writeFile('/etc/hostname', `${name}\n`);
+  if ((await guest.runChecked(['hostname'])).trim() !== name) {
+    await guest.runChecked(['hostname', name]);
+    changed = true;
+  }
+  // latin1: the bytes of lines the module does not touch go back exactly as they were.
+  const hosts = (await guest.readBytes('/etc/hosts'))?.toString('latin1') ?? '';
+  const named = hostsWithName(hosts, name);
+  if (named !== hosts) {
+    await guest.writeFile('/etc/hosts', Buffer.from(named, 'latin1'));
+    changed = true;
+  }
+  return changed;
+}
+
+/** Adds the management keys root's `authorized_keys` lacks; returns whether it added any. */
+async function addRootKeys(guest: Guest, keys: readonly string[]): Promise<boolean> {
+  if (keys.length === 0) return false;
+  const path = GUEST_PATHS.rootAuthorizedKeys;
+  const current = (await guest.readBytes(path))?.toString('latin1') ?? '';
+  const next = withLines(current, keys);
+  if (next === current) return false;
+  await guest.runChecked(['mkdir', '-p', '-m', '700', '--', posix.dirname(path)]);
+  await guest.writeFile(path, Buffer.from(next, 'latin1'), { mode: 0o600 });
+  return true;
 }
 
 /** A new machine id for a fresh image (systemd's format: 32 lower-case hex digits). */
@@ -89,7 +91,7 @@ async function setMachineId(guest: Guest, fresh: boolean): Promise<boolean> {
   const current = ((await guest.readFile('/etc/machine-id')) ?? '').trim();
   if (!fresh && /^[0-9a-f]{32}$/.test(current)) return false;
   const id = `${randomBytes(16).toString('hex')}\n`;
-  await guest.writeFile('/etc/machine-id', id, 0o444);
+  await guest.writeFile('/etc/machine-id', id, { mode: 0o444 });
   // D-Bus keeps a copy on older images; a symlink to /etc/machine-id needs nothing.
   await guest.script(
     'dbus-machine-id',
@@ -191,13 +193,9 @@ export async function postLoad(guest: Guest, config: LinuxOsConfig): Promise<Pos
   await step('host-keys-unit', () =>
     installUnit(guest, 'vlab-ssh-host-keys.service', HOST_KEYS_UNIT),
   );
-  await step(
-    'management-keys',
-    async () =>
-      config.managementKeys.length > 0 &&
-      (await guest.scriptChecked('add-root-keys', ADD_ROOT_KEYS, config.managementKeys)).trim() !==
-        '0',
-  );
+  // preCapture installs it into every image; kept (and repaired) here, harmless without a disk.
+  await step('identity-disk-unit', () => installIdentityDisk(guest));
+  await step('management-keys', () => addRootKeys(guest, config.managementKeys));
   await step('sshd-config', async () => {
     await guest.runChecked(['mkdir', '-p', '-m', '755', GUEST_PATHS.authorizedKeysDir]);
     return guest.writeFile(GUEST_PATHS.sshdDropIn, SSHD_DROP_IN);

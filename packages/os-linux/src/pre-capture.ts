@@ -9,12 +9,14 @@ import {
 import type { LinuxOsConfig } from './config.js';
 import { FIREWALL_UNIT } from './firewall.js';
 import type { Guest } from './guest.js';
+import { installIdentityDisk } from './identity-disk.js';
 import { GUEST_PATHS } from './paths.js';
 import { rebootStarted, shutdownConfirmed } from './power.js';
 import { probeGuest } from './probe.js';
 import { sanitize } from './reservation.js';
 import { writeStampFile } from './stamp-file.js';
 import { UNIT_DIR } from './systemd-unit.js';
+import { withoutLines } from './text-files.js';
 
 /**
  * Everything of this machine and its users that must not travel in an image. Arguments are the
@@ -22,7 +24,6 @@ import { UNIT_DIR } from './systemd-unit.js';
  */
 const GENERALIZE = `set -u
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
-: > /etc/machine-id
 if [ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ]; then rm -f /var/lib/dbus/machine-id; fi
 rm -f /etc/udev/rules.d/70-persistent-net.rules /etc/udev/rules.d/75-persistent-net-generator.rules
 for glob in "$@"; do for f in $glob; do [ -e "$f" ] && rm -f -- "$f"; done; done
@@ -35,20 +36,24 @@ find /home -mindepth 2 -maxdepth 2 -type f \\( -name .bash_history -o -name .les
 find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' -exec rm -rf -- {} + 2>/dev/null
 systemctl disable --quiet ${FIREWALL_UNIT} >/dev/null 2>&1
 rm -rf ${GUEST_PATHS.reservation} ${GUEST_PATHS.authorizedKeysDir} ${GUEST_PATHS.sshdDropIn} ${UNIT_DIR}/${FIREWALL_UNIT} /etc/vlab/firewall*
-printf 'localhost\\n' > /etc/hostname
 exit 0`;
 
-/** Removes exactly the configured management keys from root's authorized_keys (stdin: the keys). */
-const REMOVE_ROOT_KEYS = `set -e
-f=${GUEST_PATHS.rootAuthorizedKeys}
-[ -f "$f" ] || exit 0
-grep -vxF -f /dev/stdin "$f" > "$f.vlab" || true
-cat "$f.vlab" > "$f"
-rm -f "$f.vlab"`;
+/** Removes exactly the configured management keys from root's `authorized_keys`. */
+async function removeRootKeys(guest: Guest, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const current = (await guest.readBytes(GUEST_PATHS.rootAuthorizedKeys))?.toString('latin1');
+  if (current === undefined) return;
+  const next = withoutLines(current, keys);
+  if (next !== current)
+    await guest.writeFile(GUEST_PATHS.rootAuthorizedKeys, Buffer.from(next, 'latin1'), {
+      mode: 0o600,
+    });
+}
 
 /**
  * `preCapture`: refuses an undeclared end state before anything changes; ends the reservation
- * (sanitize), generalizes, writes the `captured` stamp, flushes, then reaches the end state.
+ * (sanitize), generalizes, installs the identity disk unit, writes the `captured` stamp, flushes,
+ * then reaches the end state.
  */
 export async function preCapture(
   guest: Guest,
@@ -68,11 +73,12 @@ export async function preCapture(
   const facts = await probeGuest(guest);
   await sanitize(guest, config, facts);
   await guest.script('generalize', GENERALIZE, facts.distro.leaseGlobs, { timeoutMs: 120_000 });
-  if (!config.keepManagementKeysInImage && config.managementKeys.length > 0) {
-    await guest.scriptChecked('remove-root-keys', REMOVE_ROOT_KEYS, [], {
-      stdin: config.managementKeys.map((k) => `${k}\n`).join(''),
-    });
-  }
+  // Emptied, not removed: systemd makes a new id at the next boot.
+  await guest.writeFile('/etc/machine-id', '', { mode: 0o444 });
+  await guest.writeFile('/etc/hostname', 'localhost\n');
+  if (!config.keepManagementKeysInImage) await removeRootKeys(guest, config.managementKeys);
+  // Every image this module captures takes its identity from an identity disk at boot.
+  await installIdentityDisk(guest);
   await writeStampFile(guest, capturedStamp(args.stamp));
   await guest.runChecked(['sync'], { timeoutMs: 120_000 });
   ctx.log.info('generalized for capture', {

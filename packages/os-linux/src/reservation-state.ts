@@ -54,5 +54,7 @@ export async function writeReservationState(guest: Guest, state: ReservationStat
     await guest.remove(GUEST_PATHS.reservation);
     return;
   }
-  await guest.writeFile(GUEST_PATHS.reservation, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  await guest.writeFile(GUEST_PATHS.reservation, `${JSON.stringify(state, null, 2)}\n`, {
+    mode: 0o600,
+  });
 }

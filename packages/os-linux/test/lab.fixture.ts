@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,88 @@ export function sshFromClient(
     [...opensshArgs({ keyPath, address: ip, user: login }), command],
     30_000,
   );
+}
+
+/** An interactive login held open by {@link openPtySession}. */
+export interface PtySession {
+  /** The pid of the user's shell inside the guest (the session's utmp `ut_pid`). */
+  readonly shellPid: number;
+  /** Ends the client (as a user closing the window) and resolves once it exited. */
+  close(): Promise<void>;
+}
+
+const SESSION_MARKER = 'vlab-session-open';
+
+/**
+ * Logs in as `login` from `client` with `ssh -tt` (sshd records utmp logins only for a pty),
+ * running a sleep; resolves once the remote shell printed its pid, which it does after sshd wrote
+ * the login record. Rejects when the login fails or prints nothing within 60 s.
+ */
+export async function openPtySession(
+  client: LabClient,
+  ip: string,
+  login: string,
+  keyPath: string,
+): Promise<PtySession> {
+  const args = [
+    '-tt',
+    ...opensshArgs({ keyPath, address: ip, user: login }),
+    `echo ${SESSION_MARKER} $$; exec sleep 600`,
+  ];
+  // `ip netns exec` execs ssh, so killing the child ends the client itself.
+  const child = spawn('ip', ['netns', 'exec', client.netns, 'ssh', ...args], { stdio: 'pipe' });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  let output = '';
+  try {
+    const shellPid = await new Promise<number>((resolve, reject) => {
+      // A bound for a hang, not a race: a login takes well under a second here.
+      const timer = setTimeout(
+        () => reject(new Error(`${login}'s session did not open in 60 s: ${output}`)),
+        60_000,
+      );
+      const onData = (chunk: string): void => {
+        output += chunk;
+        const match = new RegExp(`${SESSION_MARKER} (\\d+)`).exec(output);
+        if (match !== null) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      };
+      child.stdout.setEncoding('utf8').on('data', onData);
+      child.stderr.setEncoding('utf8').on('data', onData);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        reject(
+          new Error(`ssh ${login}@${ip} ended (${code}) before the session opened: ${output}`),
+        );
+      });
+    });
+    return { shellPid, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * Calls `probe` until `done` accepts its result, at most `timeoutMs` (a bound for a machine that
+ * never gets there, not a wait for one that does); returns the last result.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /**

@@ -21,14 +21,20 @@ describe('the os-linux module definition', () => {
     expect(os.family).toBe('linux');
     expect(os.capabilities).toEqual({
       endStates: ['off', 'reboot', 'on'],
-      features: ['passwordLogin', 'adminUsers', 'firewall'],
+      features: ['passwordLogin', 'adminUsers', 'userConnected', 'identityDisk', 'firewall'],
     });
-    expect(linuxOsModule).toMatchObject({ kind: 'os', name: 'os-linux', contract: '^1.0.0' });
+    expect(linuxOsModule).toMatchObject({ kind: 'os', name: 'os-linux', contract: '^1.1.0' });
+    expect(os.userConnected).toBeTypeOf('function');
   });
 
   it('does not declare the firewall feature when told to leave the firewall alone', async () => {
     const os = await instantiateOsModule(linuxOsModule, { firewall: 'none' }, deps);
-    expect(os.capabilities.features).toEqual(['passwordLogin', 'adminUsers']);
+    expect(os.capabilities.features).toEqual([
+      'passwordLogin',
+      'adminUsers',
+      'userConnected',
+      'identityDisk',
+    ]);
   });
 
   it('refuses unknown keys and wrong types, naming the key', async () => {

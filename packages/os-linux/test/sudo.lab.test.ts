@@ -1,9 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { createLogger, createOsContext, type LogRecord, type OsContext, Secret } from '@vlab/core';
+import {
+  createLogger,
+  createOsContext,
+  generateHostKey,
+  type LogRecord,
+  type OsContext,
+  Secret,
+} from '@vlab/core';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linuxOsConfig } from '../src/config.js';
+import { IDENTITY_SCRIPT } from '../src/identity-disk.js';
 import { createLinuxOsModule } from '../src/linux-os-module.js';
+import { GUEST_PATHS } from '../src/paths.js';
 import { type OsLab, startOsLab, userKeyPair } from './lab.fixture.js';
 
 // `sudo: true`: the management logs in as an unprivileged user with sudo rights, and every
@@ -13,7 +22,16 @@ describe('os-linux with a management login other than root (sudo: true)', () => 
   let pool: SshPool;
   let ctx: (phase: string) => OsContext;
   const records: LogRecord[] = [];
-  const os = createLinuxOsModule(linuxOsConfig({ sudo: true, pollIntervalMs: 200 }));
+  // A management key postLoad adds to root's authorized_keys and preCapture takes out again.
+  const opsKey = generateHostKey('ops@vlab').publicKey;
+  const os = createLinuxOsModule(
+    linuxOsConfig({
+      sudo: true,
+      pollIntervalMs: 200,
+      managementKeys: [opsKey],
+      keepManagementKeysInImage: false,
+    }),
+  );
 
   beforeAll(async () => {
     t = await startOsLab('bookworm');
@@ -67,6 +85,18 @@ echo 'vlabops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/vlabops && chmod 440 /et
     const loaded = await os.postLoad(ctx('postLoad'));
     expect(loaded.stamp.state).toBe('ready');
     expect((await os.postLoad(ctx('postLoad'))).changed).toBe(false);
+    const labKey = (await readFile(`${t.lab.managementKey.path}.pub`, 'utf8')).trim();
+    const rootKeys = (await t.harness.readFile('/root/.ssh/authorized_keys'))?.toString() ?? '';
+    expect(rootKeys).toContain(`${opsKey}\n`);
+    expect(rootKeys).toContain(labKey);
+    expect(
+      (await t.guest(['stat', '-c', '%U %a', '/root/.ssh/authorized_keys'])).stdout.toString(),
+    ).toBe('root 600\n');
+    // /etc/hosts names the host on its one 127.0.1.1 line.
+    const hosts = (await t.harness.readFile('/etc/hosts'))?.toString() ?? '';
+    expect(hosts.split('\n').filter((line) => line.startsWith('127.0.1.1'))).toEqual([
+      '127.0.1.1\tc1',
+    ]);
     await using key = await userKeyPair('carol@sudo');
     await os.reserve(ctx('reserve'), {
       users: [
@@ -76,6 +106,25 @@ echo 'vlabops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/vlabops && chmod 440 /et
     expect(await t.harness.accounts()).toEqual(['carol']);
     expect((await t.harness.readFile('/etc/sudoers.d/vlab-carol'))?.toString()).toContain(
       'carol ALL=(ALL:ALL) NOPASSWD: ALL',
+    );
+    // Written with put through sudo: root's, with the mode asked for.
+    const owners = await t.guest([
+      'stat',
+      '-c',
+      '%n %U:%G %a',
+      '/etc/sudoers.d/vlab-carol',
+      '/etc/ssh/vlab-authorized-keys/carol',
+      '/var/lib/vlab/reservation.json',
+      GUEST_PATHS.identityScript,
+    ]);
+    expect(owners.stdout.toString()).toBe(
+      [
+        '/etc/sudoers.d/vlab-carol root:root 440',
+        '/etc/ssh/vlab-authorized-keys/carol root:root 644',
+        '/var/lib/vlab/reservation.json root:root 600',
+        `${GUEST_PATHS.identityScript} root:root 755`,
+        '',
+      ].join('\n'),
     );
     const table = await ctx('nft').communicator.run(
       ['nft', 'list', 'set', 'inet', 'vlab', 'users4'],
@@ -90,6 +139,9 @@ echo 'vlabops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/vlabops && chmod 440 /et
     expect(await t.harness.labComputer.power()).toBe('off');
     expect((await t.harness.readFile('/etc/vlab/image-stamp.json'))?.toString()).toContain(
       '"captured"',
+    );
+    expect((await t.harness.readFile(GUEST_PATHS.identityScript))?.toString()).toBe(
+      IDENTITY_SCRIPT,
     );
     expect(records.filter((r) => r.level === 'error')).toEqual([]);
   });
