@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { coreError } from '@vlab/core';
 import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
@@ -52,6 +53,14 @@ export async function readReservationState(guest: Guest): Promise<ReservationSta
 export async function writeReservationState(guest: Guest, state: ReservationState): Promise<void> {
   if (state.logins.length === 0 && state.allowFrom.length === 0) {
     await guest.remove(GUEST_PATHS.reservation);
+    // Leave no trace of the reservation: the directory goes too when nothing else is in it (a
+    // non-zero exit — no such directory — is fine; a lost connection or a cancel still throws).
+    await guest.run([
+      'rmdir',
+      '--ignore-fail-on-non-empty',
+      '--',
+      posix.dirname(GUEST_PATHS.reservation),
+    ]);
     return;
   }
   await guest.writeFile(GUEST_PATHS.reservation, `${JSON.stringify(state, null, 2)}\n`, {

@@ -1,8 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Stats } from 'node:fs';
 import { existsSync, readFileSync } from 'node:fs';
-import { lstat, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ComputerRef,
@@ -12,8 +12,11 @@ import {
   createOsContext,
   createProvisionerContext,
   createSecretResolver,
+  IDENTITY_DISK,
+  type IdentityDiskFile,
   IMAGE_STAMP_PATHS,
   type LogRecord,
+  type ModuleDeps,
   type OperationContext,
   type OsContext,
   type OsModule,
@@ -22,6 +25,7 @@ import {
   type ProvisionerContext,
   type ReservationUser,
   Secret,
+  type SecretResolver,
   serializeStamp,
 } from '@vlab/core';
 import type {
@@ -34,8 +38,26 @@ import { IpmiClient } from '@vlab/ipmi';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
 import { freezeGroup } from './cgroups.js';
 import { run, runChecked } from './exec.js';
+import { FileSnapshotter, type SnapshotFile } from './file-snapshot.js';
+import { readAccounts } from './guest-accounts.js';
+import {
+  diskFingerprint,
+  filesInRoot,
+  filesOnDisk,
+  type GuestFiles,
+  isMountPoint,
+  withDiskCopy,
+} from './guest-root.js';
 import { DEPLOY_DISK_PATH, ensureBaseImage } from './image.js';
-import { type Lab, type LabComputer, withMountedImage, writeIdentity } from './lab.js';
+import {
+  type Lab,
+  type LabClient,
+  type LabComputer,
+  opensshArgs,
+  withMountedImage,
+  writeIdentity,
+} from './lab.js';
+import { passwordLogin } from './password-login.js';
 
 /** The image a lab harness resets its computer to, for a lab of bookworm computers. @public */
 export const LAB_HARNESS_IMAGE = {
@@ -63,34 +85,6 @@ export interface LabHarness extends ConformanceHarness, AsyncDisposable {
   close(): Promise<void>;
 }
 
-/**
- * `path` inside the guest root `root`, following symlinks as the guest would (absolute targets
- * are relative to `root`); `undefined` when a component does not exist.
- */
-async function resolveInRoot(root: string, path: string, depth = 0): Promise<string | undefined> {
-  if (depth > 40) throw new Error(`too many symlinks resolving ${path} in ${root}`);
-  let current = '/';
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  for (let index = 0; index < parts.length; index += 1) {
-    const part = parts[index] ?? '';
-    const next = part === '..' ? posix.dirname(current) : posix.join(current, part);
-    let info: Stats;
-    try {
-      info = await lstat(join(root, next));
-    } catch {
-      return undefined;
-    }
-    if (info.isSymbolicLink()) {
-      const target = await readlink(join(root, next));
-      const rest = parts.slice(index + 1).join('/');
-      const base = target.startsWith('/') ? target : posix.join(current, target);
-      return resolveInRoot(root, posix.join(base, rest), depth + 1);
-    }
-    current = next;
-  }
-  return join(root, current);
-}
-
 /** The loop device's "sectors read" counter (field 3 of /sys/block/loopN/stat). */
 function sectorsRead(device: string): number | undefined {
   try {
@@ -103,14 +97,169 @@ function sectorsRead(device: string): number | undefined {
   }
 }
 
+/** The identity disk of a computer, in its directory: bin/vlab-power attaches it at every disk boot. */
+const IDENTITY_IMAGE = 'identity.img';
+
+/**
+ * The size of an identity disk for `files`, in KiB: 1 MiB (128 inodes, ~900 KiB for data) unless
+ * the files need more. mkfs.ext4 refuses 64 KiB, and 128 KiB has too few inodes for three key
+ * pairs; 1 MiB leaves room for every host key type and then some.
+ */
+function identityDiskKiB(files: readonly IdentityDiskFile[]): number {
+  const dataKiB = files.reduce((sum, f) => sum + Math.ceil(f.data.length / 1024) + 1, 0);
+  return Math.max(1024, 2 * dataKiB + 256, (files.length * 2 + 32) * 8);
+}
+
+/** `path` of an identity disk file below `root`, refusing absolute paths and `..`. */
+function identityFilePath(root: string, path: string): string {
+  const parts = path.split('/');
+  if (
+    path === '' ||
+    path.startsWith('/') ||
+    path.includes('\0') ||
+    parts.some((p) => p === '' || p === '.' || p === '..')
+  ) {
+    throw new Error(`identity disk file ${JSON.stringify(path)}: not a plain relative path`);
+  }
+  return join(root, ...parts);
+}
+
+/**
+ * Builds an identity disk (`IDENTITY_DISK`: whole-disk ext4 labelled VLAB-ID, no mount) holding
+ * `files` with their modes at `image`, through a private directory under `work` that is removed
+ * afterwards (it holds private keys). The image appears whole (a rename) or not at all.
+ */
+async function buildIdentityDisk(
+  files: readonly IdentityDiskFile[],
+  image: string,
+  work: string,
+): Promise<void> {
+  await mkdir(work, { recursive: true, mode: 0o700 });
+  const temp = await mkdtemp(join(work, 'identity-'));
+  try {
+    // mkfs -d copies the source directory's mode onto the file system's root: 0755 there.
+    const root = join(temp, 'root');
+    await mkdir(root, { mode: 0o755 });
+    for (const file of files) {
+      const target = identityFilePath(root, file.path);
+      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      await writeFile(target, file.data, { mode: file.mode });
+      await chmod(target, file.mode); // writeFile's mode is filtered by the umask
+    }
+    const tmpImage = `${image}.tmp`;
+    await rm(tmpImage, { force: true });
+    await runChecked('mkfs.ext4', [
+      '-q',
+      '-F',
+      '-L',
+      IDENTITY_DISK.label,
+      '-d',
+      root,
+      tmpImage,
+      `${identityDiskKiB(files)}k`,
+    ]);
+    await rename(tmpImage, image);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+/** The host key types in the order the lab pins them; others after, by name. */
+function hostKeyRank(line: string): number {
+  const type = line.split(' ')[0] ?? '';
+  if (type === 'ssh-ed25519') return 0;
+  if (type.startsWith('ecdsa-')) return 1;
+  if (type === 'ssh-rsa') return 2;
+  return 3;
+}
+
+/**
+ * The host keys an SSH server at `address`:22 presents, of every type (`ssh-keyscan`, 5 s per
+ * connection), as sorted `type base64` lines; empty when it does not answer.
+ */
+async function scanHostKeys(address: string): Promise<string[]> {
+  const out = await run(
+    'ssh-keyscan',
+    ['-T', '5', '-t', 'rsa,ecdsa,ed25519', '-p', '22', address],
+    { timeoutMs: 60_000 },
+  );
+  const keys = new Set<string>();
+  for (const line of out.stdout.split('\n')) {
+    const [host, type, base64] = line.trim().split(/\s+/);
+    if (host === undefined || host.startsWith('#') || type === undefined || base64 === undefined)
+      continue;
+    keys.add(`${type} ${base64}`);
+  }
+  return [...keys].sort((a, b) => hostKeyRank(a) - hostKeyRank(b) || a.localeCompare(b));
+}
+
+function ipv4(address: string): number | undefined {
+  const parts = address.split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256))
+    return undefined;
+  return parts.reduce((value, part) => value * 256 + Number(part), 0);
+}
+
+/** Whether `entry` of a user's `allowFrom` (an address or an IPv4 CIDR prefix) covers `address`. */
+function allows(entry: string, address: string): boolean {
+  const [base = '', bits] = entry.split('/');
+  if (bits === undefined) return base === address;
+  const network = ipv4(base);
+  const host = ipv4(address);
+  const prefix = Number(bits);
+  if (network === undefined || host === undefined || !(prefix >= 0 && prefix <= 32)) return false;
+  const size = 2 ** (32 - prefix);
+  return Math.floor(network / size) === Math.floor(host / size);
+}
+
+/** A process's start time (field 22 of /proc/<pid>/stat); `undefined` when gone or a zombie. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host's pid and parent pid of the process that is `guestPid` inside a guest. */
+function hostProcess(
+  candidates: readonly number[],
+  guestPid: number,
+): { pid: number; ppid: number } | undefined {
+  for (const pid of candidates) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const nspid = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/);
+      if (nspid === undefined || nspid.length < 2 || Number(nspid.at(-1)) !== guestPid) continue;
+      const ppid = Number(/^PPid:\s+(\d+)$/m.exec(status)?.[1]);
+      return { pid, ppid };
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** What the remote side of a harness session prints once it runs: its shell's and sshd's pids. */
+const SESSION_MARKER = 'vlab-harness-session';
+const SESSION_COMMAND = `echo ${SESSION_MARKER} $$ $PPID; exec sleep infinity`;
+const SESSION_OPENED = new RegExp(`${SESSION_MARKER} (\\d+) (\\d+)`);
+
 /**
  * The conformance-kit harness for one computer of a lab. It sees the machine only from outside:
  * power read from the BMC over RMCP+ (`@vlab/ipmi`, cipher suite 3), warm reboots from the lab's per-boot id,
- * files and accounts from the host's side of the running guest's root mount (or, when the disk
- * system is not running, with `debugfs` from the disk file, read-only), disk reads by the provisioner as the read
+ * files and accounts from the host's side of the running guest's root mount (or, when nothing
+ * mounts the disk, read-only from the disk file: `debugfs`, or a mounted copy for file snapshots),
+ * disk reads by the provisioner as the read
  * counter of the deploy environment's block device, and `stall` by freezing the computer's cgroup.
  * `reset` deploys the base image like a provisioner: power off, PXE, `dd` through the deploy
- * environment's sshd, reboot into the disk.
+ * environment's sshd, reboot into the disk. Of kit 2's observations it offers account details,
+ * file snapshots, password logins, the disk's identity and the module's dependencies, not
+ * `commands` or `stallAfterCommands` (a guest's short-lived processes cannot be sampled reliably
+ * from outside).
  */
 export async function createLabHarness(
   lab: Lab,
@@ -123,7 +272,16 @@ export async function createLabHarness(
   const log = createLogger((record) => records.push(record));
   const bmcEnv = `VLAB_TESTLAB_BMC_PASSWORD_${name.toUpperCase()}`;
   const secretEnv: Record<string, string> = { [bmcEnv]: computer.bmc.password };
-  const secrets = createSecretResolver({ env: secretEnv });
+  // Every secret the resolver hands out (to the contexts and to the module's create) is in play.
+  const resolver = createSecretResolver({ env: secretEnv });
+  const resolved: Secret[] = [];
+  const secrets: SecretResolver = {
+    async resolve(ref) {
+      const secret = await resolver.resolve(ref);
+      if (!resolved.some((s) => s.reveal() === secret.reveal())) resolved.push(secret);
+      return secret;
+    },
+  };
   const managementKey = new Secret(
     await readFile(lab.managementKey.path, 'utf8'),
     `management key of lab ${lab.id}`,
@@ -137,14 +295,34 @@ export async function createLabHarness(
     computer: name,
   });
   const communicator = new SshCommunicator(client, { computer: name });
+  // The harness's own key pair, in the users' sshKeys, so that openSession can log in as them.
+  const work = join(computer.dir, 'harness');
+  await mkdir(work, { recursive: true, mode: 0o700 });
+  const sessionDir = await mkdtemp(join(work, 'session-'));
+  const sessionKey = join(sessionDir, 'id_ed25519');
+  await runChecked('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    `vlab-harness-${name}`,
+    '-f',
+    sessionKey,
+  ]);
+  const sessionPublicKey = (await readFile(`${sessionKey}.pub`, 'utf8')).trim();
+  const sessionPrivateKey = new Secret(
+    await readFile(sessionKey, 'utf8'),
+    `session key of the ${name} harness`,
+  );
+  const identityImage = join(computer.dir, IDENTITY_IMAGE);
   const [client1, client2] = lab.clients;
   const users: ReservationUser[] = [
     {
       login: 'alice',
       fullName: 'Alice Liddell',
-      sshKeys: [
-        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFqD0cq5v3q1YDGm8Rj0PZsDaP5k+0jvKx2FqJ1o2tCu alice@lab',
-      ],
+      sshKeys: [sessionPublicKey],
       password: new Secret(`pw-${randomUUID()}`, 'password of alice'),
       admin: true,
       allowFrom: [client1?.ip ?? lab.hostAddress],
@@ -152,7 +330,7 @@ export async function createLabHarness(
     {
       login: 'bob',
       uid: 2001,
-      sshKeys: [],
+      sshKeys: [sessionPublicKey],
       password: new Secret(`pw-${randomUUID()}`, 'password of bob'),
       admin: false,
       allowFrom: [client2?.ip ?? lab.subnet],
@@ -272,38 +450,57 @@ export async function createLabHarness(
 
   // --- reading the machine from outside ------------------------------------------------------
   /**
-   * A file of the running disk system from the host's side of its root (the runner's loop mount:
-   * no SSH, so host-key and sshd changes by the module under test cannot hide anything), else
-   * read-only with debugfs from the disk file. Symlinks are resolved inside the guest's root.
+   * The machine's files without SSH (so host-key and sshd changes by the module under test cannot
+   * hide anything): from the host's side of the running guest's root mount (the runner's loop
+   * mount) while it exists, else read-only with debugfs from the disk file. Symlinks are resolved
+   * inside the guest's root.
    */
   const rootMount = join(computer.dir, 'root');
-  const readMachineFile = async (path: string): Promise<Buffer | undefined> => {
-    if (computer.booted() === 'disk' && (await readPower()) === 'on') {
-      const resolved = await resolveInRoot(rootMount, path);
-      if (resolved === undefined) return undefined;
-      try {
-        return await readFile(resolved);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
+  const guestFiles = (): GuestFiles =>
+    isMountPoint(rootMount) ? filesInRoot(rootMount) : filesOnDisk(computer.diskPath, work);
+  const readMachineFile = (path: string): Promise<Buffer | undefined> => guestFiles().read(path);
+
+  /**
+   * Every file of the disk (see file-snapshot.ts): walked on the running guest's root mount, or on
+   * a mounted copy of the disk file while nothing mounts it (the last one again while the disk file
+   * is as it was then). Read again (at most three times) when the machine booted or powered off
+   * meanwhile.
+   */
+  const snapshotter = new FileSnapshotter();
+  let lastIdleSnapshot: { disk: string; files: readonly SnapshotFile[] } | undefined;
+  const snapshotFiles = async () => {
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const boot = computer.bootId();
+      if (isMountPoint(rootMount)) {
+        const files = await snapshotter.snapshot(rootMount);
+        if (isMountPoint(rootMount) && computer.bootId() === boot) return files;
+      } else {
+        // Off (or in the deploy environment), the disk file changes only when something writes it:
+        // the last snapshot of the same disk file still holds.
+        const disk = await diskFingerprint(computer.diskPath);
+        if (disk !== undefined && lastIdleSnapshot?.disk === disk)
+          return [...lastIdleSnapshot.files];
+        const files = await withDiskCopy(
+          computer.diskPath,
+          work,
+          () => !isMountPoint(rootMount),
+          (root) => snapshotter.snapshot(root),
+        );
+        if (files !== undefined) {
+          lastIdleSnapshot = disk === undefined ? undefined : { disk, files };
+          return files;
+        }
       }
     }
-    const dump = join(computer.dir, `harness-read-${randomUUID()}`);
-    try {
-      const out = await run('debugfs', ['-R', `dump -p ${path} ${dump}`, computer.diskPath]);
-      if (!existsSync(dump) || /not found|File not found/i.test(out.stderr)) return undefined;
-      return await readFile(dump);
-    } finally {
-      await rm(dump, { force: true });
-    }
+    throw new Error(
+      `snapshotFiles: ${name}'s disk changed hands (booted or powered off) during three snapshots in a row`,
+    );
   };
 
   // --- reset: deploy the base image the way a provisioner would ------------------------------
-  const resetImage = join(computer.dir, 'harness/reset.img.zst');
+  const resetImage = join(work, 'reset.img.zst');
   const prepareResetImage = async (): Promise<void> => {
     if (existsSync(resetImage)) return;
-    const work = join(computer.dir, 'harness');
-    await mkdir(work, { recursive: true });
     const raw = join(work, 'reset.img');
     const base = await ensureBaseImage({ suite: lab.record.suite });
     await runChecked('cp', ['--sparse=always', '--reflink=auto', base.path, raw]);
@@ -336,6 +533,9 @@ export async function createLabHarness(
           await computer.powerOff();
           await computer.waitForPower('off');
         }
+        // Detaches the identity disk: the power program attaches it while the file exists (and
+        // detached its loop device when the guest ended, before power read off).
+        await rm(identityImage, { force: true });
         await computer.setBootDevice('pxe');
         await computer.powerOn();
         await computer.waitForSsh({ deploy: true });
@@ -375,6 +575,57 @@ export async function createLabHarness(
         .map((f) => f[0] ?? '');
     },
     readFile: (path) => readMachineFile(path),
+    accountDetails: () => readAccounts(guestFiles()),
+    snapshotFiles: () => snapshotFiles(),
+    canLogin: (login, password) => canLogin(login, password),
+    async identity() {
+      const files = guestFiles();
+      const names = ((await files.list('/etc/ssh')) ?? []).filter((n) =>
+        /^ssh_host_.+_key\.pub$/.test(n),
+      );
+      const keys = new Set<string>();
+      for (const file of names) {
+        const [type, base64] = ((await files.read(`/etc/ssh/${file}`))?.toString('utf8') ?? '')
+          .trim()
+          .split(/\s+/);
+        if (type !== undefined && type !== '' && base64 !== undefined)
+          keys.add(`${type} ${base64}`);
+      }
+      const id = (await files.read('/etc/machine-id'))?.toString('utf8').trim();
+      return {
+        hostKeys: [...keys].sort((a, b) => hostKeyRank(a) - hostKeyRank(b) || a.localeCompare(b)),
+        machineId: id === undefined || id === '' ? undefined : id,
+      };
+    },
+    moduleDeps: (): ModuleDeps => ({
+      log: log.child({ computer: name, module: 'under-test' }),
+      secrets,
+    }),
+    async bootWithIdentityDisk(files) {
+      await thaw();
+      if ((await computer.power()) === 'on') {
+        await computer.powerOff();
+        await computer.waitForPower('off');
+      }
+      await buildIdentityDisk(files, identityImage, work);
+      await computer.setBootDevice('disk');
+      await computer.powerOn();
+      await computer.waitForPower('on');
+      sampleLocal();
+      await readPower();
+    },
+    async presentedHostKeys() {
+      // Two scans that agree: ssh-keyscan opens one connection per key type, and a server that
+      // starts listening between them would be reported with some of its keys missing.
+      let last = await scanHostKeys(computer.ip);
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const next = await scanHostKeys(computer.ip);
+        if (next.join('\n') === last.join('\n')) return next;
+        last = next;
+      }
+      return last;
+    },
+    openSession: (login) => openSession(login),
     diskReads: () => {
       sampleLocal();
       return reads.slice(readMark);
@@ -384,23 +635,199 @@ export async function createLabHarness(
       return () => thaw();
     },
     users: () => users,
-    secrets: () => [
-      ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
-      new Secret(computer.bmc.password, `bmc password of ${name}`),
-      managementKey,
-    ],
+    secrets: () => {
+      const fixed = [
+        ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
+        new Secret(computer.bmc.password, `bmc password of ${name}`),
+        managementKey,
+        sessionPrivateKey,
+      ];
+      // And whatever else the resolver handed out (a file the module's config names, say).
+      const values = new Set(fixed.map((s) => s.reveal()));
+      const all = [...fixed];
+      for (const secret of resolved) {
+        if (values.has(secret.reveal())) continue;
+        values.add(secret.reveal());
+        all.push(secret);
+      }
+      return all;
+    },
     logs: () => records,
     async close() {
       sampling = false;
       await sampler;
       await thaw();
+      const ended = await Promise.allSettled([...sessions].map((end) => end()));
       await pool[Symbol.asyncDispose]();
       await ipmi.close();
+      await rm(sessionDir, { recursive: true, force: true });
+      for (const result of ended) if (result.status === 'rejected') throw result.reason;
     },
     [Symbol.asyncDispose]() {
       return this.close();
     },
   };
+
+  // --- user logins: real SSH logins from a client namespace -----------------------------------
+  /**
+   * The client namespace `user` logs in from: the first client its `allowFrom` covers (the first
+   * client when it is empty); `undefined` when only the host itself is covered. Throws when no
+   * address of the lab is.
+   */
+  function loginClient(user: ReservationUser, what: string): LabClient | undefined {
+    const from =
+      user.allowFrom.length === 0
+        ? lab.clients[0]
+        : lab.clients.find((c) => user.allowFrom.some((entry) => allows(entry, c.ip)));
+    if (from === undefined && !user.allowFrom.some((entry) => allows(entry, lab.hostAddress))) {
+      throw new Error(
+        `${what}: no client of lab ${lab.id} is in ${user.login}'s allowFrom (${user.allowFrom.join(', ')})`,
+      );
+    }
+    return from;
+  }
+
+  /**
+   * Whether `login` logs in with `password` now: a password login with OpenSSH (password
+   * authentication only, the password from an askpass program's environment) from the client
+   * namespace the harness user's `allowFrom` covers (the first client for another login), the host
+   * key checked against the communicator's pin as it is now, running `true`.
+   */
+  async function canLogin(login: string, password: Secret): Promise<boolean> {
+    const user = users.find((u) => u.login === login);
+    const from = user === undefined ? lab.clients[0] : loginClient(user, 'canLogin');
+    return passwordLogin({
+      address: computer.ip,
+      login,
+      password,
+      hostKeys: await hostKeys.get(computer.ip),
+      netns: from?.netns,
+      from: from?.name ?? 'the host',
+      dir: sessionDir,
+    });
+  }
+
+  // --- user sessions: a real login over SSH from a client namespace, with a pty ----------------
+  const sessions = new Set<() => Promise<void>>();
+  /**
+   * Logs in as `login` with the harness's key from the client namespace the user's `allowFrom`
+   * covers (alice: client1, bob: client2; the host itself when it covers no client), with
+   * `ssh -tt` (sshd records utmp and wtmp logins only for a pty) running a long sleep. Resolves
+   * once the remote shell printed its marker (sshd wrote the utmp record when it allocated the pty,
+   * before it started the command); the returned function kills the client and resolves once it
+   * exited and sshd's session process and its monitor on the computer are gone (the monitor
+   * records the logout before it exits). Seen from the host's /proc, not over SSH.
+   */
+  async function openSession(login: string): Promise<() => Promise<void>> {
+    const user = users.find((u) => u.login === login);
+    if (user === undefined) {
+      throw new Error(
+        `openSession: ${login} is not one of the harness's users (${users.map((u) => u.login).join(', ')})`,
+      );
+    }
+    const from = loginClient(user, 'openSession');
+    // The host key is checked against the communicator's pin as it is now (the module under test
+    // re-pins it when it regenerates the host keys in postLoad), as a user who was given it would.
+    const pins = await hostKeys.get(computer.ip);
+    const knownHosts = join(sessionDir, `known_hosts-${randomUUID()}`);
+    await writeFile(knownHosts, pins.map((key) => `${computer.ip} ${key}\n`).join(''));
+    const ssh = [
+      '-tt',
+      ...opensshArgs({ keyPath: sessionKey, address: computer.ip, user: login, knownHosts }),
+      SESSION_COMMAND,
+    ];
+    // `ip netns exec` execs ssh (no fork), so killing the child kills the client itself.
+    const child =
+      from === undefined
+        ? spawn('ssh', ssh, { stdio: 'pipe' })
+        : spawn('ip', ['netns', 'exec', from.netns, 'ssh', ...ssh], { stdio: 'pipe' });
+    child.on('error', () => undefined); // reported below while opening; later, 'close' tells
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const running = (): boolean => child.exitCode === null && child.signalCode === null;
+    const stop = async (): Promise<void> => {
+      if (child.pid === undefined) return; // never started: no process, maybe no 'close'
+      if (running()) child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(kill);
+    };
+    let output = '';
+    let opened: RegExpExecArray;
+    try {
+      opened = await new Promise<RegExpExecArray>((resolve, reject) => {
+        // A bound for a hang after the connection (ConnectTimeout covers the connect), not a race:
+        // a login takes well under a second here.
+        const timer = setTimeout(() => {
+          reject(new Error(`openSession: ${login}'s session did not open within 60 s: ${output}`));
+        }, 60_000);
+        const onData = (chunk: string): void => {
+          output = (output + chunk).slice(-16_384);
+          const match = SESSION_OPENED.exec(output);
+          if (match !== null) {
+            clearTimeout(timer);
+            resolve(match);
+          }
+        };
+        child.stdout.setEncoding('utf8').on('data', onData);
+        child.stderr.setEncoding('utf8').on('data', onData);
+        child.stdin.on('error', () => undefined);
+        child.once('error', (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        child.once('close', (code, signal) => {
+          clearTimeout(timer);
+          reject(
+            new Error(
+              `openSession: ssh ${login}@${computer.ip} from ${from?.name ?? 'the host'} ended (${code ?? signal}) before the session opened: ${output.trim()}`,
+            ),
+          );
+        });
+      });
+    } catch (error) {
+      await stop();
+      await rm(knownHosts, { force: true });
+      throw error;
+    }
+    // The remote shell's parent is sshd's session process (running as the user); its parent is
+    // the session's privileged monitor. Both are found by their pid inside the guest (NSpid).
+    const server = hostProcess(computer.pids(), Number(opened[2]));
+    const watched = (server === undefined ? [] : [server.pid, server.ppid])
+      .map((pid) => ({ pid, start: processStart(pid) }))
+      .filter((p) => p.start !== undefined);
+    if (watched.length < 2) {
+      await stop();
+      await rm(knownHosts, { force: true });
+      throw new Error(
+        `openSession: ${login}'s session opened, but its sshd processes (guest pid ${opened[2]}) are not in ${name}'s cgroup`,
+      );
+    }
+    let ending: Promise<void> | undefined;
+    const end = (): Promise<void> => {
+      ending ??= (async () => {
+        try {
+          await stop();
+          // sshd sees the connection close, hangs up the pty and ends the session: a bound for a
+          // machine that cannot (stalled, say), not a race with a working one.
+          const deadline = Date.now() + 30_000;
+          while (watched.some((p) => processStart(p.pid) === p.start)) {
+            if (Date.now() > deadline) {
+              throw new Error(
+                `${login}'s session on ${name} still has sshd processes 30 s after its client ended`,
+              );
+            }
+            await delay(50);
+          }
+        } finally {
+          sessions.delete(end);
+          await rm(knownHosts, { force: true });
+        }
+      })();
+      return ending;
+    };
+    sessions.add(end);
+    return end;
+  }
 
   /** Freezes or thaws every process of the computer (the guest, nspawn, the power program). */
   async function setFrozen(frozen: boolean): Promise<void> {

@@ -11,9 +11,10 @@ export type Suite = 'bookworm' | 'trixie';
 
 /**
  * Bump when the recipe below changes what goes into an image: cached images of an older recipe
- * are then rebuilt (under new names), never reused.
+ * are then rebuilt (under new names), never reused. 2: `e2fsprogs` (trixie's minbase lacks it;
+ * a guest reads an identity disk with its `debugfs`).
  */
-export const IMAGE_RECIPE = 1;
+export const IMAGE_RECIPE = 2;
 
 /** The packages of the base image, on top of debootstrap's minbase. */
 export const BASE_PACKAGES = [
@@ -24,6 +25,7 @@ export const BASE_PACKAGES = [
   'iproute2',
   'sudo',
   'nftables',
+  'e2fsprogs',
 ] as const;
 
 /** Default size of a base image (a sparse file: only the ~300 MB in use take disk space). */

@@ -112,7 +112,7 @@ describe('the lab harness', () => {
 
   it('keeps secrets out of its logs and lists them', () => {
     const secrets = harness.secrets().map((s) => s.reveal());
-    expect(secrets).toHaveLength(4);
+    expect(secrets).toHaveLength(5);
     const logged = JSON.stringify(harness.logs());
     for (const secret of secrets) expect(logged).not.toContain(secret);
   });

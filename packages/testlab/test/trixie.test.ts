@@ -8,9 +8,15 @@ describe('a trixie computer', () => {
     try {
       const c1 = lab.computer('c1');
       const out = await c1.sshChecked(
-        'systemctl is-system-running --wait; . /etc/os-release; echo "$VERSION_CODENAME"',
+        'systemctl is-system-running --wait; . /etc/os-release; echo "$VERSION_CODENAME"; command -v blkid debugfs',
       );
-      expect(out.trim().split('\n')).toEqual(['running', 'trixie']);
+      // blkid and debugfs read an identity disk (trixie's minbase has no e2fsprogs of its own).
+      expect(out.trim().split('\n')).toEqual([
+        'running',
+        'trixie',
+        '/usr/sbin/blkid',
+        '/usr/sbin/debugfs',
+      ]);
       expect(await c1.power()).toBe('on');
     } finally {
       await lab.down();
