@@ -100,6 +100,11 @@ section "release independence"
 # A @vlab/core minor must move no other package (README, "Versions"); runs on temporary copies.
 pnpm exec tsx scripts/check-release-independence.ts
 
+section "new-module scaffold"
+# pnpm new-module writes modules that install offline, type-check and pass the kit; runs on a
+# temporary copy of the workspace.
+pnpm exec tsx scripts/check-new-module.ts
+
 section "docs"
 pnpm run docs
 if git -C "$REPO_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
