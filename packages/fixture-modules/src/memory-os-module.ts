@@ -1,5 +1,6 @@
 import {
   capturedStamp,
+  commandFailedError,
   coreError,
   defineOsModule,
   type EndState,
@@ -12,6 +13,7 @@ import {
   type ReservationUser,
   readyStamp,
   serializeStamp,
+  sleep,
   taintedStamp,
   waitForPowerState,
 } from '@vlab/core';
@@ -82,6 +84,7 @@ export default defineOsModule({
       ctx: OsContext,
       verb: 'poweroff' | 'reboot',
     ): Promise<void> => {
+      if (verb === 'reboot') return rebootConfirmed(ctx);
       await run(ctx, ['systemctl', verb]);
       await waitForPowerState(ctx.power, 'off', {
         signal: ctx.signal,
@@ -89,6 +92,27 @@ export default defineOsModule({
         intervalMs: config.pollIntervalMs,
         computer: ctx.computer.name,
       });
+    };
+
+    // A warm reboot may never show power off: it went down once the power probe saw it off, or
+    // its boot id changed.
+    const rebootConfirmed = async (ctx: OsContext): Promise<void> => {
+      const bootId = await ctx.power.bootId?.({ signal: ctx.signal });
+      await run(ctx, ['systemctl', 'reboot']);
+      for (;;) {
+        if ((await ctx.power.status({ signal: ctx.signal })) === 'off') return;
+        const now = await ctx.power.bootId?.({ signal: ctx.signal });
+        if (bootId !== undefined && now !== undefined && now !== bootId) return;
+        if (ctx.remainingMs() <= 0)
+          throw coreError(
+            'VLAB_ERR_POWER_UNCONFIRMED',
+            'the machine did not go down for the reboot',
+            {
+              computer: ctx.computer.name,
+            },
+          );
+        await sleep(config.pollIntervalMs, ctx.signal, ctx.computer.name);
+      }
     };
 
     return {
@@ -130,7 +154,11 @@ export default defineOsModule({
         for (const user of users) assertSafeUser(user, ctx.computer.name);
         for (const user of users) {
           const uid = user.uid === undefined ? [] : ['--uid', String(user.uid)];
-          await run(ctx, ['useradd', '--create-home', ...uid, user.login]);
+          // Idempotent: an account a previous reserve created (exit 9) is updated, not an error.
+          const useradd = ['useradd', '--create-home', ...uid, user.login];
+          const added = await ctx.communicator.run(useradd, { signal: ctx.signal });
+          if (added.code !== 0 && added.code !== 9)
+            throw commandFailedError(useradd, added, ctx.computer.name);
           await ctx.communicator.put(
             `/home/${user.login}/.ssh/authorized_keys`,
             user.sshKeys.map((k) => `${k}\n`).join(''),
@@ -255,7 +283,10 @@ export default defineOsModule({
       extensions: { machineId: "reads the guest's /etc/machine-id (for the operator's inventory)" },
       async machineId(ctx: OsContext): Promise<string> {
         if (closed) throw coreError('VLAB_ERR_CAPABILITY_MISSING', 'os-memory is closed');
-        return (await ctx.communicator.get('/etc/machine-id', { signal: ctx.signal }))
+        // Contract 1.1: the transfer's idle time under its own name.
+        return (
+          await ctx.communicator.get('/etc/machine-id', { signal: ctx.signal, idleTimeoutMs: 5000 })
+        )
           .toString('utf8')
           .trim();
       },

@@ -152,7 +152,7 @@ export default defineProvisioner({
           },
           {
             name: 'publish',
-            run: async (_c, s) => {
+            run: async (c, s) => {
               const saved = s.temporary === undefined ? undefined : lab.images.get(s.temporary);
               if (saved === undefined || s.data === undefined || !saved.data.equals(s.data)) {
                 throw coreError(
@@ -161,6 +161,13 @@ export default defineProvisioner({
                   { computer: ctx.computer.name },
                 );
               }
+              c.progress.report({
+                done: saved.data.length,
+                total: saved.data.length,
+                message: 'verified',
+              });
+              // The last moment to stop: once published, the revision is there for good.
+              throwIfCancelled(c.signal, ctx.computer.name, 'publish');
               // A 1.1 store records the checksum, the OS family and the stamp it was captured with.
               lab.images.set(imageKey(image, newRevision), {
                 ...saved,

@@ -18,6 +18,7 @@ import {
   provisionerChecks,
 } from '@vlab/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import bmcPasswordInError from '../src/broken/bmc-password-in-error.js';
 import capturesWithCaptureStart from '../src/broken/captures-with-capture-start.js';
 import closeNotIdempotent from '../src/broken/close-not-idempotent.js';
 import declaresUnknownShell from '../src/broken/declares-unknown-shell.js';
@@ -33,11 +34,29 @@ import malformedOsFamilies from '../src/broken/malformed-os-families.js';
 import neverCallsPreCapture from '../src/broken/never-calls-pre-capture.js';
 import nodeStatusIgnoresTaint from '../src/broken/node-status-ignores-taint.js';
 import overwritesExistingImage from '../src/broken/overwrites-existing-image.js';
+import passwordInArgv from '../src/broken/password-in-argv.js';
+import passwordInErrorCause from '../src/broken/password-in-error-cause.js';
+import passwordInErrorDetails from '../src/broken/password-in-error-details.js';
+import passwordInModuleLog from '../src/broken/password-in-module-log.js';
+import passwordInReadableFile from '../src/broken/password-in-readable-file.js';
 import postLoadAlwaysChanged from '../src/broken/post-load-always-changed.js';
+import postLoadKeepsHostKey from '../src/broken/post-load-keeps-host-key.js';
+import postLoadReadyFirst from '../src/broken/post-load-ready-first.js';
+import preCaptureKeepsIdentity from '../src/broken/pre-capture-keeps-identity.js';
 import readsDiskBeforePreCapture from '../src/broken/reads-disk-before-pre-capture.js';
+import refusesEndStateLate from '../src/broken/refuses-end-state-late.js';
 import releaseBreaksNodeStatus from '../src/broken/release-breaks-node-status.js';
 import requiresUnknownOsFeature from '../src/broken/requires-unknown-os-feature.js';
+import reserveAcceptsMultilineKey from '../src/broken/reserve-accepts-multiline-key.js';
+import reserveAdminsEveryone from '../src/broken/reserve-admins-everyone.js';
+import reserveAppendsHistory from '../src/broken/reserve-appends-history.js';
+import reserveIgnoresPassword from '../src/broken/reserve-ignores-password.js';
+import reserveManglesPassword from '../src/broken/reserve-mangles-password.js';
+import reserveNotIdempotent from '../src/broken/reserve-not-idempotent.js';
+import reserveValidatesLazily from '../src/broken/reserve-validates-lazily.js';
 import sanitizeLeavesAccount from '../src/broken/sanitize-leaves-account.js';
+import sanitizeLeavesAuthorizedKeys from '../src/broken/sanitize-leaves-authorized-keys.js';
+import sanitizeLeavesSudoers from '../src/broken/sanitize-leaves-sudoers.js';
 import throwsUncodedError from '../src/broken/throws-uncoded-error.js';
 import undeclaredHelperMethod from '../src/broken/undeclared-helper-method.js';
 import userConnectedIgnoresUsers from '../src/broken/user-connected-ignores-users.js';
@@ -47,6 +66,7 @@ import userConnectedSinceNow from '../src/broken/user-connected-since-now.js';
 import userConnectedUndeclared from '../src/broken/user-connected-undeclared.js';
 import memoryOsModule from '../src/memory-os-module.js';
 import memoryProvisioner from '../src/memory-provisioner.js';
+import { kit2Cases } from './kit-2-capture-path-cases.js';
 
 // Each case: a deliberately broken module, the one check that must catch it, and the exact
 // message the kit must give. The same check must pass for the good module, so the failure is
@@ -80,14 +100,20 @@ const deps = (lab: MemoryLab): ModuleDeps => ({
   secrets: createSecretResolver({ env: lab.secretEnv }),
 });
 
-const osSubject =
-  <Config>(definition: OsModuleDefinition<Config>): Subject =>
-  async (lab, options) =>
-    osModuleChecks({
-      os: await instantiateOsModule(definition, {}, deps(lab)),
-      harness: lab.harness('node1'),
+// The module is created with the harness's deps, so what it logs outside operations is searched too.
+const osSubjectWith =
+  <Config>(definition: OsModuleDefinition<Config>, config: unknown): Subject =>
+  async (lab, options) => {
+    const harness = lab.harness('node1');
+    const moduleDeps = harness.moduleDeps?.() ?? deps(lab);
+    return osModuleChecks({
+      os: await instantiateOsModule(definition, config, moduleDeps),
+      harness,
       options,
     });
+  };
+const osSubject = <Config>(definition: OsModuleDefinition<Config>): Subject =>
+  osSubjectWith(definition, {});
 
 const provisionerSubject =
   <Config>(definition: ProvisionerDefinition<Config>): Subject =>
@@ -372,6 +398,151 @@ const cases: readonly BrokenCase[] = [
     failure:
       'capabilities.requiredOsFeatures is ["identitydisk"]; expected an array of OS feature names',
   },
+  // Kit 2, section 1: secrets on every channel.
+  {
+    what: 'an OS module that passes a password in argv',
+    broken: osSubject(passwordInArgv),
+    good: goodOs,
+    check: 'os/no-secret-in-commands',
+    failure:
+      'the argv or environment of the command chpasswd (secrets travel on stdin or in files only their user can read) contains the value of the secret "password of alice"',
+  },
+  {
+    what: 'an OS module that writes passwords into a world-readable file',
+    broken: osSubject(passwordInReadableFile),
+    good: goodOs,
+    check: 'os/no-secret-in-readable-files',
+    failure:
+      'the file /var/lib/vlab/support-passwords, readable by every account (mode 0644), contains the value of the secret "password of alice"',
+  },
+  {
+    what: "an OS module whose error details hold the request's passwords",
+    broken: osSubject(passwordInErrorDetails),
+    good: goodOs,
+    check: 'os/reserve-rejects-hostile-login',
+    failure: 'an error reserve threw contains the value of the secret "password of alice"',
+  },
+  {
+    what: "an OS module whose error's cause quotes a password",
+    broken: osSubject(passwordInErrorCause),
+    good: goodOs,
+    check: 'os/reserve-validates-first',
+    failure: 'an error reserve threw contains the value of the secret "password of alice"',
+  },
+  {
+    what: 'an OS module that logs passwords through its own logger (deps.log)',
+    broken: osSubject(passwordInModuleLog),
+    good: goodOs,
+    check: 'os/no-secret-in-logs',
+    failure: 'a log record (debug "account") contains the value of the secret "password of alice"',
+  },
+  {
+    what: 'a provisioner whose error details carry the BMC password',
+    broken: provisionerSubject(bmcPasswordInError),
+    good: goodProvisioner,
+    check: 'provisioner/load-refuses-missing-image',
+    failure: 'an error load threw contains the value of the secret "bmc password"',
+  },
+  // Kit 2, section 3: the whole machine state.
+  {
+    what: 'an OS module whose sanitize leaves a sudoers file',
+    broken: osSubject(sanitizeLeavesSudoers),
+    good: goodOs,
+    check: 'os/sanitize-restores-state',
+    failure:
+      'after reserve and sanitize the machine differs from before reserve: file /etc/sudoers.d/vlab-alice was added',
+  },
+  {
+    what: 'an OS module whose sanitize leaves authorized keys outside the homes',
+    broken: osSubject(sanitizeLeavesAuthorizedKeys),
+    good: goodOs,
+    check: 'os/sanitize-restores-state',
+    failure:
+      'after reserve and sanitize the machine differs from before reserve: file /etc/ssh/authorized_keys/alice was added; file /etc/ssh/authorized_keys/bob was added',
+  },
+  {
+    what: 'an OS module whose second reserve fails',
+    broken: osSubject(reserveNotIdempotent),
+    good: goodOs,
+    check: 'os/reserve-idempotent',
+    failure:
+      'a second reserve with the same users threw (VLAB_ERR_COMMAND_FAILED: useradd exited with code 9: useradd: user \'alice\' already exists (computer "node1"). What to do: Read the stderr tail in the details; run the same program on the computer by hand to see the whole output.); reserve must be idempotent',
+  },
+  {
+    what: 'an OS module whose second reserve appends to a history file again',
+    broken: osSubject(reserveAppendsHistory),
+    good: goodOs,
+    check: 'os/reserve-idempotent',
+    failure:
+      'a second reserve with the same users changed the machine: file /var/lib/vlab/reservation-history changed (content)',
+  },
+  {
+    what: 'an OS module that makes every user an admin',
+    broken: osSubject(reserveAdminsEveryone),
+    good: goodOs,
+    check: 'os/reserve-grants',
+    failure: 'reserve made bob an admin, but the request says admin: false',
+  },
+  {
+    what: 'an OS module that declares passwordLogin and sets no password',
+    broken: osSubject(reserveIgnoresPassword),
+    good: goodOs,
+    check: 'os/reserve-grants',
+    failure: 'reserve set no password for alice',
+  },
+  {
+    what: 'an OS module that sets another password than the one given',
+    broken: osSubject(reserveManglesPassword),
+    good: goodOs,
+    check: 'os/reserve-grants',
+    failure: 'alice cannot log in with the password the request gave',
+  },
+  {
+    what: 'an OS module that validates each user only when it creates it',
+    broken: osSubject(reserveValidatesLazily),
+    good: goodOs,
+    check: 'os/reserve-validates-first',
+    failure:
+      'reserve refused a login with shell metacharacters only after changing the machine: account alice was added; file /home/alice/.ssh/authorized_keys was added; file /var/lib/vlab/reservation-users was added',
+  },
+  {
+    what: 'an OS module that splits an SSH key spanning lines into two keys',
+    broken: osSubject(reserveAcceptsMultilineKey),
+    good: goodOs,
+    check: 'os/reserve-validates-first',
+    failure: 'reserve accepted an SSH key spanning lines',
+  },
+  {
+    what: 'an OS module that refuses an undeclared end state after it began to generalize',
+    broken: osSubject(refusesEndStateLate),
+    good: osSubjectWith(memoryOsModule, { endStates: ['off'] }),
+    check: 'os/pre-capture-refuses-on',
+    failure:
+      "preCapture refused the end state 'on' only after changing the machine: file /etc/ssh/ssh_host_ed25519_key.pub was removed",
+  },
+  {
+    what: "an OS module whose postLoad keeps the image's host key and machine id",
+    broken: osSubject(postLoadKeepsHostKey),
+    good: goodOs,
+    check: 'os/post-load-rotates-identity',
+    failure: "postLoad kept the image's host keys: ssh-ed25519",
+  },
+  {
+    what: 'an OS module whose preCapture leaves the host key and machine id on the disk',
+    broken: osSubject(preCaptureKeepsIdentity),
+    good: goodOs,
+    check: 'os/pre-capture-default-off',
+    failure: 'the captured disk still holds host keys: ssh-ed25519',
+  },
+  {
+    what: 'an OS module whose postLoad writes ready before its work',
+    broken: osSubject(postLoadReadyFirst),
+    good: goodOs,
+    check: 'os/post-load-ready-only-when-done',
+    failure: 'postLoad, aborted after 2 of its <n> commands, had already written the ready stamp',
+  },
+  // Issue 13, sections 2 and 4: the capture path and every operation (kit-2-capture-path-cases.ts).
+  ...kit2Cases({ os: osSubject, provisioner: provisionerSubject, goodOs, goodProvisioner }),
   ...(['postLoad', 'reserve', 'sanitize', 'preCapture', 'waitForResponse'] as const).map(
     (operation): BrokenCase => ({
       what: `an OS module whose ${operation} ignores its AbortSignal`,

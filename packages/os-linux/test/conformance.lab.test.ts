@@ -1,9 +1,9 @@
+import { instantiateOsModule } from '@vlab/core';
 import { describeOsModuleConformance } from '@vlab/core/testing';
 import { SSH_ERROR_CODES } from '@vlab/ssh';
 import { createLabHarness, type Lab, type LabHarness, startLab } from '@vlab/testlab';
 import { afterAll } from 'vitest';
-import { linuxOsConfig } from '../src/config.js';
-import { createLinuxOsModule } from '../src/linux-os-module.js';
+import linuxOsModule from '../src/index.js';
 
 // The conformance kit of @vlab/core on a testlab computer booted from a real Debian bookworm
 // disk: every check resets the computer through its deploy environment first, and observes it
@@ -16,12 +16,23 @@ afterAll(async () => {
   await lab.down();
 });
 
+function fail(): never {
+  throw new Error('the lab harness has no moduleDeps: the kit cannot search the module logger');
+}
+
 describeOsModuleConformance(
   'os-linux passes the conformance kit on a bookworm lab computer',
   {
-    os: createLinuxOsModule(linuxOsConfig({ pollIntervalMs: 100 })),
+    // Instantiated as the manager does, with the harness's deps: what the module logs outside
+    // operations is searched for secrets too.
+    os: await instantiateOsModule(
+      linuxOsModule,
+      { pollIntervalMs: 100 },
+      harness.moduleDeps?.() ?? fail(),
+    ),
     harness,
-    // @vlab/ssh's own codes reach the module through the communicator and pass unchanged.
+    // @vlab/ssh's own codes (authentication, handshake, host keys) reach the module through the
+    // communicator and pass unchanged; the transport-neutral ones are core codes.
     options: { knownErrorCodes: Object.keys(SSH_ERROR_CODES), operationTimeoutMs: 120_000 },
   },
   { testTimeoutMs: 300_000 },

@@ -20,10 +20,20 @@ export {
 } from '../testing/describe-conformance.js';
 export type {
   ConformanceHarness,
+  HarnessAccount,
+  HarnessCommand,
   HarnessContextOptions,
   HarnessDiskRead,
+  HarnessFile,
+  HarnessIdentity,
   HarnessPowerEvent,
+  MachineEnvironment,
 } from '../testing/harness.js';
+export {
+  type MachineState,
+  STATE_NOISE,
+  stateDifferences,
+} from '../testing/machine-state.js';
 export { MemoryCommunicator } from '../testing/memory/memory-communicator.js';
 export {
   createMemoryLab,
@@ -38,7 +48,9 @@ export {
   MEMORY_HOST_KEY_PATH,
   MEMORY_IDENTITY_UNIT_PATH,
   type MemoryAccount,
+  type MemoryBootTarget,
   type MemoryCommandResult,
+  type MemoryDuration,
   MemoryMachine,
   type MemoryMachineTiming,
   type MemorySession,

@@ -5,6 +5,7 @@ import { keepProcessAlive } from '../keep-alive.js';
 import type { OsFeature, OsModule } from '../os-module.js';
 import type { Provisioner, ProvisionerFeature } from '../provisioner.js';
 import type { ConformanceHarness } from './harness.js';
+import { findSecret, leaksOf, redactSecrets } from './secret-search.js';
 
 /** One contract rule the kit checks; `run` rejects with a {@link ConformanceFailure} when the module breaks it. @public */
 export interface ConformanceCheck {
@@ -12,6 +13,12 @@ export interface ConformanceCheck {
   readonly id: string;
   /** What the rule says, as a test title. */
   readonly title: string;
+  /**
+   * Set when the check cannot run here, saying why (the harness cannot observe what it needs, the
+   * module does not declare the feature); `run` then resolves at once. Runners show the check as
+   * skipped with this reason, never drop it.
+   */
+  readonly skip?: string | undefined;
   /**
    * Drives the module on the harness's machine (resetting it first where the rule needs a machine)
    * and checks the rule; may leave the machine in any state. Also rejects when the module threw an error without a known `VLAB_ERR_` code or
@@ -64,22 +71,34 @@ export function resolveOptions(options: ConformanceOptions = {}): ResolvedOption
   };
 }
 
-/** Builds checks: each run fails on a thrown uncoded error and on a secret in the logs. */
+/**
+ * Builds checks: each run fails on a thrown uncoded error, on a secret in the logs or in a thrown
+ * error, and never prints a secret in its own failure message. With `skip`, the check is reported
+ * as skipped for that reason and `body` never runs.
+ */
 export function makeCheck(
   id: string,
   title: string,
   harness: ConformanceHarness,
   options: ResolvedOptions,
   body: (fail: (message: string) => never) => Promise<void>,
+  skip?: string,
 ): ConformanceCheck {
   const fail = (message: string): never => {
-    throw new ConformanceFailure(id, message);
+    throw new ConformanceFailure(id, redactSecrets(message, harness.secrets()));
   };
   return {
     id,
     title,
+    skip,
     async run() {
+      if (skip !== undefined) return;
       const firstLog = harness.logs().length;
+      const firstLeak = leaksOf(harness).length;
+      const assertNoLeak = (): void => {
+        const leak = leaksOf(harness)[firstLeak];
+        if (leak !== undefined) fail(leak);
+      };
       // The module's operations may wait only on their (unref'd) deadlines, on a stalled machine
       // for one: a plain `node` process must not exit in the middle of a check.
       const release = keepProcessAlive();
@@ -88,15 +107,32 @@ export function makeCheck(
       } catch (error) {
         // A leaked secret is the graver fault: report it even when the check failed otherwise.
         assertNoSecretLogged(harness, firstLog, fail);
+        assertNoLeak();
         if (error instanceof ConformanceFailure) throw error;
+        assertNoSecretIn(error, harness, fail, 'an error an operation threw');
         assertKnownError(error, options, fail, 'an operation');
         fail(`an operation failed unexpectedly: ${(error as Error).message}`);
       } finally {
         release();
       }
       assertNoSecretLogged(harness, firstLog, fail);
+      assertNoLeak();
     },
   };
+}
+
+/**
+ * Fails when `value` (an error with its cause chain, a command, a file) holds the revealed value
+ * of a secret in play, naming the secret by its label only.
+ */
+export function assertNoSecretIn(
+  value: unknown,
+  harness: ConformanceHarness,
+  fail: (message: string) => never,
+  what: string,
+): void {
+  const secret = findSecret(value, harness.secrets());
+  if (secret !== undefined) fail(`${what} contains the value of the secret "${secret.label}"`);
 }
 
 /** Fails unless `error` is a vlab error with a known code. */

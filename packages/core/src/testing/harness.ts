@@ -1,4 +1,5 @@
 import type { ComputerRef, OperationContext, OsContext, ProvisionerContext } from '../context.js';
+import type { ModuleDeps } from '../define.js';
 import type { IdentityDiskFile } from '../identity-disk.js';
 import type { LogRecord } from '../logger.js';
 import type { OsModule } from '../os-module.js';
@@ -15,10 +16,79 @@ export interface HarnessPowerEvent {
   readonly state: Exclude<PowerState, 'unknown'>;
 }
 
-/** A read of the machine's disk by the provisioner, stamped with `performance.now()`. @public */
+/**
+ * What runs on a machine: its own OS (booting, running or shutting down — the guest), a deploy or
+ * capture environment the provisioner booted instead (PXE, a rescue system), or nothing (power
+ * off). @public
+ */
+export type MachineEnvironment = 'os' | 'deploy' | 'offline';
+
+/**
+ * A read of the machine's disk by the provisioner, stamped with `performance.now()`, with what the
+ * harness knew of the machine at that moment (kit 2: a harness fills in what it can observe).
+ * @public
+ */
 export interface HarnessDiskRead {
   /** When the read started, in `performance.now()` milliseconds. */
   readonly at: number;
+  /**
+   * Optional (kit 2): the machine's power when the read started, as the harness saw it (not as
+   * the provisioner's own probe said).
+   */
+  readonly power?: Exclude<PowerState, 'unknown'> | undefined;
+  /**
+   * Optional (kit 2): what ran on the machine when the read started. Reading the disk of a machine
+   * whose own OS runs (`os`) captures a live guest: a provisioner whose capture end state is `off`
+   * or `reboot` must read with the power off (`offline`) or in its deploy environment (`deploy`,
+   * power on — right for bare metal).
+   */
+  readonly environment?: MachineEnvironment | undefined;
+}
+
+/** An account of the machine with what the kit compares, read from outside. @public */
+export interface HarnessAccount {
+  /** The login name. */
+  readonly login: string;
+  /** The numeric user id. */
+  readonly uid: number;
+  /** Every group it belongs to, its own included, sorted. */
+  readonly groups: readonly string[];
+  /** Whether it has administrator rights (sudo, the Administrators group). */
+  readonly admin: boolean;
+  /** Whether it has a usable password (not locked, not empty). */
+  readonly hasPassword: boolean;
+}
+
+/** One file of the machine's disk as the kit compares it. @public */
+export interface HarnessFile {
+  /** Absolute path. */
+  readonly path: string;
+  /** Hex SHA-256 of the content (of the target's path, for a symbolic link). */
+  readonly sha256: string;
+  /** Permission bits (`0o644`). */
+  readonly mode: number;
+  /** The owning account (a login, or the numeric id when it has no name). */
+  readonly owner: string;
+  /** The owning group (a name, or the numeric id). */
+  readonly group: string;
+}
+
+/** A command the machine ran, as the harness recorded it. @public */
+export interface HarnessCommand {
+  /** The argument vector. */
+  readonly argv: readonly string[];
+  /** Its environment beyond the login defaults, when the harness sees it. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  /** What it got on stdin, when the harness sees it. */
+  readonly stdin?: Uint8Array | undefined;
+}
+
+/** What makes the machine this machine, read from its disk. @public */
+export interface HarnessIdentity {
+  /** The public SSH host keys on the disk (`type base64`); empty when it has none. */
+  readonly hostKeys: readonly string[];
+  /** The machine id (`/etc/machine-id`, the Windows SID); `undefined` when it has none. */
+  readonly machineId: string | undefined;
 }
 
 /** How the kit asks the harness for a context. @public */
@@ -102,8 +172,58 @@ export interface ConformanceHarness {
    * open until the returned function is called, which ends it and resolves once it is gone.
    */
   openSession?(login: string): Promise<() => Promise<void>>;
-  /** Reads of the machine's disk by the provisioner since the last reset. */
+  /**
+   * Optional (kit 2): the machine's accounts, system ones included, with groups, admin rights and
+   * password state, read from outside (the disk, or a connection the module does not use). With
+   * {@link ConformanceHarness.snapshotFiles} it lets the kit compare the whole machine state.
+   */
+  accountDetails?(): Promise<readonly HarnessAccount[]>;
+  /**
+   * Optional (kit 2): every file of the machine's disk, whatever its power, except the harness's
+   * documented noise (see the kit's docs: caches, logs, runtime files), as path, hash, mode and
+   * owner. The kit compares snapshots taken before and after operations.
+   */
+  snapshotFiles?(): Promise<readonly HarnessFile[]>;
+  /** Optional (kit 2): whether `login` can log in with `password` now, tried as the user would. */
+  canLogin?(login: string, password: Secret): Promise<boolean>;
+  /** Optional (kit 2): the host keys and machine id on the machine's disk, whatever its power. */
+  identity?(): Promise<HarnessIdentity>;
+  /**
+   * Optional (kit 2): every command the machine ran since the last reset, with argv (and env and
+   * stdin where the harness sees them). Only a harness that sees every command can offer it: a
+   * real machine's short-lived processes cannot be sampled reliably from outside.
+   */
+  commands?(): readonly HarnessCommand[];
+  /**
+   * Optional (kit 2): makes the machine stop answering once it has run `count` more commands, until
+   * the returned function is called — so the kit can abort an operation at a known point of its
+   * work rather than after a time.
+   */
+  stallAfterCommands?(count: number): Promise<() => Promise<void>>;
+  /**
+   * Optional (kit 2): dependencies for the module's `create` (its logger writes into
+   * {@link ConformanceHarness.logs}, so the kit searches what the module logs outside operations
+   * too). Create the module under test with them.
+   */
+  moduleDeps?(): ModuleDeps;
+  /**
+   * Reads of the machine's disk by the provisioner since the last reset, each with the power and
+   * the environment at that moment where the harness can tell (kit 2).
+   */
   diskReads(): readonly HarnessDiskRead[];
+  /**
+   * Optional (kit 2): every entry of the provisioner's image store as the harness sees it from
+   * outside — published and temporary alike (the files of a store directory, the volumes of a
+   * pool) — each by a name of the harness's choosing. The kit compares listings taken before and
+   * after a failed or aborted capture: whatever is new was left behind.
+   */
+  storeEntries?(): Promise<readonly string[]>;
+  /**
+   * Optional (kit 2): whether the machine's OS answers connections now, seen from outside (its SSH
+   * port), without logging in. The kit asks it when `load` calls `postLoad`, which must come after
+   * the OS answers; a memory machine does not count this as a connection attempt.
+   */
+  answering?(): Promise<boolean>;
   /** Makes the machine stop answering (commands hang) until the returned function is called. */
   stall(): Promise<() => Promise<void>>;
   /** Users for `reserve`: at least one with a password and one admin. */

@@ -11,9 +11,10 @@ type CheckFactory = (
   id: string,
   title: string,
   body: (fail: Fail) => Promise<void>,
+  skip?: string,
 ) => ConformanceCheck;
 
-/** What the optional-feature checks need from `osModuleChecks`. */
+/** What the optional-feature and state checks need from `osModuleChecks`. */
 export interface OsFeatureCheckKit {
   readonly os: OsModule;
   readonly harness: ConformanceHarness;

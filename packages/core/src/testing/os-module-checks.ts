@@ -17,7 +17,11 @@ import {
   resolveOptions,
 } from './conformance-check.js';
 import type { ConformanceHarness } from './harness.js';
+import { describeDifferences, machineState, stateDifferences } from './machine-state.js';
 import { identityDiskCheck, userConnectedCheck } from './os-feature-checks.js';
+import { osPowerChecks } from './os-power-checks.js';
+import { osStateChecks } from './os-state-checks.js';
+import { watchForSecrets } from './secret-search.js';
 
 /** An OS module and the harness of the machine it is checked on. @public */
 export interface OsModuleSubject {
@@ -36,19 +40,25 @@ type Fail = (message: string) => never;
  * `reserve`/`sanitize`, end states of `preCapture`, abort bounds, coded errors, no secret in logs,
  * declared extensions and features, a well-formed `family` and `shell`, and for modules declaring
  * them the `userConnected` and `identityDisk` features (contract 1.1; the harness needs
- * `openSession`, `bootWithIdentityDisk` and `presentedHostKeys` for those). Each check resets the machine first, so they run in any
+ * `openSession`, `bootWithIdentityDisk` and `presentedHostKeys` for those), and `shutdown` and
+ * `reboot` confirmed by the harness when they return (`os/shutdown`, `os/reboot`: never returned
+ * before it happened). Each check resets the machine first, so they run in any
  * order — except the last, `os/close`, which calls the module's optional `close` (twice: the second
  * call must not throw) and so must run after every other check of the instance.
  * @public
  */
 export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCheck[] {
-  const { os, harness } = subject;
+  const { harness } = subject;
+  // Operations run through a watch that records any error carrying a secret; the shape checks
+  // (extensions, features, family) look at the module itself.
+  const os = watchForSecrets(subject.os, harness, () => harness.secrets());
   const options = resolveOptions(subject.options);
   const check = (
     id: string,
     title: string,
     body: (fail: Fail) => Promise<void>,
-  ): ConformanceCheck => makeCheck(`os/${id}`, title, harness, options, body);
+    skip?: string,
+  ): ConformanceCheck => makeCheck(`os/${id}`, title, harness, options, body, skip);
   const ctx = (phase: string, signal?: AbortSignal): OsContext =>
     harness.osContext({ phase, timeoutMs: options.operationTimeoutMs, signal });
   const target = { image: `${harness.image.name}-kit`, revision: harness.image.revision + 1 };
@@ -160,6 +170,12 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
         const left = (await harness.accounts()).filter((login) => !before.has(login));
         if (left.length > 0)
           fail(`the captured disk still holds reservation accounts: ${left.join(', ')}`);
+        const identity = await harness.identity?.();
+        if (identity !== undefined && identity.hostKeys.length > 0)
+          fail(
+            `the captured disk still holds host keys: ${identity.hostKeys.map((k) => k.split(' ')[0]).join(', ')}`,
+          );
+        if (identity?.machineId !== undefined) fail('the captured disk still holds a machine id');
       },
     ),
   ];
@@ -201,6 +217,7 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
         async (fail) => {
           await harness.reset();
           await os.postLoad(ctx('postLoad'));
+          const before = await machineState(harness);
           const error = await os.preCapture(ctx('preCapture'), { endState, stamp: target }).then(
             () =>
               fail(
@@ -215,6 +232,11 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
           }
           if ((await harness.power()) !== 'on')
             fail('preCapture with a refused end state still powered the machine off');
+          const changed = stateDifferences(before, await machineState(harness));
+          if (changed.length > 0)
+            fail(
+              `preCapture refused the end state '${endState}' only after changing the machine: ${describeDifferences(changed)}`,
+            );
         },
       ),
     );
@@ -288,6 +310,8 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
   if (os.capabilities.features.includes('userConnected'))
     checks.push(userConnectedCheck(featureKit));
   if (os.capabilities.features.includes('identityDisk')) checks.push(identityDiskCheck(featureKit));
+  checks.push(...osStateChecks(featureKit));
+  checks.push(...osPowerChecks(featureKit));
 
   checks.push(
     check(
@@ -307,21 +331,21 @@ export function osModuleChecks(subject: OsModuleSubject): readonly ConformanceCh
       'declared-extensions',
       'every operation beyond the contract is declared in extensions',
       async (fail) => {
-        expectDeclaredExtensions(os, 'os', fail);
+        expectDeclaredExtensions(subject.os, 'os', fail);
       },
     ),
     check(
       'declares-features',
       'every declared feature is known and comes with its operation, and every optional operation is declared',
       async (fail) => {
-        expectFeaturesMatchOperations(os, 'os', fail);
+        expectFeaturesMatchOperations(subject.os, 'os', fail);
       },
     ),
     check(
       'declares-family',
       "family is a lowercase OS family name, and shell (when declared) is 'posix' or 'powershell'",
       async (fail) => {
-        expectWellFormedFamily(os, fail);
+        expectWellFormedFamily(subject.os, fail);
       },
     ),
     // Last: it closes the module; run the checks in this order (describeOsModuleConformance does).

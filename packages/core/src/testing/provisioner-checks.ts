@@ -10,6 +10,7 @@ import type {
   StoredImage,
 } from '../provisioner.js';
 import { parseStamp } from '../stamp.js';
+import { capturePathChecks } from './capture-path-checks.js';
 import {
   type ConformanceCheck,
   type ConformanceOptions,
@@ -22,8 +23,11 @@ import {
   resolveOptions,
 } from './conformance-check.js';
 import type { ConformanceHarness } from './harness.js';
+import { osContractGuard } from './os-contract-guard.js';
 import { expectAbortHonoured } from './os-module-checks.js';
 import { spyOnOsModule } from './os-module-spy.js';
+import { provisionerOperationChecks } from './provisioner-operation-checks.js';
+import { watchForSecrets } from './secret-search.js';
 
 /** A provisioner, the OS module of its image, and the harness of the machine. @public */
 export interface ProvisionerSubject {
@@ -47,6 +51,29 @@ let captureSerial = 0;
  * before touching the machine; `load` ends with `postLoad`; both stop within the abort bound.
  *
  * @remarks
+ * The capture path (kit 2): `provisioner/capture-reads-machine-off` fails a disk read of the
+ * running guest (a `HarnessDiskRead` whose `environment` is `os`) unless `captureEndState` is
+ * `on`; `provisioner/pre-capture-failure` makes `preCapture` fail once and fails a second call, a
+ * disk read, or anything new in `listImages` or the harness's `storeEntries` afterwards;
+ * `provisioner/abort-capture-phases` and `provisioner/abort-load-phases` abort the operation at
+ * each of its phases in turn — before the call, when and while it calls `preCapture` (`postLoad`),
+ * and at each progress report it makes (`runSteps` reports each step's name as it finishes) —
+ * deciding the point by that event, never by a timer, and require `VLAB_ERR_OP_CANCELLED` within
+ * the abort bound with nothing published or left behind; `provisioner/load-waits-until-answering`
+ * fails a `postLoad` called before the OS answers (harness `answering`). Every `ctx.os` a
+ * provisioner gets is wrapped so that calling anything but the OS operations the contract lets a
+ * provisioner call (`postLoad`, `preCapture`, `isResponding`, `waitForResponse`, `shutdown`,
+ * `reboot`, `readStamp`) fails whatever check is running, naming it: a retired `captureStart`, an
+ * OS module's extension, the manager's `reserve` or `close`.
+ *
+ * Every operation has a check (kit 2): `provisioner/power-off`, `power-on` (confirmed by the
+ * harness when they return, idempotent), `power-status` (what the harness sees, also while the
+ * OS still boots), `power-cycle` (a new boot), `node-status-situations` (each verdict with its
+ * `power` and `responding`, in situations the kit sets up: just deployed, loaded, reserved, off,
+ * booting), `image-size` (the logical size; `VLAB_ERR_IMAGE_NOT_FOUND` for a missing revision),
+ * `list-images` (no temporary entries) and `delete-image-leaves-nothing`. A check the provisioner's
+ * features or the harness cannot serve is returned with `skip` set, never dropped.
+ *
  * The image store: when the provisioner declares `importImage` and the harness has
  * `imageSource`, every check that loads first seeds the provisioner's own store with the
  * harness's image through `importImage` (unless the revision is already there), and
@@ -64,15 +91,28 @@ let captureSerial = 0;
  * @public
  */
 export function provisionerChecks(subject: ProvisionerSubject): readonly ConformanceCheck[] {
-  const { provisioner, os, harness } = subject;
+  const { harness } = subject;
+  // Operations run through a watch that records any error carrying a secret (a BMC password in a
+  // message, say); the shape checks look at the provisioner itself.
+  const secrets = () => harness.secrets();
+  const provisioner = watchForSecrets(subject.provisioner, harness, secrets);
+  const os = watchForSecrets(subject.os, harness, secrets);
   const options = resolveOptions(subject.options);
+  // Every ctx.os a provisioner gets speaks only the contract: a call of anything else fails the check.
+  const guard = osContractGuard();
   const check = (
     id: string,
     title: string,
     body: (fail: Fail) => Promise<void>,
-  ): ConformanceCheck => makeCheck(`provisioner/${id}`, title, harness, options, body);
+    skip?: string,
+  ): ConformanceCheck =>
+    makeCheck(`provisioner/${id}`, title, harness, options, guard.around(body), skip);
   const ctx = (module: OsModule, phase: string, signal?: AbortSignal): ProvisionerContext =>
-    harness.provisionerContext(module, { phase, timeoutMs: options.operationTimeoutMs, signal });
+    harness.provisionerContext(guard.wrap(module, phase), {
+      phase,
+      timeoutMs: options.operationTimeoutMs,
+      signal,
+    });
   const storeCtx = () =>
     harness.operationContext({ phase: 'store', timeoutMs: options.operationTimeoutMs });
   const loaded = async (): Promise<void> => {
@@ -442,12 +482,27 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
     );
   }
 
+  const kit = {
+    provisioner,
+    os,
+    harness,
+    options,
+    check,
+    ctx,
+    storeCtx,
+    loaded,
+    seeded,
+    newCapture,
+    features,
+  };
+  checks.push(...capturePathChecks(kit), ...provisionerOperationChecks(kit));
+
   checks.push(
     check(
       'declared-extensions',
       'every operation beyond the contract is declared in extensions',
       async (fail) => {
-        expectDeclaredExtensions(provisioner, 'provisioner', fail);
+        expectDeclaredExtensions(subject.provisioner, 'provisioner', fail);
       },
     ),
     check(
@@ -461,7 +516,7 @@ export function provisionerChecks(subject: ProvisionerSubject): readonly Conform
       'declares-features',
       'every declared feature is known and comes with its operation, every optional operation is declared, and requiredOsFeatures names OS features',
       async (fail) => {
-        expectFeaturesMatchOperations(provisioner, 'provisioner', fail);
+        expectFeaturesMatchOperations(subject.provisioner, 'provisioner', fail);
         const required: unknown = provisioner.capabilities.requiredOsFeatures;
         if (required === undefined) return;
         if (!Array.isArray(required) || !required.every(isOsFeature))

@@ -1,6 +1,7 @@
 import {
   defineOsModule,
   defineProvisioner,
+  type ModuleDeps,
   type OsModule,
   type OsModuleDefinition,
   type Provisioner,
@@ -15,7 +16,7 @@ type MemoryProvisionerConfig = Parameters<typeof memoryProvisioner.create>[0];
 /** The good memory OS module with some operations replaced: `override` gets the good instance. */
 export function breakOsModule(
   name: string,
-  override: (good: OsModule, config: MemoryOsConfig) => Partial<OsModule>,
+  override: (good: OsModule, config: MemoryOsConfig, deps: ModuleDeps) => Partial<OsModule>,
 ): OsModuleDefinition<MemoryOsConfig> {
   return defineOsModule({
     name,
@@ -24,7 +25,7 @@ export function breakOsModule(
     configSchema: memoryOsConfig,
     async create(config, deps): Promise<OsModule> {
       const good = await memoryOsModule.create(config, deps);
-      return { ...good, name, ...override(good, config) };
+      return { ...good, name, ...override(good, config, deps) };
     },
   });
 }

@@ -2,6 +2,7 @@
 // (declaring ^1.0.0, using no 1.1 feature): a 1.1 core must still load it and pass it through the kit.
 import {
   capturedStamp,
+  commandFailedError,
   coreError,
   defineOsModule,
   type EndState,
@@ -120,7 +121,12 @@ export default defineOsModule({
         for (const user of users) assertSafeUser(user, ctx.computer.name);
         for (const user of users) {
           const uid = user.uid === undefined ? [] : ['--uid', String(user.uid)];
-          await run(ctx, ['useradd', '--create-home', ...uid, user.login]);
+          // Kit 2 found this module broke a 1.0 rule (reserve is idempotent): an account a
+          // previous reserve created (exit 9) is now updated, not an error. Nothing else changed.
+          const useradd = ['useradd', '--create-home', ...uid, user.login];
+          const added = await ctx.communicator.run(useradd, { signal: ctx.signal });
+          if (added.code !== 0 && added.code !== 9)
+            throw commandFailedError(useradd, added, ctx.computer.name);
           await ctx.communicator.put(
             `/home/${user.login}/.ssh/authorized_keys`,
             user.sshKeys.map((k) => `${k}\n`).join(''),

@@ -51,7 +51,8 @@ export class MemoryCommunicator implements Communicator {
    * Runs one command of the {@link MemoryMachine} command set and returns its code and output,
    * whatever the code. Connects first, verifying the pinned host key once per boot. Honours
    * `signal`, `timeoutMs` (default 60000) and `stdin`; ignores `sudo` and `maxOutputBytes`.
-   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE` (power off), `VLAB_ERR_HOSTKEY_MISMATCH`,
+   * Throws `VLAB_ERR_COMPUTER_UNREACHABLE` (power off, OS booting or shutting down, deploy
+   * environment), `VLAB_ERR_HOSTKEY_MISMATCH`,
    * `VLAB_ERR_OP_TIMEOUT` or `VLAB_ERR_OP_CANCELLED`; a stalled machine makes it wait.
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
@@ -85,9 +86,9 @@ export class MemoryCommunicator implements Communicator {
   }
 
   /**
-   * Writes the file onto the machine's disk in one step (so atomically); ignores `mode`, `owner`,
-   * `group` and `sudo` (the memory machine has no file owners), and reports progress once, when
-   * done. A path that is not absolute throws `VLAB_ERR_ARGUMENT_INVALID`. Connects and fails like
+   * Writes the file onto the machine's disk in one step (so atomically) with `mode` (default
+   * `0o644`), `owner` and `group` (default root; `sudo` is not needed for them here), and reports
+   * progress once, when done. A path that is not absolute throws `VLAB_ERR_ARGUMENT_INVALID`. Connects and fails like
    * {@link MemoryCommunicator.run}; the idle time (`transferIdleTimeoutMs`) bounds the whole call.
    */
   async put(remotePath: string, content: TransferSource, options: PutOptions = {}): Promise<void> {
@@ -107,7 +108,12 @@ export class MemoryCommunicator implements Communicator {
       await this.#connect(signal);
       const data = await collect(content);
       await this.#answer(signal);
-      this.#machine.writeFile(remotePath, data);
+      this.#machine.put(remotePath, data, {
+        mode: options.mode ?? 0o644,
+        ...(options.owner === undefined ? {} : { owner: options.owner }),
+        ...(options.group === undefined ? {} : { group: options.group }),
+      });
+      await this.#answer(signal);
       options.onProgress?.(data.length, data.length);
     } finally {
       done();
@@ -129,8 +135,8 @@ export class MemoryCommunicator implements Communicator {
   }
 
   /**
-   * Polls every 5 ms until the machine is on and not stalled, then connects (verifying the host
-   * key). Throws `VLAB_ERR_OP_TIMEOUT` after `timeoutMs` (default 600000) or the cancel error.
+   * Tries to connect every 5 ms until the machine's OS answers (on, booted, not shutting down,
+   * not stalled), then connects (verifying the host key). Throws `VLAB_ERR_OP_TIMEOUT` after `timeoutMs` (default 600000) or the cancel error.
    */
   async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 600_000;
@@ -163,15 +169,13 @@ export class MemoryCommunicator implements Communicator {
 
   async #connect(signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw abortError(signal, this.computer);
-    if (this.#machine.power !== 'on') {
+    // A connection attempt: refused while the power is off, the OS boots or shuts down.
+    const refused = this.#machine.connectionAttempt();
+    if (refused !== undefined) {
       this.#connectedBoot = undefined;
-      throw coreError(
-        'VLAB_ERR_COMPUTER_UNREACHABLE',
-        'the machine does not answer (power is off)',
-        {
-          computer: this.computer,
-        },
-      );
+      throw coreError('VLAB_ERR_COMPUTER_UNREACHABLE', `the machine does not answer (${refused})`, {
+        computer: this.computer,
+      });
     }
     await this.#answer(signal);
     if (this.#connectedBoot === this.#machine.bootCount) return;
@@ -190,7 +194,8 @@ export class MemoryCommunicator implements Communicator {
 
   // A stalled machine answers nothing: wait until it recovers or the call is cancelled.
   async #answer(signal: AbortSignal): Promise<void> {
-    if (this.#machine.reachable || this.#machine.power === 'off') return;
+    // Looks without asking: neither a connection attempt nor a BMC query.
+    if (this.#machine.answering || this.#machine.meteredPower === 'off') return;
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(abortError(signal, this.computer));
       signal.addEventListener('abort', onAbort, { once: true });

@@ -246,10 +246,16 @@ export class MemoryLab {
     return communicator;
   }
 
-  /** Power as the computer's BMC reports it. */
+  /**
+   * Power as the computer's BMC reports it (each `status` is a BMC query: see `MemoryMachine`),
+   * and its boot count as `bootId`.
+   */
   powerProbe(name: string): PowerProbe {
     const machine = this.machine(name);
-    return { status: async () => machine.power };
+    return {
+      status: async () => machine.power,
+      bootId: async () => String(machine.bootCount),
+    };
   }
 
   /** The lab's secret resolver (knows `VLAB_MEMORY_BMC_PASSWORD`). */
@@ -270,8 +276,9 @@ export class MemoryLab {
   }
 
   /**
-   * Deploys a stored image onto a computer and boots it, re-pinning its host key — what `reset`
-   * does. {@link MEMORY_BASE_IMAGE} comes from the lab's own copy when the store lacks it.
+   * Deploys a stored image onto a computer and boots its OS, answering at once, re-pinning its host
+   * key — what `reset` does. {@link MEMORY_BASE_IMAGE} comes from the lab's own copy when the store
+   * lacks it.
    */
   deploy(name: string, image: { readonly name: string; readonly revision: number }): void {
     const isBase =
@@ -286,7 +293,8 @@ export class MemoryLab {
     machine.writeDisk(data);
     machine.attachIdentityDisk(undefined);
     const hostKey = machine.ensureHostKey();
-    machine.powerOn();
+    machine.nextBoot = 'os';
+    machine.powerOn({ instantBoot: true });
     void this.communicator(name).trustHostKeys([hostKey]);
   }
 
@@ -340,6 +348,7 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
   ];
   let powerMark = 0;
   let readMark = 0;
+  let commandMark = 0;
   const base = (options: HarnessContextOptions) => ({
     log: log.child({ computer: name }),
     deadline: Date.now() + options.timeoutMs,
@@ -362,17 +371,55 @@ function createMemoryHarness(lab: MemoryLab, name: string): ConformanceHarness {
       lab.deploy(name, MEMORY_BASE_IMAGE);
       powerMark = machine.powerEvents.length;
       readMark = machine.diskReads.length;
+      commandMark = machine.commands.length;
     },
     osContext: (options): OsContext => createOsContext(osInit(options)),
     provisionerContext: (os: OsModule, options): ProvisionerContext =>
       createProvisionerContext({ ...osInit(options), os }),
     operationContext: (options): OperationContext => createOperationContext(base(options)),
-    power: async (): Promise<PowerState> => machine.power,
+    // The harness looks without asking the BMC: its reads never complete a shutdown.
+    power: async (): Promise<PowerState> => machine.meteredPower,
     powerEvents: () => machine.powerEvents.slice(powerMark),
     accounts: async () => machine.userAccounts.map((a) => a.login),
     readFile: async (path) => machine.files.get(path),
     imageSource: async () => lab.baseImageSource(),
     diskReads: () => machine.diskReads.slice(readMark),
+    storeEntries: async () => [...lab.images.keys()],
+    answering: async () => machine.answering,
+    async accountDetails() {
+      return machine.allAccounts.map((a) => ({
+        login: a.login,
+        uid: a.uid,
+        groups: [...a.groups].sort(),
+        admin: a.uid === 0 || a.groups.includes('sudo'),
+        hasPassword: a.hasPassword,
+      }));
+    },
+    async snapshotFiles() {
+      return [...machine.files]
+        .map(([path, data]) => ({
+          path,
+          sha256: sha256Of(data),
+          ...machine.metaOf(path),
+        }))
+        .sort((a, b) => a.path.localeCompare(b.path));
+    },
+    canLogin: async (login, password) =>
+      machine.reachable && machine.checkPassword(login, password.reveal()),
+    async identity() {
+      const key = machine.files.get(MEMORY_HOST_KEY_PATH)?.toString('utf8').trim();
+      const id = machine.files.get('/etc/machine-id')?.toString('utf8').trim();
+      return {
+        hostKeys: key === undefined || key === '' ? [] : [key.split(/\s+/).slice(0, 2).join(' ')],
+        machineId: id === undefined || id === '' ? undefined : id,
+      };
+    },
+    commands: () => machine.commands.slice(commandMark),
+    async stallAfterCommands(count) {
+      const resume = machine.stallAfterCommands(count);
+      return async () => resume();
+    },
+    moduleDeps: () => ({ log: log.child({ module: 'under-test' }), secrets }),
     async bootWithIdentityDisk(files) {
       machine.powerOff();
       machine.attachIdentityDisk(files);
