@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateHostKey, IDENTITY_DISK, identityDiskFiles } from '@vlab/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../src/exec.js';
-import { createLabHarness, type LabHarness } from '../src/harness.js';
-import { type Lab, labLeftovers, startLab } from '../src/lab.js';
+import { createLabHarness } from '../src/harness.js';
+import { useHarnessLab } from './fixtures/harness-lab.js';
 
 const CONTEXT = { phase: 'harness-1.1-test', timeoutMs: 30_000 };
 
@@ -45,33 +45,21 @@ function sessionClients(address: string): string[] {
 // The contract 1.1 methods of the lab harness: an identity disk attached at boot, the host keys a
 // client sees, and real user sessions over SSH with a pty.
 describe('the lab harness (contract 1.1)', () => {
-  let lab: Lab;
-  let harness: LabHarness;
-  beforeAll(async () => {
-    lab = await startLab({ computers: 1, clients: 2 });
-    harness = await createLabHarness(lab, 'c1');
-  });
-  afterAll(async () => {
-    await harness?.close();
-    if (lab === undefined) return;
-    const { id, record } = lab;
-    await lab.down();
-    // Loop devices included: down runs with an identity disk attached to the running guest.
-    expect(Object.values(await labLeftovers(id, record.blackhole)).flat()).toEqual([]);
-  });
+  // Nothing may be left after down: loop devices (identity disks) and snapshot mounts included.
+  const setup = useHarnessLab();
 
   /** A command's trimmed stdout and exit code inside the guest, through the harness's communicator. */
   async function guest(argv: readonly string[]): Promise<{ code: number; stdout: string }> {
-    const out = await harness.osContext(CONTEXT).communicator.run(argv);
+    const out = await setup.harness.osContext(CONTEXT).communicator.run(argv);
     return { code: out.code, stdout: out.stdout.toString('utf8').trim() };
   }
 
   it('boots with an identity disk the guest finds by its label and reads without mounting', async () => {
-    await harness.reset();
-    const c1 = harness.labComputer;
+    await setup.harness.reset();
+    const c1 = setup.harness.labComputer;
     const key = generateHostKey('c1');
-    await harness.bootWithIdentityDisk?.(identityDiskFiles([key]));
-    expect(await harness.power()).toBe('on');
+    await setup.harness.bootWithIdentityDisk?.(identityDiskFiles([key]));
+    expect(await setup.harness.power()).toBe('on');
     await c1.waitForSsh(); // the base image has no identity unit: its own host keys stay
     const loop = readFileSync(join(c1.dir, 'run/identity-loop'), 'utf8').trim();
     expect(loop).toMatch(/^\/dev\/loop\d+$/);
@@ -90,11 +78,11 @@ describe('the lab harness (contract 1.1)', () => {
     // Read-only: the guest cannot write it.
     expect((await guest(['blockdev', '--getro', loop])).stdout).toBe('1');
     // Nothing in the base image takes keys from it: the server still presents the lab's pins.
-    expect(await harness.presentedHostKeys?.()).toEqual(sortedKeys(c1.hostKeys));
+    expect(await setup.harness.presentedHostKeys?.()).toEqual(sortedKeys(c1.hostKeys));
   });
 
   it('keeps the disk attached across a guest reboot and detaches it when the guest ends', async () => {
-    const c1 = harness.labComputer;
+    const c1 = setup.harness.labComputer;
     const image = join(c1.dir, 'identity.img');
     const before = c1.bootId();
     await guest(['systemctl', 'reboot']).catch(() => undefined);
@@ -111,26 +99,26 @@ describe('the lab harness (contract 1.1)', () => {
     await c1.waitForPower('off');
     // Power reads off only once the runner ended, after it detached the loop device.
     expect((await run('losetup', ['-j', image])).stdout).toBe('');
-    expect(await harness.presentedHostKeys?.()).toEqual([]); // nothing answers
+    expect(await setup.harness.presentedHostKeys?.()).toEqual([]); // nothing answers
     // From off: attached again at the next boot.
-    await harness.bootWithIdentityDisk?.(identityDiskFiles([generateHostKey('c1')]));
+    await setup.harness.bootWithIdentityDisk?.(identityDiskFiles([generateHostKey('c1')]));
     await c1.waitForSsh();
     expect((await run('losetup', ['-j', image])).stdout).toContain(image);
     expect((await guest(['blkid', '-L', IDENTITY_DISK.label])).code).toBe(0);
   });
 
   it('reset removes the identity disk; the server presents the pinned host keys', async () => {
-    await harness.reset();
-    const c1 = harness.labComputer;
+    await setup.harness.reset();
+    const c1 = setup.harness.labComputer;
     expect((await run('losetup', ['-j', join(c1.dir, 'identity.img')])).stdout).toBe('');
     expect(await guest(['blkid', '-L', IDENTITY_DISK.label])).toEqual({ code: 2, stdout: '' });
-    expect(await harness.presentedHostKeys?.()).toEqual(sortedKeys(c1.hostKeys));
+    expect(await setup.harness.presentedHostKeys?.()).toEqual(sortedKeys(c1.hostKeys));
   });
 
   it('opens real sessions from the users’ clients, seen in utmp until they end', async () => {
-    await harness.reset();
-    const users = harness.users();
-    const ctx = harness.osContext(CONTEXT);
+    await setup.harness.reset();
+    const users = setup.harness.users();
+    const ctx = setup.harness.osContext(CONTEXT);
     for (const user of users) {
       await ctx.communicator.runChecked([
         'useradd',
@@ -168,9 +156,9 @@ describe('the lab harness (contract 1.1)', () => {
       );
     }
     const [alice, bob] = users;
-    const [client1, client2] = lab.clients;
-    const ip = harness.labComputer.ip;
-    const end = await harness.openSession?.(alice?.login ?? '');
+    const [client1, client2] = setup.lab.clients;
+    const ip = setup.harness.labComputer.ip;
+    const end = await setup.harness.openSession?.(alice?.login ?? '');
     // who reads utmp: one pty session of alice's, from client1 (her allowFrom).
     const during = (await guest(['who'])).stdout.split('\n');
     expect(during).toHaveLength(1);
@@ -181,24 +169,24 @@ describe('the lab harness (contract 1.1)', () => {
     expect(sessionClients(ip)).toEqual([]);
     expect((await guest(['last', '-w', 'alice'])).stdout).toMatch(/^alice\s+pts\/\d+\s+\S+/);
 
-    const endBob = await harness.openSession?.(bob?.login ?? '');
+    const endBob = await setup.harness.openSession?.(bob?.login ?? '');
     expect((await guest(['who'])).stdout).toMatch(
       new RegExp(`^bob\\s+pts/\\d+ .*\\(${literal(client2?.ip)}\\)$`),
     );
     await endBob?.();
     await endBob?.(); // idempotent
     expect(await guest(['who'])).toEqual({ code: 0, stdout: '' });
-    await expect(harness.openSession?.('mallory')).rejects.toThrow(
+    await expect(setup.harness.openSession?.('mallory')).rejects.toThrow(
       /not one of the harness's users/,
     );
   });
 
   it('close ends the sessions still open', async () => {
     // A second harness has a key pair of its own: authorize it for alice too.
-    const other = await createLabHarness(lab, 'c1');
-    const ip = harness.labComputer.ip;
+    const other = await createLabHarness(setup.lab, 'c1');
+    const ip = setup.harness.labComputer.ip;
     try {
-      const ctx = harness.osContext(CONTEXT);
+      const ctx = setup.harness.osContext(CONTEXT);
       await ctx.communicator.runChecked(['tee', '-a', '/home/alice/.ssh/authorized_keys'], {
         stdin: `${other.users()[0]?.sshKeys.join('\n')}\n`,
       });
@@ -212,17 +200,17 @@ describe('the lab harness (contract 1.1)', () => {
   });
 
   it('lists the session key among its secrets and logs none of them', () => {
-    const secrets = harness.secrets().map((s) => s.reveal());
+    const secrets = setup.harness.secrets().map((s) => s.reveal());
     // Two passwords, the BMC password, the management key and the session key.
     expect(secrets).toHaveLength(5);
     expect(secrets.filter((s) => s.includes('OPENSSH PRIVATE KEY'))).toHaveLength(2);
-    const logged = JSON.stringify(harness.logs());
+    const logged = JSON.stringify(setup.harness.logs());
     for (const secret of secrets) expect(logged).not.toContain(secret);
   });
 
   it('leaves an identity disk attached for down to remove (checked after all)', async () => {
-    const c1 = harness.labComputer;
-    await harness.bootWithIdentityDisk?.(identityDiskFiles([generateHostKey('c1')]));
+    const c1 = setup.harness.labComputer;
+    await setup.harness.bootWithIdentityDisk?.(identityDiskFiles([generateHostKey('c1')]));
     await c1.waitForSsh();
     expect((await run('losetup', ['-j', join(c1.dir, 'identity.img')])).stdout).toContain(
       'identity.img',

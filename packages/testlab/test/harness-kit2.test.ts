@@ -4,11 +4,10 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Secret } from '@vlab/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SNAPSHOT_SKIPPED, type SnapshotFile } from '../src/file-snapshot.js';
 import type { GuestAccount } from '../src/guest-accounts.js';
-import { createLabHarness, type LabHarness } from '../src/harness.js';
-import { type Lab, labLeftovers, startLab } from '../src/lab.js';
+import { useHarnessLab } from './fixtures/harness-lab.js';
 
 const CONTEXT = { phase: 'harness-kit2-test', timeoutMs: 60_000 };
 
@@ -50,49 +49,37 @@ function changedPaths(before: readonly SnapshotFile[], after: readonly SnapshotF
 // password state; every file of the disk; a real password login; the machine's identity; the
 // module's dependencies and the secrets in play. Each read from outside the guest, on and off.
 describe('the lab harness (kit 2)', () => {
-  let lab: Lab;
-  let harness: LabHarness;
-  beforeAll(async () => {
-    lab = await startLab({ computers: 1, clients: 2 });
-    harness = await createLabHarness(lab, 'c1');
-  });
-  afterAll(async () => {
-    await harness?.close();
-    if (lab === undefined) return;
-    const { id, record } = lab;
-    await lab.down();
-    // Snapshot mounts (a tmpfs and a loop-mounted copy of the disk) included.
-    expect(Object.values(await labLeftovers(id, record.blackhole)).flat()).toEqual([]);
-  });
+  // Nothing may be left after down: loop devices (identity disks) and snapshot mounts included.
+  const setup = useHarnessLab();
 
   /** Runs a command in the guest as root through the harness's communicator; its stdout. */
   async function guest(argv: readonly string[], stdin?: string): Promise<string> {
-    const out = await harness
+    const out = await setup.harness
       .osContext(CONTEXT)
       .communicator.runChecked(argv, stdin === undefined ? {} : { stdin });
     return out.stdout.toString('utf8');
   }
 
   async function powerOff(): Promise<void> {
-    await harness.labComputer.powerOff();
-    await harness.labComputer.waitForPower('off');
+    await setup.harness.labComputer.powerOff();
+    await setup.harness.labComputer.waitForPower('off');
   }
 
   async function powerOn(): Promise<void> {
-    await harness.labComputer.powerOn();
-    await harness.labComputer.waitForSsh();
+    await setup.harness.labComputer.powerOn();
+    await setup.harness.labComputer.waitForSsh();
   }
 
   /** Resolves once the guest's boot is done (`systemctl is-system-running --wait`). */
   async function settled(): Promise<void> {
-    const out = await harness
+    const out = await setup.harness
       .osContext(CONTEXT)
       .communicator.run(['systemctl', 'is-system-running', '--wait']);
     expect(out.stdout.toString('utf8').trim()).toMatch(/^(running|degraded)$/);
   }
 
   async function accounts(): Promise<Map<string, GuestAccount>> {
-    const list = (await harness.accountDetails?.()) ?? [];
+    const list = (await setup.harness.accountDetails?.()) ?? [];
     return new Map(list.map((a) => [a.login, a]));
   }
 
@@ -112,12 +99,12 @@ describe('the lab harness (kit 2)', () => {
   }
 
   it('offers no command recording: short-lived guest processes cannot be sampled from outside', () => {
-    expect(harness.commands).toBeUndefined();
-    expect(harness.stallAfterCommands).toBeUndefined();
+    expect(setup.harness.commands).toBeUndefined();
+    expect(setup.harness.stallAfterCommands).toBeUndefined();
   });
 
   it('reads every account; useradd, usermod -aG sudo, chpasswd and sudoers.d flip admin and hasPassword', async () => {
-    await harness.reset();
+    await setup.harness.reset();
     const initial = await accounts();
     // System accounts too, in the guest's own terms.
     expect(initial.get('root')).toEqual({
@@ -180,21 +167,23 @@ describe('the lab harness (kit 2)', () => {
 
     // Off: the same, read with debugfs from the disk file.
     await powerOff();
-    const off = await timed('accountDetails off', async () => harness.accountDetails?.());
+    const off = await timed('accountDetails off', async () => setup.harness.accountDetails?.());
     expect(off).toEqual([...granted.values()]);
   });
 
   it('snapshots every file, on and off alike, and sees an added file, a chmod and a chown', async () => {
-    await harness.reset();
+    await setup.harness.reset();
     // Booted: nothing starts any more that writes to the disk (logind, dbus, their private dirs).
     await settled();
-    const cold = await timed('snapshotFiles on (first)', async () => harness.snapshotFiles?.());
+    const cold = await timed('snapshotFiles on (first)', async () =>
+      setup.harness.snapshotFiles?.(),
+    );
     const on =
-      (await timed('snapshotFiles on (cached)', async () => harness.snapshotFiles?.())) ?? [];
+      (await timed('snapshotFiles on (cached)', async () => setup.harness.snapshotFiles?.())) ?? [];
     expect(cold).toBeDefined();
     expect(on.length).toBeGreaterThan(5000);
     const byPath = new Map(on.map((f) => [f.path, f]));
-    const passwd = (await harness.readFile('/etc/passwd'))?.toString('utf8') ?? '';
+    const passwd = (await setup.harness.readFile('/etc/passwd'))?.toString('utf8') ?? '';
     expect(byPath.get('/etc/passwd')).toEqual({
       path: '/etc/passwd',
       sha256: sha256(passwd),
@@ -221,23 +210,25 @@ describe('the lab harness (kit 2)', () => {
 
     // Off (a hard power cut right after): the same files, read from a copy of the disk file.
     await powerOff();
-    const off = (await timed('snapshotFiles off', async () => harness.snapshotFiles?.())) ?? [];
+    const off =
+      (await timed('snapshotFiles off', async () => setup.harness.snapshotFiles?.())) ?? [];
     expect(changedPaths(on, off)).toEqual([]);
     expect(off.length).toBe(on.length);
     // An unchanged disk file (its last write over 100 ms old, beyond what the kernel's coarse time
     // stamps could hide) is not copied again: the last snapshot holds.
-    const disk = statSync(harness.labComputer.diskPath);
+    const disk = statSync(setup.harness.labComputer.diskPath);
     await delay(Math.max(0, Math.max(disk.mtimeMs, disk.ctimeMs) + 200 - Date.now()));
     const again =
-      (await timed('snapshotFiles off (disk unchanged)', async () => harness.snapshotFiles?.())) ??
-      [];
+      (await timed('snapshotFiles off (disk unchanged)', async () =>
+        setup.harness.snapshotFiles?.(),
+      )) ?? [];
     expect(again).toEqual(off);
 
     await powerOn();
     await settled();
-    const base = (await harness.snapshotFiles?.()) ?? [];
+    const base = (await setup.harness.snapshotFiles?.()) ?? [];
     await guest(['sh', '-c', 'printf hello > /etc/kit2-added']);
-    const added = (await harness.snapshotFiles?.()) ?? [];
+    const added = (await setup.harness.snapshotFiles?.()) ?? [];
     expect(changedPaths(base, added)).toEqual(['/etc/kit2-added']);
     expect(added.find((f) => f.path === '/etc/kit2-added')).toEqual({
       path: '/etc/kit2-added',
@@ -247,11 +238,11 @@ describe('the lab harness (kit 2)', () => {
       group: 'root',
     });
     await guest(['chmod', '4600', '/etc/kit2-added']);
-    const chmodded = (await harness.snapshotFiles?.()) ?? [];
+    const chmodded = (await setup.harness.snapshotFiles?.()) ?? [];
     expect(changedPaths(added, chmodded)).toEqual(['/etc/kit2-added']);
     expect(chmodded.find((f) => f.path === '/etc/kit2-added')?.mode).toBe(0o4600);
     await guest(['chown', 'daemon:adm', '/etc/kit2-added']);
-    const chowned = (await harness.snapshotFiles?.()) ?? [];
+    const chowned = (await setup.harness.snapshotFiles?.()) ?? [];
     expect(changedPaths(chmodded, chowned)).toEqual(['/etc/kit2-added']);
     expect(chowned.find((f) => f.path === '/etc/kit2-added')).toMatchObject({
       owner: 'daemon',
@@ -260,98 +251,100 @@ describe('the lab harness (kit 2)', () => {
     });
     // Ids the guest has no name for are given as numbers.
     await guest(['chown', '4242:4343', '/etc/kit2-added']);
-    const numeric = (await harness.snapshotFiles?.()) ?? [];
+    const numeric = (await setup.harness.snapshotFiles?.()) ?? [];
     expect(numeric.find((f) => f.path === '/etc/kit2-added')).toMatchObject({
       owner: '4242',
       group: '4343',
     });
     // Content rewritten at the same size: hashed again, not taken from the cache.
     await guest(['sh', '-c', 'printf world > /etc/kit2-added']);
-    const rewritten = (await harness.snapshotFiles?.()) ?? [];
+    const rewritten = (await setup.harness.snapshotFiles?.()) ?? [];
     expect(changedPaths(numeric, rewritten)).toEqual(['/etc/kit2-added']);
     expect(rewritten.find((f) => f.path === '/etc/kit2-added')?.sha256).toBe(sha256('world'));
     // A removed file, and the same state seen off.
     await guest(['rm', '/etc/kit2-added']);
-    const removed = (await harness.snapshotFiles?.()) ?? [];
+    const removed = (await setup.harness.snapshotFiles?.()) ?? [];
     expect(changedPaths(rewritten, removed)).toEqual(['/etc/kit2-added']);
     await powerOff();
-    expect(changedPaths(removed, (await harness.snapshotFiles?.()) ?? [])).toEqual([]);
+    expect(changedPaths(removed, (await setup.harness.snapshotFiles?.()) ?? [])).toEqual([]);
   });
 
   it('logs in with a password as the user would: right, wrong, none', async () => {
-    await harness.reset();
-    const [alice, bob] = harness.users();
+    await setup.harness.reset();
+    const [alice, bob] = setup.harness.users();
     if (alice?.password === undefined || bob?.password === undefined)
       throw new Error('the harness users have no passwords');
     await guest(['useradd', '-m', '-s', '/bin/bash', alice.login]);
     await guest(['chpasswd'], `${alice.login}:${alice.password.reveal()}\n`);
     await guest(['useradd', '-m', '-s', '/bin/bash', bob.login]); // no password: '!' in shadow
     const right = await timed('canLogin (right password)', async () =>
-      harness.canLogin?.(alice.login, alice.password as Secret),
+      setup.harness.canLogin?.(alice.login, alice.password as Secret),
     );
     expect(right).toBe(true);
     const wrong = await timed('canLogin (wrong password)', async () =>
-      harness.canLogin?.(alice.login, new Secret(`not-${randomUUID()}`)),
+      setup.harness.canLogin?.(alice.login, new Secret(`not-${randomUUID()}`)),
     );
     expect(wrong).toBe(false);
-    expect(await harness.canLogin?.(bob.login, bob.password)).toBe(false);
-    expect(await harness.canLogin?.('nosuchuser', alice.password)).toBe(false);
+    expect(await setup.harness.canLogin?.(bob.login, bob.password)).toBe(false);
+    expect(await setup.harness.canLogin?.('nosuchuser', alice.password)).toBe(false);
     // A password login from alice's client (client1), as sshd saw it.
-    const [client1] = lab.clients;
+    const [client1] = setup.lab.clients;
     const journal = await guest(['journalctl', '--no-pager', '-o', 'cat', '_COMM=sshd']);
     expect(journal).toContain(`Accepted password for ${alice.login} from ${client1?.ip} `);
     expect(journal).toContain(`Failed password for ${alice.login} from ${client1?.ip} `);
     // Nothing answers when off: the login cannot be tried, and says so without the password.
     await powerOff();
-    const error = await harness.canLogin?.(alice.login, alice.password).then(
+    const error = await setup.harness.canLogin?.(alice.login, alice.password).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
     expect(error?.message).toMatch(/could not be tried/);
     expect(error?.message).not.toContain(alice.password.reveal());
-    for (const secret of harness.secrets())
-      expect(JSON.stringify(harness.logs())).not.toContain(secret.reveal());
+    for (const secret of setup.harness.secrets())
+      expect(JSON.stringify(setup.harness.logs())).not.toContain(secret.reveal());
   });
 
   it('reads the host keys and machine id on the disk, on and off, and sees them removed', async () => {
-    await harness.reset();
-    const c1 = harness.labComputer;
+    await setup.harness.reset();
+    const c1 = setup.harness.labComputer;
     const machineId = readFileSync(join(c1.dir, 'identity/machine-id'), 'utf8').trim();
     const expected = { hostKeys: sortedKeys(c1.hostKeys), machineId };
-    expect(await timed('identity on', async () => harness.identity?.())).toEqual(expected);
+    expect(await timed('identity on', async () => setup.harness.identity?.())).toEqual(expected);
     await powerOff();
-    expect(await timed('identity off', async () => harness.identity?.())).toEqual(expected);
+    expect(await timed('identity off', async () => setup.harness.identity?.())).toEqual(expected);
     await powerOn();
     await guest(['rm', '/etc/machine-id']);
-    expect(await harness.identity?.()).toEqual({ ...expected, machineId: undefined });
+    expect(await setup.harness.identity?.()).toEqual({ ...expected, machineId: undefined });
     // One command: sshd reads its host keys at every new connection.
     await guest(['sh', '-c', 'rm /etc/ssh/ssh_host_*; : > /etc/machine-id']);
-    expect(await harness.identity?.()).toEqual({ hostKeys: [], machineId: undefined });
+    expect(await setup.harness.identity?.()).toEqual({ hostKeys: [], machineId: undefined });
     await powerOff();
-    expect(await harness.identity?.()).toEqual({ hostKeys: [], machineId: undefined });
+    expect(await setup.harness.identity?.()).toEqual({ hostKeys: [], machineId: undefined });
   });
 
   it('gives the module a logger into its log sink, and counts every secret it hands out', async () => {
-    const deps = harness.moduleDeps?.();
+    const deps = setup.harness.moduleDeps?.();
     if (deps === undefined) throw new Error('the lab harness has no moduleDeps');
     deps.log.info('module created', { note: 'kit2' });
-    expect(harness.logs().at(-1)).toMatchObject({
+    expect(setup.harness.logs().at(-1)).toMatchObject({
       level: 'info',
       message: 'module created',
       fields: { computer: 'c1', module: 'under-test', note: 'kit2' },
     });
-    const values = () => harness.secrets().map((s) => s.reveal());
+    const values = () => setup.harness.secrets().map((s) => s.reveal());
     // Two user passwords, the BMC password, the management key, the session key.
     expect(values()).toHaveLength(5);
-    for (const user of harness.users())
+    for (const user of setup.harness.users())
       if (user.password !== undefined) expect(values()).toContain(user.password.reveal());
-    const bmc = harness.computer.credentials['bmc'];
+    const bmc = setup.harness.computer.credentials['bmc'];
     if (bmc === undefined) throw new Error('the computer has no BMC credential');
     expect(values()).toContain((await deps.secrets.resolve(bmc)).reveal());
-    expect(values()).toContain((await harness.osContext(CONTEXT).secrets.resolve(bmc)).reveal());
+    expect(values()).toContain(
+      (await setup.harness.osContext(CONTEXT).secrets.resolve(bmc)).reveal(),
+    );
     expect(values()).toHaveLength(5);
     // A secret the module's config names in a file: in play once the harness's resolver read it.
-    const file = join(harness.labComputer.dir, `secret-${randomUUID()}`);
+    const file = join(setup.harness.labComputer.dir, `secret-${randomUUID()}`);
     const value = `file-secret-${randomUUID()}`;
     await writeFile(file, `${value}\n`, { mode: 0o600 });
     try {
