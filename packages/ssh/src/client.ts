@@ -8,6 +8,7 @@ import {
   isVlabError,
   type ProgressSink,
   type TransferSource,
+  throwIfCancelled,
 } from '@vlab/core';
 import type { SFTPWrapper } from 'ssh2';
 import type { SshConnection } from './connection.js';
@@ -446,9 +447,11 @@ export class SshClient {
   }
 
   /**
-   * Replaces the pinned host keys of this target with `publicKeys` (OpenSSH one-line format),
-   * after checking that the current pin still holds: a command runs over a connection verified
-   * against the old pin first. Call it right after the machine regenerated its host keys.
+   * Replaces the pinned host keys of this target with `publicKeys` (OpenSSH one-line format).
+   * Nothing connects: the keys must come from a trusted source — what the machine printed over a
+   * connection verified against the old pin (an OS module after regenerating them), or keys a
+   * provisioner put on the disk itself before the first boot, when the machine does not answer
+   * yet (contract: `Communicator.trustHostKeys`).
    */
   async trustHostKeys(publicKeys: readonly string[], options: TrustOptions = {}): Promise<void> {
     if (publicKeys.length === 0) {
@@ -460,7 +463,8 @@ export class SshClient {
       const parsed = parsePublicKey(key);
       return `${parsed.type} ${parsed.blob.toString('base64')}`;
     });
-    await this.execChecked(['true'], { signal: options.signal, timeoutMs: 30_000 });
+    if (options.signal !== undefined)
+      throwIfCancelled(options.signal, this.computer, 'trusting host keys');
     await this.#pool.hostKeys.replace(pinId(this.target), lines);
   }
 }

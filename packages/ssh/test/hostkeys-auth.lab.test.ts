@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createLogger, isVlabError, type LogRecord, Secret } from '@vlab/core';
-import { runChecked, type Sshd, startSshd } from '@vlab/test-peers';
+import { freePort, runChecked, type Sshd, startSshd } from '@vlab/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostKeyId, MemoryHostKeyStore } from '../src/host-key.js';
 import { KnownHostsFile } from '../src/known-hosts-file.js';
@@ -110,6 +110,20 @@ describe('host keys against real sshds', () => {
     await expect(before.trustHostKeys(['not a key'])).rejects.toMatchObject({
       code: 'VLAB_ERR_SSH_KEY_INVALID',
     });
+  });
+
+  it('trustHostKeys pins keys for a machine that does not answer yet (a provisioner before first boot)', async () => {
+    // Nothing listens on the target's port: the keys came from the provisioner, not the machine.
+    const store = new MemoryHostKeyStore({ node8: a.hostPublicKeys });
+    await using pool = new SshPool({ hostKeys: store });
+    const offline = pool.client({ ...keyTarget(a), port: await freePort(), hostKeyAlias: 'node8' });
+    await offline.trustHostKeys(b.hostPublicKeys);
+    expect(await store.get('node8')).toEqual(b.hostPublicKeys);
+    // And the first contact with the machine that holds them is trusted.
+    const booted = pool.client({ ...keyTarget(b), hostKeyAlias: 'node8' });
+    expect((await booted.exec(['echo', 'first contact'])).stdout.toString()).toBe(
+      'first contact\n',
+    );
   });
 });
 
