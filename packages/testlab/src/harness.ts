@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ComputerRef,
@@ -33,6 +33,7 @@ import type {
   HarnessContextOptions,
   HarnessDiskRead,
   HarnessPowerEvent,
+  MachineEnvironment,
 } from '@vlab/core/testing';
 import { IpmiClient } from '@vlab/ipmi';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
@@ -49,7 +50,9 @@ import {
   withDiskCopy,
 } from './guest-root.js';
 import { DEPLOY_DISK_PATH, ensureBaseImage } from './image.js';
+import { labImageSource } from './image-source.js';
 import {
+  type BootTarget,
   type Lab,
   type LabClient,
   type LabComputer,
@@ -58,6 +61,8 @@ import {
   writeIdentity,
 } from './lab.js';
 import { passwordLogin } from './password-login.js';
+import { sshBannerSeen } from './ssh-banner.js';
+import { listStoreEntries } from './store-entries.js';
 
 /** The image a lab harness resets its computer to, for a lab of bookworm computers. @public */
 export const LAB_HARNESS_IMAGE = {
@@ -75,6 +80,12 @@ function harnessImage(suite: string): { name: string; revision: number; osFamily
 export interface LabHarnessOptions {
   /** How often power and disk reads are sampled in the background. Default: 200 ms. */
   readonly pollMs?: number;
+  /**
+   * The provisioner's local image store directory. With it the harness offers `storeEntries`:
+   * every file and directory below it (hidden ones too) as sorted relative paths, `[]` while it
+   * does not exist. Without it the harness has no `storeEntries` member.
+   */
+  readonly storeDir?: string;
 }
 
 /** A {@link ConformanceHarness} for a lab computer; dispose it to stop its sampler and SSH pool. @public */
@@ -83,6 +94,12 @@ export interface LabHarness extends ConformanceHarness, AsyncDisposable {
   readonly labComputer: LabComputer;
   /** Stops the background sampler and closes the module's SSH pool. */
   close(): Promise<void>;
+}
+
+/** What runs on a computer the lab booted as `booted` (its record; `undefined` when off). */
+function environmentOf(booted: BootTarget | undefined): MachineEnvironment {
+  if (booted === 'deploy') return 'deploy';
+  return booted === 'disk' ? 'os' : 'offline';
 }
 
 /** The loop device's "sectors read" counter (field 3 of /sys/block/loopN/stat). */
@@ -260,6 +277,15 @@ const SESSION_OPENED = new RegExp(`${SESSION_MARKER} (\\d+) (\\d+)`);
  * file snapshots, password logins, the disk's identity and the module's dependencies, not
  * `commands` or `stallAfterCommands` (a guest's short-lived processes cannot be sampled reliably
  * from outside).
+ *
+ * For a bare-metal provisioner: the computer ref carries the BMC (`bmcHost`, `bmcPort`, `bmcUser`,
+ * `bmcCipherSuite`, credential `bmc`) and the deploy environment (`deployHostKey`, its pinned host
+ * key as `type base64`; `deployDisk`, the disk inside it; credential `deployKey`, the lab's
+ * management key, which it authorizes for root). `imageSource` is the lab's base image made
+ * lab-generic and generalized, built once per lab (src/image-source.ts); each disk read carries
+ * the power the BMC last reported and the environment (`deploy`: reads are seen on the deploy
+ * environment's block device); `storeEntries` lists `options.storeDir`; `answering` is whether
+ * the computer's own OS (booted from its disk, not the deploy environment) sends an SSH banner now.
  */
 export async function createLabHarness(
   lab: Lab,
@@ -268,6 +294,7 @@ export async function createLabHarness(
 ): Promise<LabHarness> {
   const computer = lab.computer(name);
   const image = harnessImage(lab.record.suite);
+  const storeDir = options.storeDir === undefined ? undefined : resolve(options.storeDir);
   const records: LogRecord[] = [];
   const log = createLogger((record) => records.push(record));
   const bmcEnv = `VLAB_TESTLAB_BMC_PASSWORD_${name.toUpperCase()}`;
@@ -337,11 +364,15 @@ export async function createLabHarness(
     },
   ];
 
+  const deployHostKey = computer.deployHostKeys[0];
+  if (deployHostKey === undefined) throw new Error(`${name} has no deploy host key`);
+  // What a bare-metal provisioner needs: the BMC, and how to reach the deploy environment (its
+  // pinned host key; it authorizes the lab's management key, as root) and the disk inside it.
   const ref: ComputerRef = {
     name,
     hostname: name,
     addresses: { management: computer.ip },
-    credentials: { bmc: { env: bmcEnv } },
+    credentials: { bmc: { env: bmcEnv }, deployKey: { file: lab.managementKey.path } },
     attributes: {
       lab: lab.id,
       bmcHost: computer.bmc.host,
@@ -349,6 +380,7 @@ export async function createLabHarness(
       bmcUser: computer.bmc.user,
       bmcCipherSuite: String(computer.bmc.cipherSuite),
       deployDisk: DEPLOY_DISK_PATH,
+      deployHostKey,
     },
   };
 
@@ -357,7 +389,8 @@ export async function createLabHarness(
   const reads: HarnessDiskRead[] = [];
   let lastPower: 'on' | 'off' | undefined;
   let lastBootId = computer.bootId();
-  let readDevice: string | undefined;
+  /** The deploy boot (`<boot id>:<loop device>`) whose read counter {@link readBaseline} is of. */
+  let readBoot: string | undefined;
   let readBaseline = 0;
   let powerMark = 0;
   let readMark = 0;
@@ -368,8 +401,13 @@ export async function createLabHarness(
       events.push({ at: performance.now(), state });
     lastPower = state;
   };
-  /** Synchronous part: warm reboots (a new boot id without power off) and deploy-disk reads. */
+  /**
+   * Synchronous part: warm reboots (a new boot id without power off) and deploy-disk reads. A read
+   * carries what this sample saw: the environment of the boot whose loop device's counter grew
+   * (what was booted when the counter was read) and the last power the BMC reported.
+   */
   const sampleLocal = (): void => {
+    const booted = computer.booted();
     const bootId = computer.bootId();
     if (bootId !== undefined && lastBootId !== undefined && bootId !== lastBootId) {
       if (lastPower === 'on') {
@@ -381,25 +419,28 @@ export async function createLabHarness(
     let device: string | undefined;
     try {
       device =
-        computer.booted() === 'deploy'
+        booted === 'deploy'
           ? readFileSync(join(computer.dir, 'run/deploy-loop'), 'utf8').trim()
           : undefined;
     } catch {
       device = undefined;
     }
     if (device === undefined) {
-      readDevice = undefined;
+      readBoot = undefined;
       return;
     }
     const sectors = sectorsRead(device) ?? 0;
-    if (device !== readDevice) {
-      readDevice = device;
+    // Keyed by the boot too: a later deploy boot may get the same loop device back.
+    const boot = `${bootId}:${device}`;
+    if (boot !== readBoot) {
+      readBoot = boot;
       readBaseline = sectors;
       return;
     }
     if (sectors > readBaseline) {
       readBaseline = sectors;
-      if (!resetting) reads.push({ at: performance.now() });
+      if (!resetting)
+        reads.push({ at: performance.now(), power: lastPower, environment: environmentOf(booted) });
     }
   };
   // The native RMCP+ client of @vlab/ipmi: one kept-alive session, no ipmitool process per read.
@@ -423,8 +464,9 @@ export async function createLabHarness(
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      sampleLocal();
+      // The BMC first, so that a read noticed next carries the power as it is now.
       await readPower();
+      sampleLocal();
       await delay(options.pollMs ?? 200);
     }
   })();
@@ -629,6 +671,16 @@ export async function createLabHarness(
     diskReads: () => {
       sampleLocal();
       return reads.slice(readMark);
+    },
+    imageSource: () => labImageSource(lab, image),
+    ...(storeDir === undefined ? {} : { storeEntries: () => listStoreEntries(storeDir) }),
+    async answering() {
+      // The deploy environment answers on the same address and port: only a banner that came
+      // while the disk boot seen before the connect still runs is the machine's own OS.
+      const boot = computer.bootId();
+      if (boot === undefined || computer.booted() !== 'disk') return false;
+      const seen = await sshBannerSeen(computer.ip);
+      return seen && computer.booted() === 'disk' && computer.bootId() === boot;
     },
     async stall() {
       await setFrozen(true);
