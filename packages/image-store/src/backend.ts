@@ -47,6 +47,11 @@ export interface StoreBackend {
   rename(from: string, to: string, options: BackendCallOptions): Promise<void>;
   /** Removes a file or a directory tree; a missing path is fine. */
   remove(path: string, options: BackendCallOptions): Promise<void>;
+  /**
+   * Removes a directory only when it is empty (`rmdir(2)`); a missing or non-empty one stays as
+   * it is, without an error — another revision of the image may be created in it meanwhile.
+   */
+  removeEmptyDirectory(path: string, options: BackendCallOptions): Promise<void>;
   /** Flushes a directory's entries (after a rename or a new file in it). */
   syncDirectory(path: string, options: BackendCallOptions): Promise<void>;
 }

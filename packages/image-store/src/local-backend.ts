@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { throwIfCancelled } from '@vlab/core';
 import {
@@ -146,6 +146,15 @@ export class LocalBackend implements StoreBackend {
   async remove(path: string, _options: BackendCallOptions): Promise<void> {
     // Not cancelled: removing is what cleanups do after an abort.
     await rm(path, { recursive: true, force: true });
+  }
+
+  /** {@inheritDoc StoreBackend.removeEmptyDirectory} */
+  async removeEmptyDirectory(path: string, _options: BackendCallOptions): Promise<void> {
+    try {
+      await rmdir(path);
+    } catch (error) {
+      if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(errno(error) ?? '')) throw error;
+    }
   }
 
   /** {@inheritDoc StoreBackend.syncDirectory} */

@@ -170,6 +170,12 @@ export class SshBackend implements StoreBackend {
     await this.client.execChecked(['rm', '-rf', '--', path], { timeoutMs: 120_000 });
   }
 
+  /** {@inheritDoc StoreBackend.removeEmptyDirectory} */
+  async removeEmptyDirectory(path: string, _options: BackendCallOptions): Promise<void> {
+    // rmdir refuses a non-empty directory; that, or a missing one, is the answer, not an error.
+    await this.client.exec(['rmdir', '--', path], { timeoutMs: 60_000 });
+  }
+
   /** {@inheritDoc StoreBackend.syncDirectory} */
   async syncDirectory(path: string, options: BackendCallOptions): Promise<void> {
     await this.client.execChecked(['sync', '--', path], { signal: options.signal });

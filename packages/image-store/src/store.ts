@@ -331,6 +331,8 @@ export class Reservation implements AsyncDisposable {
     await this.#run('abandon', ref, options, false, async (call) => {
       await this.#backend.remove(this.#paths.partial, call);
       await this.#backend.remove(this.#paths.marker, call);
+      // A first revision that was never published leaves no empty image directory.
+      await this.#backend.removeEmptyDirectory(this.#paths.dir, call);
     });
     this.#state = 'abandoned';
   }
@@ -519,6 +521,8 @@ export class ImageStore {
       await this.#backend.rename(paths.published, trash, call);
       await this.#backend.syncDirectory(paths.dir, call);
       await this.#backend.remove(trash, call);
+      // The image's last revision leaves no empty directory behind.
+      await this.#backend.removeEmptyDirectory(paths.dir, call);
     });
   }
 
@@ -533,8 +537,7 @@ export class ImageStore {
     return this.#run('reserve', ref, options, false, async (call) => {
       if ((await this.#backend.stat(paths.published, call)) !== undefined)
         throw exists(this.location, ref, 'exists already');
-      await this.#backend.mkdirp(paths.dir, call);
-      if (!(await this.#backend.createExclusive(paths.marker, call)))
+      if (!(await this.#createMarker(paths, call)))
         throw exists(this.location, ref, 'is reserved by another capture or import');
       try {
         // Published between the check and the marker (its publisher's marker was already gone).
@@ -609,6 +612,22 @@ export class ImageStore {
     } catch (error) {
       await reservation.abandon({ timeoutMs: this.#timeoutMs });
       throw error;
+    }
+  }
+
+  /**
+   * The reservation marker, in the image's directory (made if missing). A concurrent abandon or
+   * delete of the image's last revision may remove the empty directory between the two calls:
+   * then it is made again, a bounded number of times.
+   */
+  async #createMarker(paths: Paths, call: BackendCallOptions): Promise<boolean> {
+    for (let attempt = 1; ; attempt += 1) {
+      await this.#backend.mkdirp(paths.dir, call);
+      try {
+        return await this.#backend.createExclusive(paths.marker, call);
+      } catch (error) {
+        if (attempt >= 3 || (await this.#backend.stat(paths.dir, call)) !== undefined) throw error;
+      }
     }
   }
 

@@ -75,7 +75,7 @@ describe.each(backends)('image store on a %s', (_label, start) => {
     expect(String(error)).toContain('"debian-12" revision 2');
     await first.abandon();
     await first.abandon(); // idempotent
-    expect(await tree(root)).toEqual(['debian-12']);
+    expect(await tree(root)).toEqual([]);
     const again = await store.reserve({ name: 'debian-12', revision: 2 });
     await again.abandon();
   });
@@ -152,7 +152,8 @@ describe.each(backends)('image store on a %s', (_label, start) => {
     const reservation = await store.reserve({ name: 'img', revision: 1 });
     await reservation.write(chunks(disk(50_000)));
     await reservation.abandon();
-    expect(await tree(root)).toEqual(['img']);
+    // Not even the image's directory: a first revision never published leaves no trace.
+    expect(await tree(root)).toEqual([]);
     expect(await store.list()).toEqual([]);
     await expectCode(
       reservation.publish({ format: 'raw', sizeBytes: 1, sha256: ZERO_SHA, osFamily: 'linux' }),
@@ -206,6 +207,27 @@ describe.each(backends)('image store on a %s', (_label, start) => {
     // The revision may be created again.
     await publishRaw(store, 'img', 2, disk(10));
     expect((await store.list()).map((m) => m.revision)).toEqual([1, 2]);
+    // Deleting the last revisions leaves no empty image directory, and the name is free again.
+    await store.delete({ name: 'img', revision: 1 });
+    await store.delete({ name: 'img', revision: 2 });
+    expect(await tree(root)).toEqual([]);
+    await publishRaw(store, 'img', 1, disk(10));
+    expect((await store.list()).map((m) => m.revision)).toEqual([1]);
+  });
+
+  it('reserves while another revision of the image is abandoned and its directory pruned', async () => {
+    const { store, root } = await harness.fresh();
+    // Many rounds of abandon (which removes the emptied directory) racing a reserve (which
+    // needs it): the reserve always wins its revision, and nothing is left over.
+    for (let round = 0; round < 20; round += 1) {
+      const first = await store.reserve({ name: 'img', revision: 1 });
+      const [reserved] = await Promise.all([
+        store.reserve({ name: 'img', revision: 2 }),
+        first.abandon(),
+      ]);
+      await reserved.abandon();
+    }
+    expect(await tree(root)).toEqual([]);
   });
 
   it('refuses a raw publish whose bytes do not match its sha256 or size', async () => {
@@ -324,7 +346,7 @@ describe.each(backends)('image store on a %s', (_label, start) => {
       'VLAB_ERR_OP_CANCELLED',
     );
     expect(String(error)).toContain('"img" revision 1');
-    expect(await tree(root)).toEqual(['img']);
+    expect(await tree(root)).toEqual([]);
     await expectCode(store.list({ signal: AbortSignal.abort('no') }), 'VLAB_ERR_OP_CANCELLED');
   });
 
@@ -356,7 +378,7 @@ describe.each(backends)('image store on a %s', (_label, start) => {
     );
     expect(String(timedOut)).toContain('"img" revision 1');
     await reservation.abandon();
-    expect(await tree(root)).toEqual(['img']);
+    expect(await tree(root)).toEqual([]);
   });
 
   it('names the store and the image when a file operation fails', async () => {
