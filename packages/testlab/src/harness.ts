@@ -102,6 +102,16 @@ function environmentOf(booted: BootTarget | undefined): MachineEnvironment {
   return booted === 'disk' ? 'os' : 'offline';
 }
 
+/** The pid of the computer's power-program runner while it runs (the machine is on), else undefined. */
+function runnerPid(dir: string): string | undefined {
+  try {
+    const pid = readFileSync(join(dir, 'run/runner.pid'), 'utf8').trim();
+    return /^[0-9]+$/.test(pid) && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The loop device's "sectors read" counter (field 3 of /sys/block/loopN/stat). */
 function sectorsRead(device: string): number | undefined {
   try {
@@ -389,6 +399,9 @@ export async function createLabHarness(
   const reads: HarnessDiskRead[] = [];
   let lastPower: 'on' | 'off' | undefined;
   let lastBootId = computer.bootId();
+  let lastRunner = runnerPid(computer.dir);
+  /** Whether the runner's first boot id is still to come (it is not a warm reboot). */
+  let bootOfNewRunner = false;
   /** The deploy boot (`<boot id>:<loop device>`) whose read counter {@link readBaseline} is of. */
   let readBoot: string | undefined;
   let readBaseline = 0;
@@ -407,14 +420,29 @@ export async function createLabHarness(
    * (what was booted when the counter was read) and the last power the BMC reported.
    */
   const sampleLocal = (): void => {
+    // A power-on is a new runner of the power program (the BMC reads on from the moment it
+    // starts, before anything boots): recorded at once, so a caller that waited for the BMC to
+    // read on finds the event, and with an off before it when the BMC reads missed the off.
+    const runner = runnerPid(computer.dir);
+    if (runner !== undefined && runner !== lastRunner) {
+      const at = performance.now();
+      if (lastPower === 'on') events.push({ at, state: 'off' }, { at, state: 'on' });
+      else if (lastPower === 'off') events.push({ at, state: 'on' });
+      if (lastPower !== undefined) lastPower = 'on';
+      lastRunner = runner;
+      bootOfNewRunner = true;
+    }
     const booted = computer.booted();
     const bootId = computer.bootId();
     if (bootId !== undefined && lastBootId !== undefined && bootId !== lastBootId) {
-      if (lastPower === 'on') {
+      // A new boot id in the same runner is a warm reboot (reset); a new runner's first boot
+      // was recorded as its power-on above.
+      if (lastPower === 'on' && !bootOfNewRunner) {
         const at = performance.now();
         events.push({ at, state: 'off' }, { at, state: 'on' });
       }
     }
+    if (bootId !== undefined && bootId !== lastBootId) bootOfNewRunner = false;
     if (bootId !== undefined) lastBootId = bootId;
     let device: string | undefined;
     try {
