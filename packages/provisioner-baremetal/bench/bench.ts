@@ -83,8 +83,6 @@ try {
     revision: 1,
     source: { path: raw, sha256, osFamily: 'linux' },
   });
-  const packed = join(work, 'bench.img.zst');
-  await runChecked('zstd', ['-q', '-1', '-T0', '-f', raw, '-o', packed], { timeoutMs: 600_000 });
 
   // The transfer phases, through the provisioner's own functions, in c1's deploy environment.
   const c1 = lab.computer('c1');
@@ -110,15 +108,16 @@ try {
     'load transfer (provisioner: store → zstd → deploy, sparse, read-back sha256)',
     async () => writeImage(opCtx, target, await store.read({ name: IMAGE, revision: 1 })),
   );
+  // The issue's baseline: compression in the pipe, as the provisioner compresses a raw revision.
   const opensshLoad = await timed(
-    'load transfer (OpenSSH: zstd -dc | dd, then sha256sum read-back)',
+    'load transfer (OpenSSH: zstd -1 -c image | ssh zstd -dc | dd, then sha256sum read-back)',
     async () => {
       await runChecked(
         'sh',
         [
           '-c',
-          `ssh "$@" < ${packed}`,
-          'sh',
+          `zstd -q -1 -T0 -c "$0" | ssh "$@"`,
+          raw,
           ...ssh(
             `zstd -dc | dd of=${DEPLOY_DISK_PATH} bs=4M status=none && dd if=${DEPLOY_DISK_PATH} bs=4M status=none | sha256sum`,
           ),

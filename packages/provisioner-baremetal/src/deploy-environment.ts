@@ -52,7 +52,7 @@ export class DeployEnvironment implements AsyncDisposable {
         {
           computer: this.#facts.name,
           cause: error,
-          details: { address: this.#facts.address, timeoutMs, step: ctx.phase },
+          details: { address: this.#facts.address, timeoutMs },
         },
       );
     }
@@ -75,7 +75,7 @@ export class DeployEnvironment implements AsyncDisposable {
       throw baremetalError(
         'VLAB_ERR_BAREMETAL_DISK_FAILED',
         `${what} on ${this.#facts.name} failed in the deploy environment (exit ${result.code}): ${result.stderr.toString('utf8').trim().slice(0, 500)}`,
-        { computer: this.#facts.name, details: { step: ctx.phase, exitCode: result.code } },
+        { computer: this.#facts.name, details: { exitCode: result.code } },
       );
     return result.stdout.toString('utf8');
   }

@@ -121,13 +121,13 @@ export async function writeImage(
     if (exit.code === DISK_TOO_SMALL_EXIT)
       throw baremetalError('VLAB_ERR_BAREMETAL_DISK_TOO_SMALL', `${computer}: ${stderr().trim()}`, {
         computer,
-        details: { step: ctx.phase, imageBytes: manifest.sizeBytes },
+        details: { imageBytes: manifest.sizeBytes },
       });
     if (exit.code !== 0)
       throw baremetalError(
         'VLAB_ERR_BAREMETAL_DISK_FAILED',
         `${what} failed in the deploy environment (exit ${exit.code}${exit.signal === undefined ? '' : `, ${exit.signal}`}): ${stderr().trim().slice(0, 500)}`,
-        { computer, details: { step: ctx.phase, exitCode: exit.code } },
+        { computer, details: { exitCode: exit.code } },
       );
     await local;
     watch.finish();
@@ -151,7 +151,6 @@ export async function writeImage(
       {
         computer,
         details: {
-          step: ctx.phase,
           image: manifest.name,
           revision: manifest.revision,
           expected: manifest.sha256,
@@ -218,14 +217,14 @@ export async function readDisk(
       throw baremetalError(
         'VLAB_ERR_BAREMETAL_DISK_FAILED',
         `${what} failed in the deploy environment (exit ${exit.code}): ${stderr().trim().slice(0, 500)}`,
-        { computer, details: { step: ctx.phase, exitCode: exit.code } },
+        { computer, details: { exitCode: exit.code } },
       );
     const sum = READ_DISK_SUM.exec(stderr());
     if (sum === null)
       throw baremetalError(
         'VLAB_ERR_BAREMETAL_DISK_FAILED',
         `${what}: the deploy environment gave no checksum: ${stderr().trim().slice(0, 500)}`,
-        { computer, details: { step: ctx.phase } },
+        { computer },
       );
     const [, sha256 = '', bytes = '0'] = sum;
     try {
@@ -234,7 +233,6 @@ export async function readDisk(
       throw coreError('VLAB_ERR_IMAGE_CORRUPT', `${what}: the stored stream does not decode`, {
         computer,
         cause: error,
-        details: { step: ctx.phase },
       });
     }
     const local = hash.digest('hex');
@@ -242,17 +240,35 @@ export async function readDisk(
       throw coreError(
         'VLAB_ERR_IMAGE_CORRUPT',
         `${what}: the deploy environment read ${bytes} bytes with SHA-256 ${sha256}, the stored stream decodes to ${decoded} bytes with SHA-256 ${local}`,
-        { computer, details: { step: ctx.phase, expected: sha256, actual: local } },
+        { computer, details: { expected: sha256, actual: local } },
       );
     watch.finish();
     return { sizeBytes: decoded, sha256, storedBytes: written.storedBytes };
   } catch (error) {
     decoder.process.kill();
-    await proc?.kill().catch(() => undefined);
+    // The kill signals the remote processes at once; waiting for their channel to close is
+    // bounded: a channel whose output nobody reads any more (the store write failed) may never
+    // report its close, and the operation must still end and clean up.
+    if (proc !== undefined) await settledWithin(proc.kill(), KILL_WAIT_MS);
     throw transferError(error, watch, ctx, computer);
   } finally {
     watch[Symbol.dispose]();
   }
+}
+
+/** How long a failed read waits for the remote processes' channel to close. */
+const KILL_WAIT_MS = 5000;
+
+/** Waits for `work` to settle, at most `ms`; never rejects. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Collects a stream's first 64 KiB; the returned function gives them as text. */

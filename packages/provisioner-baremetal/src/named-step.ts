@@ -1,9 +1,10 @@
 import { isVlabError, type OperationContext, type Step, VlabError } from '@vlab/core';
 
 /**
- * A step of `runSteps` whose errors name it: a typed error that does not say its step yet is
- * thrown again with the step in its summary and `details.step` (same code, hint and computer,
- * the original as its cause), so an operator reads where a load or capture stopped.
+ * A step of `runSteps` whose errors name it: a typed error is thrown again with the step in its
+ * summary and `details.step` (same code and hint, the original as its cause; the context's
+ * computer when the error names none — a store's error, say), so an operator reads where a load
+ * or capture stopped.
  */
 export function namedStep<Ctx extends OperationContext, State>(
   name: string,
@@ -16,9 +17,9 @@ export function namedStep<Ctx extends OperationContext, State>(
       try {
         await run(ctx, state);
       } catch (error) {
-        if (!isVlabError(error) || error.details['step'] !== undefined) throw error;
+        if (!isVlabError(error) || error.details['step'] === name) throw error;
         throw new VlabError(error.code, `step ${name}: ${error.summary}`, {
-          computer: error.computer,
+          computer: error.computer ?? (ctx as { computer?: { name?: string } }).computer?.name,
           hint: error.hint,
           cause: error,
           details: { ...error.details, step: name },

@@ -79,7 +79,7 @@ export class TransferWatch implements Disposable {
           `${what}: no byte moved for ${this.#idleMs >= 1000 ? `${Math.round(this.#idleMs / 1000)} s` : `${this.#idleMs} ms`}`,
           {
             computer: this.#computer,
-            details: { step: this.#ctx.phase, idleMs: this.#idleMs, bytes: this.#done },
+            details: { idleMs: this.#idleMs, bytes: this.#done },
           },
         ),
       );

@@ -51,7 +51,7 @@ describe('namedStep', () => {
 
   it('leaves an error that names its step already, and a foreign error, as they are', async () => {
     const named = coreError('VLAB_ERR_IMAGE_CORRUPT', 'sums differ', {
-      details: { step: 'read-disk' },
+      details: { step: 'publish' },
     });
     const foreign = new Error('not ours');
     for (const thrown of [named, foreign]) {
@@ -71,7 +71,7 @@ describe('TransferWatch', () => {
     expect(isVlabError(watch.idleReason, 'VLAB_ERR_OP_TIMEOUT')).toBe(true);
     expect(watch.idleReason).toMatchObject({
       computer: 'c1',
-      details: { step: 'load', bytes: 10 },
+      details: { idleMs: 20, bytes: 10 },
     });
     expect(String(watch.idleReason)).toContain('writing the disk: no byte moved for 20 ms');
   });
