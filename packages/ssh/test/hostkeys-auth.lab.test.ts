@@ -176,7 +176,8 @@ describe('authentication against a real sshd', () => {
   it('logs in through an ssh-agent', async () => {
     const socket = `${sshd.dir}/agent.sock`;
     agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i += 1) {
+    // Polls until the agent listens (a bound for a hang, not a race: up to 30 s on a loaded machine).
+    for (let i = 0; i < 600; i += 1) {
       const add = await runChecked('sh', [
         '-c',
         `SSH_AUTH_SOCK=${socket} ssh-add ${sshd.clientKey.path} 2>&1`,
