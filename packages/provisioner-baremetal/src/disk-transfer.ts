@@ -246,29 +246,11 @@ export async function readDisk(
     return { sizeBytes: decoded, sha256, storedBytes: written.storedBytes };
   } catch (error) {
     decoder.process.kill();
-    // The kill signals the remote processes at once; waiting for their channel to close is
-    // bounded: a channel whose output nobody reads any more (the store write failed) may never
-    // report its close, and the operation must still end and clean up.
-    if (proc !== undefined) await settledWithin(proc.kill(), KILL_WAIT_MS);
+    if (proc !== undefined) await proc.kill();
     throw transferError(error, watch, ctx, computer);
   } finally {
     watch[Symbol.dispose]();
   }
-}
-
-/** How long a failed read waits for the remote processes' channel to close. */
-const KILL_WAIT_MS = 5000;
-
-/** Waits for `work` to settle, at most `ms`; never rejects. */
-async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    work.catch(() => undefined),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
 }
 
 /** Collects a stream's first 64 KiB; the returned function gives them as text. */

@@ -39,10 +39,20 @@ export interface RemoteProcess {
   readonly stderr: Readable;
   /**
    * Settles when it ended: with its exit, or rejects with the cancel or timeout error,
-   * `VLAB_ERR_CONNECTION_LOST` if the connection dropped.
+   * `VLAB_ERR_CONNECTION_LOST` if the connection dropped. Code -1 when the server reported no
+   * exit status (the channel closed without one, or {@link RemoteProcess.kill} stopped waiting
+   * for it). Settled by the time `kill()` resolved.
    */
   readonly exit: Promise<RemoteExit>;
-  /** Ends its whole process group (SIGTERM, then SIGKILL after the grace time). Idempotent. */
+  /**
+   * Ends its whole process group (SIGTERM, then SIGKILL after the grace time). Idempotent; never
+   * rejects. Resolves once the group is gone and the channel closed, whether or not anybody
+   * still reads stdout and stderr: after the group ended, output not yet read is discarded
+   * (streams piped elsewhere are unpiped), and the channel's close is waited for at most 1.5 s.
+   * A machine that gives no sign of life within 1.5 s (frozen, cut off) is not waited for, nor
+   * one that answers but has not finished after the grace time and 3 s: the kill goes on in the
+   * background. An abort or timeout waits the same way before `exit` rejects.
+   */
   kill(): Promise<void>;
 }
 
@@ -265,10 +275,14 @@ class Running {
   readonly closed: Promise<void>;
   readonly channel: ClientChannel;
   readonly #pid: Promise<number | undefined>;
+  /** stderr as the caller gets it (without the marker line). */
+  readonly #stderr: Readable;
   #killing: Promise<void> | undefined;
   #channelClosed = false;
   /** The machine opened the kill's channel: it answers, so the kill is worth waiting for. */
   #killAnswered = false;
+  /** Settles `exit` from what is known now (the channel's close does it, or a kill that gave up). */
+  #settleExit: () => void = () => undefined;
 
   constructor(
     readonly pool: ConnectionPool,
@@ -288,6 +302,7 @@ class Running {
       resolvePid = resolve;
     });
     const stderr = channel.stderr.pipe(new MarkerStripper((pid) => resolvePid(pid)));
+    this.#stderr = stderr;
 
     const exitInfo = (): RemoteExit | undefined => {
       const reported = opened.exit;
@@ -303,22 +318,18 @@ class Running {
     const exit = new Promise<RemoteExit>((resolve, reject) => {
       const onAbort = (): void => {
         // The group is ended before the caller hears of it — unless the machine gives no sign of
-        // life within UNANSWERED_MS (frozen, cut off): then the kill goes on in the background and
-        // the call settles anyway, so that an abort is honoured promptly whatever the machine does.
-        const giveUp = (async () => {
-          await sleep(UNANSWERED_MS);
-          if (this.#killAnswered) await sleep(graceMs + UNANSWERED_MS);
-        })();
-        void Promise.race([this.kill(), giveUp]).finally(() =>
-          reject(abortError(signal, computer, operation)),
-        );
+        // life (see kill): then the kill goes on in the background and the call settles anyway,
+        // so that an abort is honoured promptly whatever the machine does.
+        void this.kill().finally(() => reject(abortError(signal, computer, operation)));
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
-      void opened.closed.then(() => {
-        this.#channelClosed = true;
+      let settled = false;
+      this.#settleExit = () => {
+        if (settled) return;
         resolvePid(undefined);
         if (signal.aborted) return; // onAbort rejects once the kill is done
+        settled = true;
         signal.removeEventListener('abort', onAbort);
         const info = exitInfo();
         if (info !== undefined) resolve(info);
@@ -339,6 +350,10 @@ class Running {
             ),
           );
         } else resolve({ code: -1, signal: undefined });
+      };
+      void opened.closed.then(() => {
+        this.#channelClosed = true;
+        this.#settleExit();
       });
     });
     // Unobserved rejections of `exit` are the caller's business, but must not crash the process.
@@ -354,8 +369,32 @@ class Running {
   }
 
   kill(): Promise<void> {
-    this.#killing ??= this.#kill();
+    this.#killing ??= this.#boundedKill();
     return this.#killing;
+  }
+
+  /**
+   * Runs the kill, but stops waiting for it after UNANSWERED_MS when the machine gives no sign of
+   * life (the kill's channel did not open), or after the grace time and UNANSWERED_MS more when
+   * it answered; the kill then goes on in the background. `exit` has settled when this resolves.
+   */
+  async #boundedKill(): Promise<void> {
+    let stopped = false;
+    const unanswered = delay(UNANSWERED_MS);
+    let answered: Delay | undefined;
+    const giveUp = unanswered.done.then(() => {
+      if (stopped || !this.#killAnswered) return;
+      answered = delay(this.graceMs + UNANSWERED_MS);
+      return answered.done;
+    });
+    try {
+      await Promise.race([this.#kill().catch(() => undefined), giveUp]);
+    } finally {
+      stopped = true;
+      unanswered.cancel();
+      answered?.cancel();
+      this.#settleExit();
+    }
   }
 
   /** Nobody will read its streams (the caller gave up before it started): drain them. */
@@ -368,10 +407,9 @@ class Running {
   async #kill(): Promise<void> {
     if (this.#channelClosed) return;
     // The marker comes first on stderr; wait for it (or the end) a little while.
-    const pid = await Promise.race([
-      this.#pid,
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000).unref()),
-    ]);
+    const markerWait = delay(5000);
+    const pid = await Promise.race([this.#pid, markerWait.done.then(() => undefined)]);
+    markerWait.cancel();
     if (this.#channelClosed) return;
     try {
       // The leader at once, through sshd; the group through a second channel.
@@ -401,18 +439,56 @@ class Running {
         deadline.dispose();
       }
     }
-    if (!this.#channelClosed) {
-      try {
-        this.channel.close();
-      } catch {
-        // already closed
-      }
-      await this.closed;
+    if (this.#channelClosed) return;
+    // ssh2 reports the channel's close only once stdout was read to its end: output that a
+    // reader who gave up left unread would hold it (and this kill) forever. The group is gone,
+    // so what is left of its output is of no use; it is discarded, the channel closed, and its
+    // close waited for no longer than a kill on a machine that does not answer.
+    discardOutput(this.channel);
+    discardOutput(this.#stderr);
+    try {
+      this.channel.close();
+    } catch {
+      // already closed
     }
+    const closing = delay(UNANSWERED_MS);
+    await Promise.race([this.closed, closing.done]);
+    closing.cancel();
   }
 }
 
+/**
+ * Reads `stream` into the void from now on, whoever else reads it or stopped doing so: it is
+ * unpiped from its destinations and read on every `readable` (which works in paused and flowing
+ * mode alike, and past a `readable` listener a reader left behind) until it ends.
+ */
+function discardOutput(stream: Readable): void {
+  if (stream.readableEnded || stream.destroyed) return;
+  stream.unpipe();
+  const drain = (): void => {
+    while (stream.read() !== null) {
+      // discarded
+    }
+  };
+  stream.on('readable', drain);
+  stream.once('end', () => stream.off('readable', drain));
+  drain();
+}
+
+/** A cancellable timer. */
+interface Delay {
+  /** Resolves after the time, unless cancelled first (then it never settles). */
+  readonly done: Promise<void>;
+  /** Clears the timer. */
+  cancel(): void;
+}
+
 /** A timer that never keeps the process alive by itself (the connection does while it is open). */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+function delay(ms: number): Delay {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return { done, cancel: () => clearTimeout(timer) };
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { isVlabError } from '@vlab/core';
 import { liveProcessesOf } from '@vlab/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -299,6 +300,52 @@ describe('exec against a real sshd (MaxSessions 10)', () => {
     expect(error.message).toMatch(/more than 100000 bytes to stdout/);
     expect(remoteProcesses(lab.sshd.user, `yes ${word}`)).toEqual([]);
   });
+
+  /**
+   * Ways a consumer whose own side failed (a full local disk) stops reading a spawned program's
+   * stdout for good, after its first chunk. ssh2 then keeps what arrives buffered, opens no more
+   * window, and reports the channel's close only once stdout was read to its end.
+   */
+  const ABANDONED: readonly (readonly [string, (stdout: Readable) => Promise<void>])[] = [
+    [
+      'pauses it',
+      (stdout) =>
+        new Promise<void>((resolve) => {
+          stdout.once('data', () => {
+            stdout.pause();
+            resolve();
+          });
+        }),
+    ],
+    [
+      // Its `readable` listener stays: resume() alone would not make the stream flow.
+      'stops pulling from its async iterator',
+      async (stdout) => {
+        await stdout[Symbol.asyncIterator]().next();
+      },
+    ],
+  ];
+
+  it.each(ABANDONED)(
+    'kill() settles and ends the program when the reader %s',
+    async (_, abandon) => {
+      const word = tag();
+      const proc = await client.spawn(['yes', word]);
+      proc.stdin.end();
+      await abandon(proc.stdout);
+      // The known point: the program runs, and output nobody will read waits in ssh2's buffer.
+      expect(
+        await eventually(() => remoteProcesses(lab.sshd.user, `yes ${word}`).length === 1, 10_000),
+      ).toBe(true);
+      expect(await eventually(() => proc.stdout.readableLength > 0, 10_000)).toBe(true);
+      // No bound but the test's timeout: kill() settles, and `exit` with it.
+      await proc.kill();
+      expect(await proc.exit).toEqual({ code: 143, signal: 'TERM' });
+      // Not merely given up on: the rest of stdout was read to its end, so the channel closes.
+      await finished(proc.stdout, { writable: false });
+      expect(remoteProcesses(lab.sshd.user, `yes ${word}`)).toEqual([]);
+    },
+  );
 
   it('reconnects after a dropped connection', async () => {
     await client.exec(['true']);
