@@ -1,11 +1,9 @@
 import { isIP } from 'node:net';
-import { coreError, type ReservationUser } from '@vlab/core';
+import { coreError, LOGIN_HINT, loginProblem, type ReservationUser } from '@vlab/core';
 
 // Everything a reservation or the config hands the module is checked here, before anything on
 // the machine changes. What the guest cannot hold literally is refused, never quoted into shape.
 
-/** POSIX-portable login names, as `useradd` accepts them without `--badname`. */
-const LOGIN = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** One DNS label; a host name is one or more, dot-separated (RFC 1123). */
 const LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const KEY_TYPES = new Set([
@@ -17,8 +15,6 @@ const KEY_TYPES = new Set([
   'sk-ssh-ed25519@openssh.com',
   'sk-ecdsa-sha2-nistp256@openssh.com',
 ]);
-/** Accounts the module never creates or removes, whatever the reservation says. */
-const RESERVED_LOGINS = new Set(['root', 'daemon', 'bin', 'sys', 'nobody', 'sshd', 'vlab']);
 /** Regular users' uid range of Debian and RHEL (`UID_MIN`…`UID_MAX` in login.defs). */
 export const UID_RANGE = { min: 1000, max: 60000 } as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
@@ -36,17 +32,13 @@ function shown(text: string): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
-/** Throws `VLAB_ERR_CONFIG_INVALID` unless `login` is a name the module may create. */
+/**
+ * Throws `VLAB_ERR_CONFIG_INVALID` unless `login` is a name the module may create: core's one
+ * login rule (`loginProblem`), which the manager's user registry applies too.
+ */
 export function assertLogin(login: string, computer: string): void {
-  if (!LOGIN.test(login)) {
-    invalid(
-      `the login ${shown(login)} is not a valid Linux user name`,
-      computer,
-      'Use 1 to 32 characters: lower-case letters, digits, "_" and "-", starting with a letter or "_".',
-    );
-  }
-  if (RESERVED_LOGINS.has(login))
-    invalid(`the login "${login}" is reserved for the system`, computer);
+  const problem = loginProblem(login);
+  if (problem !== undefined) invalid(problem, computer, LOGIN_HINT);
 }
 
 /** Throws unless `line` is one OpenSSH public key: `type base64 [comment]`, no options. */

@@ -85,6 +85,7 @@ export {
   type LogSink,
   silentLogger,
 } from '../logger.js';
+export { LOGIN_HINT, LOGIN_PATTERN, loginProblem, RESERVED_LOGINS } from '../login.js';
 export { nodeVerdict } from '../node-verdict.js';
 export type {
   OsCapabilities,

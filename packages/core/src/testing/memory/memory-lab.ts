@@ -57,7 +57,12 @@ export interface MemoryLabOptions {
 /** The image every memory lab starts with: `base` revision 1, family `linux`. @public */
 export const MEMORY_BASE_IMAGE = { name: 'base', revision: 1, osFamily: 'linux' } as const;
 
-const labs = new Map<string, MemoryLab>();
+// Labs are found by id across copies of @vlab/core in one process: a module package the manager
+// imports natively finds the lab a test made through its test runner's own copy of core.
+const LABS = Symbol.for('vlab.memory-labs');
+const registry = globalThis as { [LABS]?: Map<string, MemoryLab> };
+registry[LABS] ??= new Map();
+const labs: Map<string, MemoryLab> = registry[LABS];
 
 /**
  * A lab of {@link MemoryMachine}s with a BMC, a disk and an image store each — the reference
