@@ -1,0 +1,64 @@
+import { type ErrorCodeInfo, VlabError, type VlabErrorOptions } from '@vlab/core';
+
+/**
+ * The error codes of `@vlab/manager` besides the core codes it throws (`VLAB_ERR_CONFIG_INVALID`
+ * for a wrong configuration file or module settings, `VLAB_ERR_MODULE_INVALID` and
+ * `VLAB_ERR_MODULE_CONTRACT_MISMATCH` for a module package that cannot be used, and
+ * `VLAB_ERR_CONFIG_INVALID` for a value refused by the state layer); documented in
+ * docs/errors.md.
+ * @public
+ */
+export const MANAGER_ERROR_CODES = {
+  VLAB_ERR_CONFIG_UNREADABLE: {
+    meaning:
+      'The configuration file could not be read: it does not exist, is a directory, or the manager may not read it.',
+    hint: "Check the path given to the manager and that the file is readable by the manager's user.",
+  },
+  VLAB_ERR_MODULE_NOT_INSTALLED: {
+    meaning:
+      "A module package the configuration names is not installed in the manager's install directory (installDir).",
+    hint: 'Install the package with the npm install --prefix command the message gives, or fix the package name in the configuration.',
+  },
+  VLAB_ERR_MODULE_IMPORT_FAILED: {
+    meaning:
+      'A module package is installed but could not be imported: its entry file is missing, it throws while loading, or one of its own dependencies is missing.',
+    hint: 'Read the cause (the error the import threw); reinstall the package with the npm install --prefix command the message gives, and report the error to its authors if it persists.',
+  },
+  VLAB_ERR_MODULE_START_FAILED: {
+    meaning:
+      "A module's create threw an error that is not a vlab error while the manager composed the configured modules (a bug in the module, or something on the manager's host it did not expect); the modules already created were closed.",
+    hint: "Read the cause (the module's own error) and the module's README for what it needs on the manager's host; report the error to the module's authors if the settings are right.",
+  },
+  VLAB_ERR_DATABASE_START_FAILED: {
+    meaning:
+      "The manager's PostgreSQL could not be set up, started or reached: the embedded one failed to start (its last log lines are in the message), another manager still runs on the same data directory, or the external database does not answer.",
+    hint: 'Read the message: it names the data directory or the database (never its password) and what PostgreSQL said; fix that and start again.',
+  },
+  VLAB_ERR_DATABASE_MIGRATION_FAILED: {
+    meaning:
+      "A schema migration of the manager's database failed (rolled back), or the database holds a schema from a newer manager.",
+    hint: 'Read the named migration and its cause; a database from a newer manager needs that manager version (never edit the schema by hand).',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+/** A code of {@link MANAGER_ERROR_CODES}. @public */
+export type ManagerErrorCode = keyof typeof MANAGER_ERROR_CODES;
+
+/** Codes of `@vlab/manager` that were retired; never used again. @public */
+export const RETIRED_MANAGER_ERROR_CODES: readonly string[] = [];
+
+/**
+ * A `VlabError` with one of the manager's codes; the hint defaults to the documented one.
+ * @param summary - What failed, without the hint (the message adds it).
+ * @public
+ */
+export function managerError(
+  code: ManagerErrorCode,
+  summary: string,
+  options: VlabErrorOptions = {},
+): VlabError {
+  return new VlabError(code, summary, {
+    ...options,
+    hint: options.hint ?? MANAGER_ERROR_CODES[code].hint,
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The vlab manager: composes the OS modules and provisioners a configuration file names, and
+ * keeps the lab's computers, images and users in PostgreSQL (embedded by default).
+ *
+ * @remarks
+ * Start one with {@link createManager}. The manager depends on no module package: it imports each
+ * one the configuration names from the configuration's `installDir`. docs/manager.md describes
+ * the configuration file.
+ * @packageDocumentation
+ */
+
+export {
+  type ConfigLocation,
+  type ConfigSource,
+  type LocatedConfigIssue,
+  type ManagerConfigFile,
+  parseManagerConfig,
+  readManagerConfig,
+} from './config/config-file.js';
+export type { KeyPath } from './config/key-path.js';
+export {
+  type ComputerAddresses,
+  type ComputerConfig,
+  type DatabaseConfig,
+  type ImageConfig,
+  type ManagerConfig,
+  type ModuleEntry,
+  managerConfigSchema,
+  type PoliciesConfig,
+  type PoolComputerConfig,
+  type PoolConfig,
+} from './config/manager-config.js';
+export type { EventQuery, LabEvent } from './database/events.js';
+export type { HostKeyPins } from './database/host-key-store.js';
+export type { ComputerState, EventOutcome, NewRevisionTest, UserRole } from './database/schema.js';
+export type { LabUser, LabUsers, NewUser, UserChanges } from './database/users.js';
+export {
+  MANAGER_ERROR_CODES,
+  type ManagerErrorCode,
+  RETIRED_MANAGER_ERROR_CODES,
+} from './errors.js';
+export {
+  type ComputerStatus,
+  type CreateManagerOptions,
+  createManager,
+  type ImageStatus,
+  type Manager,
+} from './manager.js';
+export type { LoadedModuleInfo } from './modules/compose-modules.js';
+export type { InventoryChanges } from './state/inventory.js';

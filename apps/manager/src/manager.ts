@@ -1,0 +1,248 @@
+import { access, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  createLogger,
+  createSecretResolver,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type SecretResolver,
+} from '@vlab/core';
+import { readManagerConfig } from './config/config-file.js';
+import type { ManagerConfig } from './config/manager-config.js';
+import { type LabDatabaseHandle, openDatabase } from './database/database.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './database/embedded-postgres.js';
+import { type EventQuery, type LabEvent, listEvents } from './database/events.js';
+import { type HostKeyPins, PostgresHostKeyStore } from './database/host-key-store.js';
+import type { ComputerState, NewRevisionTest } from './database/schema.js';
+import { type LabUsers, UserRegistry } from './database/users.js';
+import {
+  type ComposedModules,
+  composeModules,
+  type LoadedModuleInfo,
+} from './modules/compose-modules.js';
+import { createSecretKeyFile, loadSecretKey, type SecretKey } from './secrets/secret-box.js';
+import { type InventoryChanges, syncInventory } from './state/inventory.js';
+
+/** Options of {@link createManager}. @public */
+export interface CreateManagerOptions {
+  /** The manager's configuration file (YAML); see docs/manager.md. */
+  readonly configPath: string;
+  /**
+   * Where the manager and the modules log. Default: one JSON line per record on stderr, from the
+   * level the environment variable `VLAB_LOG_LEVEL` names (`debug`, `info`, `warn`, `error`;
+   * default `info`).
+   */
+  readonly log?: Logger | undefined;
+  /**
+   * Resolves the secret references of the configuration and of the computers. Default: this
+   * process's environment variables and files.
+   */
+  readonly secrets?: SecretResolver | undefined;
+}
+
+/** A computer as the manager keeps it. @public */
+export interface ComputerStatus {
+  /** Its name in the configuration. */
+  readonly name: string;
+  /** The provisioner instance (a key of the configuration's `provisioners`) that drives it. */
+  readonly provisioner: string;
+  /** Where it is in its life cycle. */
+  readonly state: ComputerState;
+  /** Why it is in maintenance, when it is. */
+  readonly maintenanceReason: string | undefined;
+  /** The image revision on its disk, when the manager knows it. */
+  readonly loaded: { readonly image: string; readonly revision: number } | undefined;
+}
+
+/** An image as the manager keeps it. @public */
+export interface ImageStatus {
+  /** Its name in the stores. */
+  readonly name: string;
+  /** The OS family it holds. */
+  readonly osFamily: string;
+  /** The login of its owner, when that user is registered. */
+  readonly owner: string | undefined;
+  /** How a new revision is tested before users get it. */
+  readonly newRevisionTest: NewRevisionTest;
+}
+
+/** A running manager. @public */
+export interface Manager {
+  /** The configuration it runs, validated, every path absolute. */
+  readonly config: ManagerConfig;
+  /** The lab's users: whom reservations are made for. */
+  readonly users: LabUsers;
+  /**
+   * The SSH host-key pins of every computer, in the database: they survive restarts and are
+   * shared by the managers of the lab (a `HostKeyStore` of `@vlab/ssh`).
+   */
+  readonly hostKeys: HostKeyPins;
+  /** The module packages it composed. */
+  readonly modules: {
+    /** By OS family (the keys of `osModules`). */
+    readonly osModules: ReadonlyMap<string, LoadedModuleInfo>;
+    /** By provisioner instance (the keys of `provisioners`). */
+    readonly provisioners: ReadonlyMap<string, LoadedModuleInfo>;
+  };
+  /** What the last start changed in the computers and images, to match the configuration. */
+  readonly inventory: InventoryChanges;
+  /** Every computer, by name. */
+  computers(): Promise<readonly ComputerStatus[]>;
+  /** Every image, by name. */
+  images(): Promise<readonly ImageStatus[]>;
+  /** Recorded events, oldest first. */
+  events(query: EventQuery): Promise<readonly LabEvent[]>;
+  /**
+   * Closes the modules (their `close`), the database pool and, when embedded, stops PostgreSQL.
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a manager: reads and validates the configuration, starts the embedded PostgreSQL (or
+ * connects to the configured one) and migrates it, loads and creates every module the
+ * configuration names from its install directory, and makes the database's computers and images
+ * match the configuration.
+ *
+ * @remarks
+ * The manager depends on no module package: each is imported from `installDir`. A missing
+ * package, a contract mismatch, a wrong key (configuration or module settings) fails the start
+ * with a typed error that points at the file, line and key; whatever had started is stopped
+ * again. The secret key for the secrets it generates is `secretKey`, or `<dataDir>/secret.key`
+ * (created with mode 0600 at the first start).
+ * @public
+ */
+export async function createManager(options: CreateManagerOptions): Promise<Manager> {
+  const log = options.log ?? createLogger(jsonLines(process.env['VLAB_LOG_LEVEL']));
+  const secrets = options.secrets ?? createSecretResolver();
+  const { config, source } = await readManagerConfig(options.configPath);
+  const cleanups: (() => Promise<void>)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) =>
+        log.warn('a clean-up step of the manager failed', { error: String(error) }),
+      );
+    }
+  };
+  try {
+    // Parents get the usual mode (PostgreSQL's user may have to pass them); the data directory
+    // itself is private.
+    await mkdir(dirname(config.dataDir), { recursive: true });
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const database = await connect(config, secrets, log, cleanups);
+    const key = await secretKey(config, secrets);
+    const modules = await composeModules(config, source, { log, secrets });
+    cleanups.push(() => modules.close());
+    const inventory = await syncInventory(database.db, config, log);
+    log.info('manager started', {
+      lab: config.lab,
+      computers: (await database.db.selectFrom('computers').select('name').execute()).length,
+      osModules: Object.fromEntries(
+        [...modules.definitions.osModules].map(([k, m]) => [k, `${m.package}@${m.version}`]),
+      ),
+      provisioners: Object.fromEntries(
+        [...modules.definitions.provisioners].map(([k, m]) => [k, `${m.package}@${m.version}`]),
+      ),
+    });
+    return managerOver(config, database, modules, inventory, key, undo);
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+async function connect(
+  config: ManagerConfig,
+  secrets: SecretResolver,
+  log: Logger,
+  cleanups: (() => Promise<void>)[],
+): Promise<LabDatabaseHandle> {
+  let url =
+    config.database.url === undefined ? undefined : await secrets.resolve(config.database.url);
+  if (config.database.embedded !== undefined) {
+    const server: EmbeddedPostgres = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.database.embedded.port,
+      log: log.child({ component: 'postgres' }),
+    });
+    cleanups.push(() => server.stop());
+    url = server.url;
+  }
+  if (url === undefined) throw new TypeError('the validated configuration names no database');
+  const database = await openDatabase({ url, log: log.child({ component: 'database' }) });
+  cleanups.push(() => database.close());
+  return database;
+}
+
+/** The configured key, else `<dataDir>/secret.key`, made at the first start. */
+async function secretKey(config: ManagerConfig, secrets: SecretResolver): Promise<SecretKey> {
+  if (config.secretKey !== undefined) return loadSecretKey(config.secretKey, secrets);
+  const path = join(config.dataDir, 'secret.key');
+  const exists = await access(path).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await createSecretKeyFile(path);
+  return loadSecretKey(path, secrets);
+}
+
+function managerOver(
+  config: ManagerConfig,
+  database: LabDatabaseHandle,
+  modules: ComposedModules,
+  inventory: InventoryChanges,
+  _key: SecretKey,
+  undo: () => Promise<void>,
+): Manager {
+  const { db } = database;
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    users: new UserRegistry(db),
+    hostKeys: new PostgresHostKeyStore(db),
+    modules: modules.definitions,
+    inventory,
+    async computers() {
+      const rows = await db.selectFrom('computers').selectAll().orderBy('name').execute();
+      return rows.map((row) => ({
+        name: row.name,
+        provisioner: row.provisioner,
+        state: row.state,
+        maintenanceReason: row.maintenance_reason ?? undefined,
+        loaded:
+          row.loaded_image === null || row.loaded_revision === null
+            ? undefined
+            : { image: row.loaded_image, revision: row.loaded_revision },
+      }));
+    },
+    async images() {
+      const rows = await db.selectFrom('images').selectAll().orderBy('name').execute();
+      return rows.map((row) => ({
+        name: row.name,
+        osFamily: row.os_family,
+        owner: row.owner ?? undefined,
+        newRevisionTest: row.new_revision_test,
+      }));
+    },
+    events: (query) => listEvents(db, query),
+    close() {
+      closing ??= undo();
+      return closing;
+    },
+  };
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** The default log sink: one JSON object per line on stderr, from `level` up (default `info`). */
+function jsonLines(level: string | undefined): (record: LogRecord) => void {
+  const lowest = Math.max(0, LEVELS.indexOf((level ?? 'info') as LogLevel));
+  return (record) => {
+    if (LEVELS.indexOf(record.level) < lowest) return;
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date(record.time).toISOString(), level: record.level, msg: record.message, ...record.fields })}\n`,
+    );
+  };
+}
