@@ -61,6 +61,7 @@ import {
   writeIdentity,
 } from './lab.js';
 import { passwordLogin } from './password-login.js';
+import { RecordingCommunicator } from './recording-communicator.js';
 import { sshBannerSeen } from './ssh-banner.js';
 import { listStoreEntries } from './store-entries.js';
 
@@ -284,9 +285,13 @@ const SESSION_OPENED = new RegExp(`${SESSION_MARKER} (\\d+) (\\d+)`);
  * counter of the deploy environment's block device, and `stall` by freezing the computer's cgroup.
  * `reset` deploys the base image like a provisioner: power off, PXE, `dd` through the deploy
  * environment's sshd, reboot into the disk. Of kit 2's observations it offers account details,
- * file snapshots, password logins, the disk's identity and the module's dependencies, not
- * `commands` or `stallAfterCommands` (a guest's short-lived processes cannot be sampled reliably
- * from outside).
+ * file snapshots, password logins, the disk's identity, the module's dependencies, and `commands`
+ * and `stallAfterCommands`: the harness builds the one communicator it hands to every context (the
+ * module has no other channel to the guest) and records there (src/recording-communicator.ts) —
+ * each `run`/`runChecked` with its argv and its stdin when a string or bytes, each `put` as
+ * `put PATH` with the content as stdin, as the memory machine counts them. A stall lets the
+ * command that completes the count take effect and holds its answer and every later call until
+ * resumed, or until a call's signal or deadline rejects it with the SSH communicator's errors.
  *
  * For a bare-metal provisioner: the computer ref carries the BMC (`bmcHost`, `bmcPort`, `bmcUser`,
  * `bmcCipherSuite`, credential `bmc`) and the deploy environment (`deployHostKey`, its pinned host
@@ -331,7 +336,8 @@ export async function createLabHarness(
     auth: { kind: 'key', privateKey: managementKey },
     computer: name,
   });
-  const communicator = new SshCommunicator(client, { computer: name });
+  // The one communicator every context gets: it records the module's commands and stalls them.
+  const communicator = new RecordingCommunicator(new SshCommunicator(client, { computer: name }));
   // The harness's own key pair, in the users' sshKeys, so that openSession can log in as them.
   const work = join(computer.dir, 'harness');
   await mkdir(work, { recursive: true, mode: 0o700 });
@@ -598,6 +604,8 @@ export async function createLabHarness(
       resetting = true;
       try {
         await thaw();
+        // Held calls go on (into a machine about to be redeployed); the record restarts below.
+        await communicator.release();
         await prepareResetImage();
         if ((await computer.power()) === 'on') {
           await computer.powerOff();
@@ -626,6 +634,7 @@ export async function createLabHarness(
       }
       powerMark = events.length;
       readMark = reads.length;
+      communicator.clear();
     },
     osContext: (o): OsContext => createOsContext(osInit(o)),
     provisionerContext: (os: OsModule, o): ProvisionerContext =>
@@ -667,6 +676,8 @@ export async function createLabHarness(
         machineId: id === undefined || id === '' ? undefined : id,
       };
     },
+    commands: () => communicator.commands(),
+    stallAfterCommands: async (count) => communicator.stallAfterCommands(count),
     moduleDeps: (): ModuleDeps => ({
       log: log.child({ computer: name, module: 'under-test' }),
       secrets,
@@ -737,6 +748,7 @@ export async function createLabHarness(
       sampling = false;
       await sampler;
       await thaw();
+      await communicator.release();
       const ended = await Promise.allSettled([...sessions].map((end) => end()));
       await pool[Symbol.asyncDispose]();
       await ipmi.close();

@@ -98,9 +98,53 @@ describe('the lab harness (kit 2)', () => {
     return result;
   }
 
-  it('offers no command recording: short-lived guest processes cannot be sampled from outside', () => {
-    expect(setup.harness.commands).toBeUndefined();
-    expect(setup.harness.stallAfterCommands).toBeUndefined();
+  it('records the commands sent through its communicator, and stalls after a count of them', async () => {
+    const commands = setup.harness.commands?.bind(setup.harness);
+    const stallAfter = setup.harness.stallAfterCommands?.bind(setup.harness);
+    if (commands === undefined || stallAfter === undefined)
+      throw new Error('the lab harness has no commands or stallAfterCommands');
+    await guest(['true']);
+    expect(commands().map((c) => c.argv)).toContainEqual(['true']);
+    await setup.harness.reset();
+    expect(commands()).toEqual([]); // reset starts the record afresh
+
+    const ctx = setup.harness.osContext(CONTEXT);
+    await ctx.communicator.runChecked(['sh', '-c', 'cat >/root/kit2-stdin', 'stdin'], {
+      stdin: 'from stdin\n',
+    });
+    await ctx.communicator.put('/root/kit2-put', 'put\n', { mode: 0o600 });
+    await ctx.communicator.get('/root/kit2-put'); // SFTP, not a command
+    expect(commands()).toEqual([
+      { argv: ['sh', '-c', 'cat >/root/kit2-stdin', 'stdin'], stdin: Buffer.from('from stdin\n') },
+      { argv: ['put', '/root/kit2-put'], stdin: Buffer.from('put\n') },
+    ]);
+    expect((await setup.harness.readFile('/root/kit2-stdin'))?.toString()).toBe('from stdin\n');
+
+    // Stalled after one more command: it takes effect, its answer and the next call are held; an
+    // abort rejects both with the SSH communicator's cancel error, and the next never runs.
+    const resume = await stallAfter(1);
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const first = ctx.communicator.put('/root/kit2-first', 'first\n', { signal });
+    const second = ctx.communicator.runChecked(['touch', '/root/kit2-second'], { signal });
+    const until = Date.now() + 30_000;
+    while (commands().length < 3 && Date.now() < until) await delay(5);
+    expect(commands()).toHaveLength(3);
+    controller.abort(new Error('cancelled by the test'));
+    for (const call of [first, second]) {
+      const error = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as { code?: string }).code).toBe('VLAB_ERR_OP_CANCELLED');
+    }
+    await resume();
+    expect((await setup.harness.readFile('/root/kit2-first'))?.toString()).toBe('first\n');
+    expect(await setup.harness.readFile('/root/kit2-second')).toBeUndefined();
+    expect(commands().map((c) => c.argv[0])).toEqual(['sh', 'put', 'put']);
+    // Resumed, the machine answers again.
+    await ctx.communicator.runChecked(['rm', '-f', '/root/kit2-stdin', '/root/kit2-put']);
+    expect(commands()).toHaveLength(4);
   });
 
   it('reads every account; useradd, usermod -aG sudo, chpasswd and sudoers.d flip admin and hasPassword', async () => {

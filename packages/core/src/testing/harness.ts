@@ -190,14 +190,21 @@ export interface ConformanceHarness {
   identity?(): Promise<HarnessIdentity>;
   /**
    * Optional (kit 2): every command the machine ran since the last reset, with argv (and env and
-   * stdin where the harness sees them). Only a harness that sees every command can offer it: a
-   * real machine's short-lived processes cannot be sampled reliably from outside.
+   * stdin where the harness sees them). Only a harness that sees every command can offer it: one
+   * that runs the machine itself, or one that owns the communicator it hands to the contexts and
+   * records there (the module has no other channel to the machine): each `run`, and each `put` as
+   * the command `put PATH` with the content as its stdin, as the memory machine counts them. A real
+   * machine's short-lived processes cannot be sampled reliably from outside the module's channel.
    */
   commands?(): readonly HarnessCommand[];
   /**
    * Optional (kit 2): makes the machine stop answering once it has run `count` more commands, until
    * the returned function is called — so the kit can abort an operation at a known point of its
-   * work rather than after a time.
+   * work rather than after a time. The command that completes the count takes effect, but its
+   * answer hangs, and so does every later call; a hanging call still rejects when its signal fires
+   * or its deadline passes, as the communicator's calls do. A harness that records at the
+   * communicator it hands to the contexts (see {@link ConformanceHarness.commands}) can hold the
+   * calls there.
    */
   stallAfterCommands?(count: number): Promise<() => Promise<void>>;
   /**
