@@ -22,6 +22,7 @@ import {
   tail,
   type WorkspacePackage,
 } from './packed-workspace.js';
+import { postmasterRunning } from './postmaster.js';
 
 // The manager installed as a lab admin would: the packages are built and packed (`pnpm pack`, as
 // nothing is published yet), installed with npm into an empty directory — the manager, os-linux,
@@ -116,23 +117,6 @@ function startManager(configFile: string): Promise<RunResult> {
     timeoutMs: 2 * MINUTE,
     allowFailure: true,
   });
-}
-
-/** The postmaster pid in `<dataDir>/postgres/postmaster.pid`, when the file is there. */
-async function postmasterPid(): Promise<number | undefined> {
-  const text = await readFile(join(labDir(), 'data/postgres/postmaster.pid'), 'utf8').catch(
-    () => undefined,
-  );
-  return text === undefined ? undefined : Number(text.split('\n')[0]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Processes (not this one) whose command line names `dir`, as `pgrep -af` would list them. */
@@ -304,8 +288,7 @@ describe('the manager installed as a lab admin would', () => {
       },
     });
     // close() stopped the embedded PostgreSQL.
-    const pid = await postmasterPid();
-    expect(pid === undefined || !alive(pid), `postmaster ${pid} still runs`).toBe(true);
+    expect(await postmasterRunning(join(labDir(), 'data')), 'a postmaster still runs').toBe(false);
   });
 
   it('refuses a configuration naming @vlab/os-windows with the install command, stopping PostgreSQL', {
@@ -317,8 +300,7 @@ describe('the manager installed as a lab admin would', () => {
     expect(result.code).not.toBeNull();
     expect(result.stderr).toContain('VLAB_ERR_MODULE_NOT_INSTALLED');
     expect(result.stderr).toContain(`npm install --prefix ${labDir()} @vlab/os-windows`);
-    const pid = await postmasterPid();
-    expect(pid === undefined || !alive(pid), `postmaster ${pid} still runs`).toBe(true);
+    expect(await postmasterRunning(join(labDir(), 'data')), 'a postmaster still runs').toBe(false);
     expect(await processesNaming(join(labDir(), 'data'))).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, createSecretResolver, isVlabError, type LogRecord } from '@vlab/core';
 import { createMemoryLab, type MemoryLab } from '@vlab/core/testing';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createManager, type Manager } from '../src/manager.js';
 import { NOT_CONFIGURED_REASON } from '../src/state/inventory.js';
 import { type InstallDir, makeInstallDir, WORKSPACE } from './install-dir.js';
+import { postmasterPid, postmasterRunning } from './postmaster.js';
 
 // createManager end to end on the fixture modules of the memory lab: the modules are "installed"
 // in a temporary install directory (not resolvable from the manager itself), the database is a
@@ -49,23 +50,6 @@ async function start(text: string): Promise<Manager> {
 async function stop(): Promise<void> {
   await manager?.close();
   manager = undefined;
-}
-
-/** The postmaster pid of the lab's embedded PostgreSQL, when its lock file is there. */
-async function postmasterPid(): Promise<number | undefined> {
-  const text = await readFile(join(install.dir, 'lab/data/postgres/postmaster.pid'), 'utf8').catch(
-    () => undefined,
-  );
-  return text === undefined ? undefined : Number(text.split('\n')[0]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {
@@ -166,7 +150,7 @@ describe('createManager', () => {
     expect((error as Error).message).toMatch(
       /vlab\.yaml:6:1: provisoners: unknown key "provisoners"; did you mean `provisioners`\?/,
     );
-    expect(await postmasterPid()).toBeUndefined();
+    expect(await postmasterPid(join(install.dir, 'lab/data'))).toBeUndefined();
   });
 
   it('refuses a module it cannot use and stops the PostgreSQL it had started', async () => {
@@ -184,8 +168,7 @@ export default defineOsModule({ name: 'os-future', version: '2.0.0', contract: '
       /future-os 2\.0\.0 .* speaks contract \^2\.0\.0, but this manager's @vlab\/core implements contract 1\.1\.0/,
     );
     // The database had started (modules come after it): it is stopped again.
-    const pid = await postmasterPid();
-    expect(pid === undefined || !alive(pid)).toBe(true);
+    expect(await postmasterRunning(join(install.dir, 'lab/data'))).toBe(false);
   });
 
   it('refuses a module that is not installed with the install command', async () => {
