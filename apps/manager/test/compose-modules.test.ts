@@ -9,6 +9,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readManagerConfig } from '../src/config/config-file.js';
 import { composeModules } from '../src/modules/compose-modules.js';
+import { failure, place } from './expect-failure.js';
 import {
   clearModuleEvents,
   type InstallDir,
@@ -23,23 +24,6 @@ const deps = {
   log: createLogger((record) => records.push(record)),
   secrets: createSecretResolver({ env: {} }),
 };
-
-async function failure(promise: Promise<unknown>): Promise<VlabError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (!isVlabError(error)) throw new Error(`expected a vlab error, got ${String(error)}`);
-  return error;
-}
-
-/** 1-based line and column of the first `needle` in `text`, plus `shift` columns. */
-function place(text: string, needle: string, shift = 0): string {
-  const index = text.indexOf(needle);
-  if (index === -1) throw new Error(`${needle} is not in the text`);
-  const before = text.slice(0, index).split('\n');
-  return `${before.length}:${(before.at(-1) ?? '').length + 1 + shift}`;
-}
 
 let install: InstallDir;
 

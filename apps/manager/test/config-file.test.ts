@@ -1,4 +1,4 @@
-import { isVlabError, parseConfig, type VlabError } from '@vlab/core';
+import { parseConfig, type VlabError } from '@vlab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -6,27 +6,9 @@ import {
   parseManagerConfig,
   readManagerConfig,
 } from '../src/config/config-file.js';
+import { failure, parseFails, place } from './expect-failure.js';
 import { FULL_EXAMPLE } from './full-example.js';
 import { type InstallDir, makeInstallDir } from './install-dir.js';
-
-/** The error `run` throws, which must be a vlab error. */
-async function failure(run: () => unknown): Promise<VlabError> {
-  try {
-    await run();
-  } catch (error) {
-    if (!isVlabError(error)) throw error;
-    return error;
-  }
-  throw new Error('expected an error');
-}
-
-/** `line:column` (1-based) of the first `needle` in `text`. */
-function place(text: string, needle: string): string {
-  const index = text.indexOf(needle);
-  if (index === -1) throw new Error(`${needle} is not in the text`);
-  const before = text.slice(0, index).split('\n');
-  return `${before.length}:${(before.at(-1) ?? '').length + 1}`;
-}
 
 let dir: InstallDir;
 beforeAll(async () => {
@@ -346,13 +328,3 @@ provisioners:
     });
   });
 });
-
-function parseFails(text: string): VlabError {
-  try {
-    parseManagerConfig(text, 'vlab.yaml');
-  } catch (error) {
-    if (isVlabError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
-}

@@ -1,19 +1,9 @@
-import { isVlabError, type VlabError } from '@vlab/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseManagerConfig } from '../src/config/config-file.js';
 import { configuredComputers, managerConfigSchema } from '../src/config/manager-config.js';
+import { parseFails } from './expect-failure.js';
 import { FULL_EXAMPLE } from './full-example.js';
-
-function parseFails(text: string): VlabError {
-  try {
-    parseManagerConfig(text, 'vlab.yaml');
-  } catch (error) {
-    if (isVlabError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
-}
 
 const HEADER = `lab: demo
 dataDir: d

@@ -7,23 +7,13 @@ import {
   instantiateProvisioner,
   isVlabError,
   silentLogger,
-  type VlabError,
 } from '@vlab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installCommand, loadModule } from '../src/modules/module-loader.js';
+import { failure } from './expect-failure.js';
 import { type InstallDir, makeInstallDir, moduleSource, WORKSPACE } from './install-dir.js';
 
 const deps = { log: silentLogger, secrets: createSecretResolver({ env: {} }) };
-
-/** The error `promise` rejects with, which must be a vlab error. */
-async function failure(promise: Promise<unknown>): Promise<VlabError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (!isVlabError(error)) throw new Error(`expected a vlab error, got ${String(error)}`);
-  return error;
-}
 
 let install: InstallDir;
 
