@@ -39,6 +39,39 @@ export const MANAGER_ERROR_CODES = {
       "A schema migration of the manager's database failed (rolled back), or the database holds a schema from a newer manager.",
     hint: 'Read the named migration and its cause; a database from a newer manager needs that manager version (never edit the schema by hand).',
   },
+  VLAB_ERR_MANAGER_RUNNING: {
+    meaning:
+      'A manager already runs in this process: its durable workflows (DBOS) are one per process, so one process runs one manager.',
+    hint: 'Close the running manager first (Manager.close), or start the second manager in its own process.',
+  },
+  VLAB_ERR_MODULE_FAILED: {
+    meaning:
+      "A module's operation threw an error that is not a vlab error (a bug in the module); the manager recorded it as the step's failure.",
+    hint: "Read the event's message and the module's log lines; report the error to the module's authors.",
+  },
+  VLAB_ERR_REQUEST_INVALID: {
+    meaning:
+      'A request to the manager is malformed: a field is missing, has the wrong type, or is out of range (a length that is not a whole number of minutes from 1 to the policy maximum, an empty list of users).',
+    hint: 'Read the field the message names and send the request again with a valid value; nothing was created.',
+  },
+  VLAB_ERR_IMAGE_UNKNOWN: {
+    meaning:
+      'A request names an image, or an image revision, the lab does not have, or one no user may reserve (no production revision).',
+    hint: "List the lab's images (Manager.images) and their revisions; an image must be in the configuration and a revision in production.",
+  },
+  VLAB_ERR_USER_UNKNOWN: {
+    meaning: 'A request names a login that is not a registered user of the lab.',
+    hint: 'Register the user first (Manager.users.add), or fix the login in the request.',
+  },
+  VLAB_ERR_COMPUTER_UNAVAILABLE: {
+    meaning:
+      'A request names a computer the lab does not have, or one that cannot take a reservation now (in maintenance, failed, or busy).',
+    hint: 'Take the computer out of maintenance first, pick another computer, or leave the choice to the manager.',
+  },
+  VLAB_ERR_RESERVATION_NOT_FOUND: {
+    meaning: 'No reservation has the given id.',
+    hint: 'List the reservations (Manager.reservations.list) for their ids.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of {@link MANAGER_ERROR_CODES}. @public */

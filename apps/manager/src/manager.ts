@@ -1,11 +1,13 @@
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
+  coreError,
   createLogger,
   createSecretResolver,
   type Logger,
   type LogLevel,
   type LogRecord,
+  type Secret,
   type SecretResolver,
 } from '@vlab/core';
 import { readManagerConfig } from './config/config-file.js';
@@ -16,6 +18,11 @@ import { type EventQuery, type LabEvent, listEvents } from './database/events.js
 import { type HostKeyPins, PostgresHostKeyStore } from './database/host-key-store.js';
 import type { ComputerState, NewRevisionTest } from './database/schema.js';
 import { type LabUsers, UserRegistry } from './database/users.js';
+import { type CommunicatorFactory, ComputerAccess } from './engine/computer-access.js';
+import type { Engine } from './engine/engine.js';
+import { type LabReservations, labReservations } from './engine/reservations.js';
+import { sshCommunicators } from './engine/ssh-communicators.js';
+import { startWorkflowRuntime } from './engine/workflow-runtime.js';
 import {
   type ComposedModules,
   composeModules,
@@ -23,6 +30,7 @@ import {
 } from './modules/compose-modules.js';
 import { createSecretKeyFile, loadSecretKey, type SecretKey } from './secrets/secret-box.js';
 import { type InventoryChanges, syncInventory } from './state/inventory.js';
+import { syncRevisions } from './state/revisions.js';
 
 /** Options of {@link createManager}. @public */
 export interface CreateManagerOptions {
@@ -39,6 +47,16 @@ export interface CreateManagerOptions {
    * process's environment variables and files.
    */
   readonly secrets?: SecretResolver | undefined;
+  /**
+   * Makes the communicator through which the OS modules reach each computer. Default: SSH from
+   * `@vlab/ssh`, with the host-key pins in the database.
+   */
+  readonly communicators?: CommunicatorFactory | undefined;
+  /**
+   * This manager's id among the managers sharing the database: a manager recovers the unfinished
+   * workflows of its own id when it starts. Default: the host name.
+   */
+  readonly managerId?: string | undefined;
 }
 
 /** A computer as the manager keeps it. @public */
@@ -87,6 +105,8 @@ export interface Manager {
   };
   /** What the last start changed in the computers and images, to match the configuration. */
   readonly inventory: InventoryChanges;
+  /** The reservations: request, follow, end, extend. */
+  readonly reservations: LabReservations;
   /** Every computer, by name. */
   computers(): Promise<readonly ComputerStatus[]>;
   /** Every image, by name. */
@@ -131,11 +151,39 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
     // itself is private.
     await mkdir(dirname(config.dataDir), { recursive: true });
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const database = await connect(config, secrets, log, cleanups);
+    const { database, url } = await connect(config, secrets, log, cleanups);
     const key = await secretKey(config, secrets);
     const modules = await composeModules(config, source, { log, secrets });
     cleanups.push(() => modules.close());
     const inventory = await syncInventory(database.db, config, log);
+    const controller = new AbortController();
+    let closing = false;
+    cleanups.push(async () => {
+      closing = true;
+      controller.abort(managerClosing());
+    });
+    await syncRevisions(database.db, config, modules.provisioners, {
+      log,
+      signal: controller.signal,
+    });
+    const hostKeys = new PostgresHostKeyStore(database.db);
+    const engine: Engine = {
+      config,
+      db: database.db,
+      access: new ComputerAccess(config, modules, {
+        communicators: options.communicators ?? defaultCommunicators(hostKeys, cleanups),
+        secrets,
+        log,
+      }),
+      key,
+      log,
+      signal: controller.signal,
+      get closing() {
+        return closing;
+      },
+    };
+    const runtime = await startWorkflowRuntime(engine, { url, executorId: options.managerId });
+    cleanups.push(() => runtime.close());
     log.info('manager started', {
       lab: config.lab,
       computers: (await database.db.selectFrom('computers').select('name').execute()).length,
@@ -146,7 +194,7 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
         [...modules.definitions.provisioners].map(([k, m]) => [k, `${m.package}@${m.version}`]),
       ),
     });
-    return managerOver(config, database, modules, inventory, key, undo);
+    return managerOver(engine, hostKeys, modules, inventory, undo);
   } catch (error) {
     await undo();
     throw error;
@@ -158,7 +206,7 @@ async function connect(
   secrets: SecretResolver,
   log: Logger,
   cleanups: (() => Promise<void>)[],
-): Promise<LabDatabaseHandle> {
+): Promise<{ readonly database: LabDatabaseHandle; readonly url: Secret }> {
   let url =
     config.database.url === undefined ? undefined : await secrets.resolve(config.database.url);
   if (config.database.embedded !== undefined) {
@@ -173,7 +221,22 @@ async function connect(
   if (url === undefined) throw new TypeError('the validated configuration names no database');
   const database = await openDatabase({ url, log: log.child({ component: 'database' }) });
   cleanups.push(() => database.close());
-  return database;
+  return { database, url };
+}
+
+/** SSH from `@vlab/ssh`, its connections closed with the manager. */
+function defaultCommunicators(
+  hostKeys: HostKeyPins,
+  cleanups: (() => Promise<void>)[],
+): CommunicatorFactory {
+  const ssh = sshCommunicators(hostKeys);
+  cleanups.push(() => ssh.close());
+  return ssh.factory;
+}
+
+/** Why the manager's running operations were cancelled. */
+function managerClosing(): Error {
+  return coreError('VLAB_ERR_OP_CANCELLED', 'the manager is closing');
 }
 
 /** The configured key, else `<dataDir>/secret.key`, made at the first start. */
@@ -189,21 +252,21 @@ async function secretKey(config: ManagerConfig, secrets: SecretResolver): Promis
 }
 
 function managerOver(
-  config: ManagerConfig,
-  database: LabDatabaseHandle,
+  engine: Engine,
+  hostKeys: HostKeyPins,
   modules: ComposedModules,
   inventory: InventoryChanges,
-  _key: SecretKey,
   undo: () => Promise<void>,
 ): Manager {
-  const { db } = database;
+  const { db, config } = engine;
   let closing: Promise<void> | undefined;
   return {
     config,
     users: new UserRegistry(db),
-    hostKeys: new PostgresHostKeyStore(db),
+    hostKeys,
     modules: modules.definitions,
     inventory,
+    reservations: labReservations(engine),
     async computers() {
       const rows = await db.selectFrom('computers').selectAll().orderBy('name').execute();
       return rows.map((row) => ({

@@ -118,6 +118,11 @@ export interface ComputersTable {
   loaded_image: ColumnType<string | null, string | null | undefined, string | null>;
   /** The revision on its disk, if known. */
   loaded_revision: ColumnType<number | null, number | null | undefined, number | null>;
+  /**
+   * Whether a reservation had the computer since its load (`os.reserve` taints it): a tainted
+   * computer is always loaded again before anyone else gets it.
+   */
+  tainted: ColumnType<boolean, boolean | undefined, boolean>;
   /** When the row last changed. */
   updated_at: DefaultTimestamp;
 }
@@ -168,6 +173,8 @@ export interface ReservationsTable {
   revision: number;
   /** The computer, once one is picked (`computers.name`). */
   computer: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The computer the request named, if it named one (only that computer serves it). */
+  requested_computer: ColumnType<string | null, string | null | undefined, string | null>;
   /** The logins that get an account. */
   logins: JsonColumn<string[]>;
   /** Its state. */

@@ -45,6 +45,7 @@ const STATEMENTS: readonly string[] = [
     failed_checks integer NOT NULL DEFAULT 0 CHECK (failed_checks >= 0),
     loaded_image text,
     loaded_revision integer,
+    tainted boolean NOT NULL DEFAULT false,
     updated_at timestamptz NOT NULL DEFAULT now(),
     CHECK ((loaded_image IS NULL) = (loaded_revision IS NULL)),
     FOREIGN KEY (loaded_image, loaded_revision) REFERENCES revisions (image, revision)
@@ -56,6 +57,7 @@ const STATEMENTS: readonly string[] = [
     image text NOT NULL,
     revision integer NOT NULL,
     computer text REFERENCES computers (name) ON DELETE RESTRICT,
+    requested_computer text REFERENCES computers (name) ON DELETE RESTRICT,
     logins jsonb NOT NULL CHECK (jsonb_typeof(logins) = 'array'),
     state text NOT NULL
       CHECK (state IN ('pending', 'loading', 'ready', 'ending', 'ended', 'failed')),

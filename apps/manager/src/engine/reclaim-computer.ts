@@ -1,0 +1,146 @@
+import type { ImageRef } from '@vlab/core';
+import { sql } from 'kysely';
+import { updateComputer } from './computer-rows.js';
+import type { Engine } from './engine.js';
+import { OPERATION_TIMEOUTS_MS } from './operation-timeouts.js';
+import type { ReservationPlan } from './prepare-computer.js';
+import { moduleStep, stateStep } from './steps.js';
+
+/** How a reclaim left the computer. */
+export interface ReclaimResult {
+  /** `available` (loaded with `preloaded`, or tainted when preload is off) or `maintenance`. */
+  readonly state: 'available' | 'maintenance';
+  readonly preloaded: ImageRef | undefined;
+}
+
+/**
+ * The child workflow that takes a computer back after its reservation, on the computer's queue
+ * partition: `os.postReservation`, `os.sanitize`, then (policy `preload`) a reload with the
+ * production revision of the image most reserved on it, so the next reservation starts at once.
+ *
+ * @remarks
+ * Its steps and what a re-run of each does:
+ * - `post-reservation`, `sanitize`: run again; both are idempotent by contract. A failure is
+ *   recorded and the reclaim goes on: the reload (or the taint, without preload) wipes what they
+ *   left.
+ * - `choose-preload`: reads again (the same answer unless reservations ended meanwhile).
+ * - `reload`: loads again (only an interrupted load re-runs).
+ * - `release`: writes the same row again.
+ *
+ * A failed reload puts the computer in maintenance with the error as the reason, never silently.
+ */
+export async function reclaimComputer(plan: ReservationPlan): Promise<ReclaimResult> {
+  const scope = { reservationId: plan.reservationId, computer: plan.computer };
+  const operation = (
+    current: Engine,
+    phase: keyof typeof OPERATION_TIMEOUTS_MS,
+    image: ImageRef = plan.image,
+  ) => ({
+    phase,
+    timeoutMs: OPERATION_TIMEOUTS_MS[phase],
+    signal: current.signal,
+    image,
+    reservation: { id: plan.reservationId, endsAt: plan.endsAt },
+  });
+  const os = (current: Engine, family: string) => {
+    const module = current.access.osModule(family);
+    if (module === undefined) throw new TypeError(`no OS module for ${family}`);
+    return module;
+  };
+
+  await moduleStep('post-reservation', scope, async (current) =>
+    os(current, plan.image.osFamily).postReservation(
+      await current.access.osContext(plan.computer, operation(current, 'postReservation')),
+    ),
+  );
+  await moduleStep('sanitize', scope, async (current) =>
+    os(current, plan.image.osFamily).sanitize(
+      await current.access.osContext(plan.computer, operation(current, 'sanitize')),
+    ),
+  );
+
+  const preload = await stateStep('choose-preload', scope, (current) =>
+    current.config.policies.preload ? preloadImage(current, plan) : Promise.resolve(undefined),
+  );
+  let failure: string | undefined;
+  if (preload !== undefined) {
+    const reload = await moduleStep('reload', scope, async (current) => {
+      await current.access
+        .provisioner(plan.computer)
+        .load(
+          await current.access.provisionerContext(
+            plan.computer,
+            os(current, preload.osFamily),
+            operation(current, 'load', preload),
+          ),
+          { image: preload.name, revision: preload.revision },
+        );
+    });
+    if (!reload.ok)
+      failure = `reload with ${preload.name} revision ${preload.revision} failed: ${reload.code}: ${reload.message}`;
+  }
+
+  return stateStep(
+    'release',
+    scope,
+    async (current): Promise<ReclaimResult> => {
+      if (failure !== undefined) {
+        await updateComputer(current.db, plan.computer, {
+          state: 'maintenance',
+          maintenance_reason: failure.slice(0, 2000),
+          loaded_image: null,
+          loaded_revision: null,
+        });
+        return { state: 'maintenance', preloaded: undefined };
+      }
+      await updateComputer(
+        current.db,
+        plan.computer,
+        preload === undefined
+          ? { state: 'available' }
+          : {
+              state: 'available',
+              loaded_image: preload.name,
+              loaded_revision: preload.revision,
+              tainted: false,
+            },
+      );
+      return { state: 'available', preloaded: preload };
+    },
+    (result) =>
+      result.state === 'maintenance'
+        ? `in maintenance: ${failure ?? ''}`
+        : result.preloaded === undefined
+          ? 'available (tainted: the next reservation reloads it)'
+          : `available with ${result.preloaded.name} revision ${result.preloaded.revision}`,
+  );
+}
+
+/**
+ * The production revision of the image reserved most often on the computer (ties: the most
+ * recent), or of the reservation's image when none of those has one in production.
+ */
+async function preloadImage(current: Engine, plan: ReservationPlan): Promise<ImageRef | undefined> {
+  const ranked = await current.db
+    .selectFrom('reservations')
+    .select(['image', sql<number>`count(*)`.as('uses'), sql<Date>`max(created_at)`.as('last')])
+    .where('computer', '=', plan.computer)
+    .groupBy('image')
+    .orderBy('uses', 'desc')
+    .orderBy('last', 'desc')
+    .execute();
+  for (const name of [...ranked.map((r) => r.image), plan.image.name]) {
+    const row = await current.db
+      .selectFrom('revisions')
+      .innerJoin('images', 'images.name', 'revisions.image')
+      .select(['revisions.revision', 'images.os_family'])
+      .where('revisions.image', '=', name)
+      .where('revisions.state', '=', 'production')
+      .orderBy('revisions.revision', 'desc')
+      .executeTakeFirst();
+    if (row !== undefined && current.access.osModule(row.os_family) !== undefined) {
+      return { name, revision: row.revision, osFamily: row.os_family };
+    }
+  }
+  return undefined;
+}

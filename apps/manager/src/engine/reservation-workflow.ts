@@ -1,0 +1,210 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import type { UserAccess } from '@vlab/core';
+import { type Assignment, assignComputer } from './assign-computer.js';
+import { updateComputer } from './computer-rows.js';
+import { type Engine, processSlot } from './engine.js';
+import { prepareComputer, type ReservationPlan, readPlan } from './prepare-computer.js';
+import { type ReclaimResult, reclaimComputer } from './reclaim-computer.js';
+import { type Outcome, stateStep } from './steps.js';
+
+/** The topic of the messages that end or extend a running reservation. */
+export const CONTROL_TOPIC = 'control';
+
+/** A message to a reservation's workflow. */
+export type ControlMessage =
+  | { readonly kind: 'end'; readonly reason: string }
+  /** Its end moved (already written to the database): read it again. */
+  | { readonly kind: 'extend' };
+
+/** How often a reservation without a free computer asks again, in seconds. */
+export const ASSIGN_RETRY_SECONDS = 5;
+
+/** The id of a reservation's workflow: one per reservation, so a repeated start finds it. */
+export function reservationWorkflowId(reservationId: string): string {
+  return `reservation:${reservationId}`;
+}
+
+/** The queue of a provisioner instance's machine workflows. */
+export function machineQueueName(provisioner: string): string {
+  return `machines:${provisioner}`;
+}
+
+interface Registered {
+  readonly reservation: (reservationId: string) => Promise<void>;
+  readonly prepare: (
+    plan: ReservationPlan,
+    reuse: boolean,
+  ) => Promise<Outcome<readonly UserAccess[]>>;
+  readonly reclaim: (plan: ReservationPlan) => Promise<ReclaimResult>;
+}
+
+// Registered once per process (DBOS's registry is one per process), before the first launch.
+const slot = processSlot<{ registered: Registered | undefined }>('workflows', () => ({
+  registered: undefined,
+}));
+
+/** The manager's workflows, registered with DBOS at the first call. */
+export function workflows(): Registered {
+  slot.registered ??= {
+    reservation: DBOS.registerWorkflow(reservationWorkflow, { name: 'reservation' }),
+    prepare: DBOS.registerWorkflow(prepareComputer, { name: 'prepare-computer' }),
+    reclaim: DBOS.registerWorkflow(reclaimComputer, { name: 'reclaim-computer' }),
+  };
+  return slot.registered;
+}
+
+/**
+ * A reservation's whole life, as one durable workflow: get a computer, have it prepared (load,
+ * `os.reserve`), hand it over, wait for the end, have it reclaimed, record the end.
+ *
+ * @remarks
+ * The machine work runs in child workflows on the computer's partition of its provisioner's
+ * queue, so one computer never runs two at once, while this workflow's long wait holds no
+ * partition. Its own steps and what a re-run of each does:
+ * - `assign`: returns the computer already assigned, or assigns one (see `assignComputer`).
+ * - `plan`: reads the same reservation again.
+ * - `ready`, `ending`, `ended`, `failed`: write the same rows again.
+ * - `read-end`: reads the end again (a message sent meanwhile is still in the queue).
+ */
+async function reservationWorkflow(reservationId: string): Promise<void> {
+  const scope = { reservationId };
+  let assignment: Assignment = await stateStep('assign', scope, (e) =>
+    assignComputer(e, reservationId),
+  );
+  while (assignment.kind === 'wait') {
+    const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, ASSIGN_RETRY_SECONDS);
+    if (message?.kind === 'end') {
+      await finish(reservationId, undefined, 'ended', message.reason);
+      return;
+    }
+    assignment = await stateStep('assign', scope, (e) => assignComputer(e, reservationId));
+  }
+  if (assignment.kind === 'none') {
+    await finish(reservationId, undefined, 'failed', assignment.reason);
+    return;
+  }
+  const computerScope = { reservationId, computer: assignment.computer };
+  const plan = await stateStep('plan', computerScope, (e) => readPlan(e, reservationId));
+  const prepared = await machineWork(plan, 'prepare', workflows().prepare, [
+    plan,
+    assignment.reuse,
+  ]);
+  if (!prepared.ok) {
+    // The computer is in an unknown state: it goes to maintenance with the reason, never reused.
+    const reason = `preparing ${plan.computer} failed: ${prepared.code}: ${prepared.message}`;
+    await stateStep('computer-failed', computerScope, (e) =>
+      updateComputer(e.db, plan.computer, {
+        state: 'maintenance',
+        maintenance_reason: reason.slice(0, 2000),
+      }),
+    );
+    await finish(reservationId, plan.computer, 'failed', reason);
+    return;
+  }
+  await stateStep(
+    'ready',
+    computerScope,
+    (e) =>
+      e.db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable('reservations')
+          .set({ state: 'ready' })
+          .where('id', '=', reservationId)
+          .execute();
+        await updateComputer(tx, plan.computer, { state: 'reserved' });
+      }),
+    () => `ready for ${plan.logins.join(', ')}`,
+  );
+
+  const reason = await waitForEnd(reservationId);
+  await stateStep(
+    'ending',
+    computerScope,
+    (e) =>
+      e.db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable('reservations')
+          .set({ state: 'ending', end_reason: reason })
+          .where('id', '=', reservationId)
+          .execute();
+        await updateComputer(tx, plan.computer, { state: 'reclaiming' });
+      }),
+    () => reason,
+  );
+  await machineWork(plan, 'reclaim', workflows().reclaim, [plan]);
+  await finish(reservationId, plan.computer, 'ended', reason);
+}
+
+/** Waits until the reservation's end or an end message; returns why it ended. */
+async function waitForEnd(reservationId: string): Promise<string> {
+  for (;;) {
+    const endsAt = await stateStep('read-end', { reservationId }, async (e) => {
+      const row = await e.db
+        .selectFrom('reservations')
+        .select('ends_at')
+        .where('id', '=', reservationId)
+        .executeTakeFirstOrThrow();
+      return row.ends_at.getTime();
+    });
+    const now = await DBOS.now();
+    if (endsAt <= now) return 'its time ran out';
+    const message = await DBOS.recv<ControlMessage>(
+      CONTROL_TOPIC,
+      Math.ceil((endsAt - now) / 1000),
+    );
+    if (message?.kind === 'end') return message.reason;
+  }
+}
+
+/** Runs a child workflow on the computer's partition of its provisioner's queue and waits for it. */
+async function machineWork<Args extends unknown[], T>(
+  plan: ReservationPlan,
+  kind: 'prepare' | 'reclaim',
+  workflow: (...args: Args) => Promise<T>,
+  args: Args,
+): Promise<T> {
+  const provisioner = await stateStep(
+    'queue',
+    { reservationId: plan.reservationId },
+    async (e: Engine) => {
+      const row = await e.db
+        .selectFrom('computers')
+        .select('provisioner')
+        .where('name', '=', plan.computer)
+        .executeTakeFirstOrThrow();
+      return row.provisioner;
+    },
+  );
+  const handle = await DBOS.startWorkflow(workflow, {
+    workflowID: `${reservationWorkflowId(plan.reservationId)}:${kind}`,
+    queueName: machineQueueName(provisioner),
+    enqueueOptions: { queuePartitionKey: plan.computer },
+  })(...args);
+  return handle.getResult();
+}
+
+/** Records the reservation's end; forgets its passwords; frees a computer that was never prepared. */
+async function finish(
+  reservationId: string,
+  computer: string | undefined,
+  state: 'ended' | 'failed',
+  reason: string,
+): Promise<void> {
+  await stateStep(
+    state,
+    { reservationId, computer },
+    (e) =>
+      e.db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable('reservations')
+          .set({ state, ended_at: new Date(), end_reason: reason })
+          .where('id', '=', reservationId)
+          .execute();
+        await tx
+          .deleteFrom('reservation_secrets')
+          .where('reservation_id', '=', reservationId)
+          .execute();
+      }),
+    () => reason,
+  );
+}

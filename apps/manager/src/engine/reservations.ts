@@ -1,0 +1,319 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { loginProblem } from '@vlab/core';
+import type { Selectable } from 'kysely';
+import type { ReservationState, ReservationsTable } from '../database/schema.js';
+import { UserRegistry } from '../database/users.js';
+import { managerError } from '../errors.js';
+import type { Engine } from './engine.js';
+import {
+  CONTROL_TOPIC,
+  type ControlMessage,
+  reservationWorkflowId,
+  workflows,
+} from './reservation-workflow.js';
+
+/** Most users one reservation may have. @public */
+export const MAX_RESERVATION_USERS = 64;
+/** Longest request id, in characters. @public */
+export const MAX_REQUEST_ID = 200;
+
+/** A request for a computer. @public */
+export interface ReservationRequest {
+  /**
+   * The caller's id of the request (1 to 200 printable characters): a request sent again with
+   * the same id finds the first one's reservation and starts nothing.
+   */
+  readonly requestId: string;
+  /** The image, by name. */
+  readonly image: string;
+  /** The revision; default: the newest in production. */
+  readonly revision?: number | undefined;
+  /** How long, in whole minutes: 1 to `policies.reservation.maxHours` × 60. */
+  readonly minutes: number;
+  /** The registered users who get an account (1 to 64); a user with role `admin` gets admin rights. */
+  readonly logins: readonly string[];
+  /** Only this computer may serve it; default: the manager picks one. */
+  readonly computer?: string | undefined;
+}
+
+/** A reservation as the manager keeps it. @public */
+export interface ReservationStatus {
+  /** Its id (a UUID). */
+  readonly id: string;
+  /** The caller's id of the request. */
+  readonly requestId: string;
+  readonly image: string;
+  readonly revision: number;
+  /** The computer, once one is assigned. */
+  readonly computer: string | undefined;
+  readonly logins: readonly string[];
+  readonly state: ReservationState;
+  readonly startsAt: Date;
+  readonly endsAt: Date;
+  /** When it ended (`ended`, `failed`). */
+  readonly endedAt: Date | undefined;
+  /** Why it ended, or is ending. */
+  readonly endReason: string | undefined;
+}
+
+/** The lab's reservations. @public */
+export interface LabReservations {
+  /**
+   * Accepts a request and starts its workflow; resolves once both are recorded (the computer is
+   * prepared afterwards: follow `get` or the events).
+   * @throws `VLAB_ERR_REQUEST_INVALID`, `VLAB_ERR_IMAGE_UNKNOWN`, `VLAB_ERR_USER_UNKNOWN`,
+   * `VLAB_ERR_COMPUTER_UNAVAILABLE`; nothing is created then.
+   */
+  request(request: ReservationRequest): Promise<ReservationStatus>;
+  /** The reservation, or `undefined`. */
+  get(id: string): Promise<ReservationStatus | undefined>;
+  /** Every reservation, newest first. */
+  list(): Promise<ReservationStatus[]>;
+  /**
+   * Ends the reservation now (its computer is reclaimed). Ending one that has ended does
+   * nothing. @throws `VLAB_ERR_RESERVATION_NOT_FOUND`.
+   */
+  end(id: string, reason?: string): Promise<void>;
+  /**
+   * Moves the end by `minutes` (whole, 1 or more), at most to `maxHours` after the start.
+   * @throws `VLAB_ERR_RESERVATION_NOT_FOUND`, `VLAB_ERR_REQUEST_INVALID` (over the limit, or ended).
+   */
+  extend(id: string, minutes: number): Promise<ReservationStatus>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Printable: no C0/C1 control characters, no line or paragraph separators.
+const PRINTABLE = /^[^\p{Cc}\u2028\u2029]+$/u;
+const UNFINISHED: readonly ReservationState[] = ['pending', 'loading', 'ready', 'ending'];
+
+/** The reservations of the running manager. */
+export function labReservations(current: Engine): LabReservations {
+  const { db } = current;
+  const maxMinutes = current.config.policies.reservation.maxHours * 60;
+  const find = async (id: string) => {
+    if (typeof id !== 'string' || !UUID.test(id)) return undefined;
+    return db.selectFrom('reservations').selectAll().where('id', '=', id).executeTakeFirst();
+  };
+  const found = async (id: string) => {
+    const row = await find(id);
+    if (row === undefined) {
+      throw managerError(
+        'VLAB_ERR_RESERVATION_NOT_FOUND',
+        `no reservation has id ${JSON.stringify(String(id)).slice(0, 120)}`,
+      );
+    }
+    return row;
+  };
+
+  return {
+    async request(request) {
+      const checked = await checkRequest(current, request, maxMinutes);
+      const now = new Date();
+      const inserted = await db
+        .insertInto('reservations')
+        .values({
+          request_id: checked.requestId,
+          image: checked.image,
+          revision: checked.revision,
+          requested_computer: checked.computer ?? null,
+          logins: JSON.stringify(checked.logins),
+          state: 'pending',
+          starts_at: now,
+          ends_at: new Date(now.getTime() + checked.minutes * 60_000),
+        })
+        .onConflict((c) => c.column('request_id').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      const row =
+        inserted ??
+        (await db
+          .selectFrom('reservations')
+          .selectAll()
+          .where('request_id', '=', checked.requestId)
+          .executeTakeFirstOrThrow());
+      // Started again for a repeated request: DBOS returns the running workflow of that id.
+      await DBOS.startWorkflow(workflows().reservation, {
+        workflowID: reservationWorkflowId(row.id),
+      })(row.id);
+      return status(row);
+    },
+    async get(id) {
+      const row = await find(id);
+      return row === undefined ? undefined : status(row);
+    },
+    async list() {
+      const rows = await db
+        .selectFrom('reservations')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .execute();
+      return rows.map(status);
+    },
+    async end(id, reason = 'ended by request') {
+      const row = await found(id);
+      if (!UNFINISHED.includes(row.state)) return;
+      const message: ControlMessage = { kind: 'end', reason: String(reason).slice(0, 500) };
+      await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
+    },
+    async extend(id, minutes) {
+      const row = await found(id);
+      if (!Number.isSafeInteger(minutes) || minutes < 1) {
+        throw invalid('minutes', 'is not a whole number of minutes, 1 or more');
+      }
+      if (!UNFINISHED.includes(row.state) || row.state === 'ending') {
+        throw invalid(
+          'id',
+          `names a reservation that is ${row.state}: it can no longer be extended`,
+        );
+      }
+      const endsAt = new Date(row.ends_at.getTime() + minutes * 60_000);
+      if (endsAt.getTime() - row.starts_at.getTime() > maxMinutes * 60_000) {
+        throw invalid(
+          'minutes',
+          `would make the reservation longer than the policy's ${maxMinutes} minutes`,
+        );
+      }
+      const updated = await db
+        .updateTable('reservations')
+        .set({ ends_at: endsAt })
+        .where('id', '=', row.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const message: ControlMessage = { kind: 'extend' };
+      await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
+      return status(updated);
+    },
+  };
+}
+
+interface CheckedRequest {
+  readonly requestId: string;
+  readonly image: string;
+  readonly revision: number;
+  readonly minutes: number;
+  readonly logins: readonly string[];
+  readonly computer: string | undefined;
+}
+
+/** Every check of a request, before anything is written. */
+async function checkRequest(
+  current: Engine,
+  request: ReservationRequest,
+  maxMinutes: number,
+): Promise<CheckedRequest> {
+  if (typeof request !== 'object' || request === null) throw invalid('request', 'is not an object');
+  const { requestId, image, revision, minutes, logins, computer } = request;
+  if (
+    typeof requestId !== 'string' ||
+    requestId.length === 0 ||
+    requestId.length > MAX_REQUEST_ID ||
+    !PRINTABLE.test(requestId)
+  ) {
+    throw invalid('requestId', `is not 1 to ${MAX_REQUEST_ID} printable characters`);
+  }
+  if (!Number.isSafeInteger(minutes) || minutes < 1 || minutes > maxMinutes) {
+    throw invalid(
+      'minutes',
+      `is not a whole number of minutes from 1 to ${maxMinutes} (policies.reservation.maxHours)`,
+    );
+  }
+  if (!Array.isArray(logins) || logins.length === 0 || logins.length > MAX_RESERVATION_USERS) {
+    throw invalid('logins', `is not a list of 1 to ${MAX_RESERVATION_USERS} logins`);
+  }
+  for (const login of logins) {
+    const problem = typeof login === 'string' ? loginProblem(login) : 'is not a string';
+    if (problem !== undefined)
+      throw invalid('logins', `has ${JSON.stringify(login)?.slice(0, 80)}: ${problem}`);
+  }
+  if (new Set(logins).size !== logins.length) throw invalid('logins', 'names a login twice');
+  if (typeof image !== 'string' || image.length === 0)
+    throw invalid('image', 'is not an image name');
+  if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) {
+    throw invalid('revision', 'is not a whole number, 1 or more');
+  }
+  if (computer !== undefined && typeof computer !== 'string')
+    throw invalid('computer', 'is not a computer name');
+
+  const { db } = current;
+  const known = await db
+    .selectFrom('images')
+    .select('name')
+    .where('name', '=', image)
+    .executeTakeFirst();
+  if (known === undefined) {
+    throw managerError(
+      'VLAB_ERR_IMAGE_UNKNOWN',
+      `the lab has no image ${JSON.stringify(image).slice(0, 120)}`,
+    );
+  }
+  let query = db
+    .selectFrom('revisions')
+    .select('revision')
+    .where('image', '=', image)
+    .where('state', '=', 'production');
+  if (revision !== undefined) query = query.where('revision', '=', revision);
+  const chosen = await query.orderBy('revision', 'desc').executeTakeFirst();
+  if (chosen === undefined) {
+    throw managerError(
+      'VLAB_ERR_IMAGE_UNKNOWN',
+      revision === undefined
+        ? `image ${image} has no revision in production`
+        : `image ${image} has no revision ${revision} in production`,
+    );
+  }
+
+  const registry = new UserRegistry(db);
+  for (const login of logins) {
+    if ((await registry.get(login)) === undefined) {
+      throw managerError(
+        'VLAB_ERR_USER_UNKNOWN',
+        `${login} is not a registered user of lab ${current.config.lab}`,
+      );
+    }
+  }
+
+  if (computer !== undefined) {
+    const row = current.access.has(computer)
+      ? await db
+          .selectFrom('computers')
+          .select(['state', 'maintenance_reason'])
+          .where('name', '=', computer)
+          .executeTakeFirst()
+      : undefined;
+    if (row === undefined) {
+      throw managerError(
+        'VLAB_ERR_COMPUTER_UNAVAILABLE',
+        `the lab has no computer ${JSON.stringify(computer).slice(0, 120)}`,
+      );
+    }
+    if (row.state === 'maintenance' || row.state === 'failed') {
+      throw managerError(
+        'VLAB_ERR_COMPUTER_UNAVAILABLE',
+        `computer ${computer} is in ${row.state}${row.maintenance_reason === null ? '' : ` (${row.maintenance_reason})`}`,
+      );
+    }
+  }
+  return { requestId, image, revision: chosen.revision, minutes, logins: [...logins], computer };
+}
+
+function invalid(field: string, problem: string) {
+  return managerError('VLAB_ERR_REQUEST_INVALID', `the reservation request's ${field} ${problem}`, {
+    details: { field },
+  });
+}
+
+function status(row: Selectable<ReservationsTable>): ReservationStatus {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    image: row.image,
+    revision: row.revision,
+    computer: row.computer ?? undefined,
+    logins: row.logins,
+    state: row.state,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    endedAt: row.ended_at ?? undefined,
+    endReason: row.end_reason ?? undefined,
+  };
+}

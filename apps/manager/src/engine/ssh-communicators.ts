@@ -1,0 +1,44 @@
+import type { ComputerRef } from '@vlab/core';
+import { type HostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
+import { managerError } from '../errors.js';
+import type { CommunicatorFactory } from './computer-access.js';
+
+/** The credential (a key of a computer's `credentials`) holding the manager's SSH private key. */
+export const SSH_KEY_CREDENTIAL = 'ssh';
+
+/**
+ * The manager's default communicators: SSH (`@vlab/ssh`) to each computer's management address,
+ * as the user of its attribute `sshUser` (default `root`) on port `sshPort` (default 22), with
+ * the private key of its credential `ssh`. Host keys are checked against `hostKeys` (the
+ * database's pins): an unknown host is refused, a provisioner pins the keys of each image it
+ * loads.
+ */
+export function sshCommunicators(hostKeys: HostKeyStore): {
+  readonly factory: CommunicatorFactory;
+  /** Closes every SSH connection. */
+  close(): Promise<void>;
+} {
+  const pool = new SshPool({ hostKeys, unknownHostKey: 'refuse' });
+  const factory: CommunicatorFactory = async (computer: ComputerRef, secrets) => {
+    const ref = computer.credentials[SSH_KEY_CREDENTIAL];
+    if (ref === undefined) {
+      throw managerError(
+        'VLAB_ERR_COMPUTER_UNAVAILABLE',
+        `computer ${computer.name} has no credentials.${SSH_KEY_CREDENTIAL}: the manager has no SSH key to reach it`,
+        {
+          hint: `Add credentials: { ${SSH_KEY_CREDENTIAL}: { file: … } } (the private key of the management user) to the computer or its pool.`,
+        },
+      );
+    }
+    const port = Number(computer.attributes['sshPort'] ?? 22);
+    const client = pool.client({
+      host: computer.addresses.management,
+      port,
+      user: computer.attributes['sshUser'] ?? 'root',
+      auth: { kind: 'key', privateKey: await secrets.resolve(ref) },
+      computer: computer.name,
+    });
+    return new SshCommunicator(client, { computer: computer.name });
+  };
+  return { factory, close: async () => pool.close() };
+}
