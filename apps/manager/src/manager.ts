@@ -19,7 +19,7 @@ import { type HostKeyPins, PostgresHostKeyStore } from './database/host-key-stor
 import type { ComputerState, NewRevisionTest } from './database/schema.js';
 import { type LabUsers, UserRegistry } from './database/users.js';
 import { type CommunicatorFactory, ComputerAccess } from './engine/computer-access.js';
-import type { Engine } from './engine/engine.js';
+import type { Engine, StepObserver } from './engine/engine.js';
 import { type LabReservations, labReservations } from './engine/reservations.js';
 import { sshCommunicators } from './engine/ssh-communicators.js';
 import { startWorkflowRuntime } from './engine/workflow-runtime.js';
@@ -57,6 +57,11 @@ export interface CreateManagerOptions {
    * workflows of its own id when it starts. Default: the host name.
    */
   readonly managerId?: string | undefined;
+  /**
+   * Sees each workflow step once its work is done, before its outcome is checkpointed (the step
+   * waits for it): for tracing and fault injection. Default: none.
+   */
+  readonly onStepDone?: StepObserver | undefined;
 }
 
 /** A computer as the manager keeps it. @public */
@@ -158,10 +163,6 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
     const inventory = await syncInventory(database.db, config, log);
     const controller = new AbortController();
     let closing = false;
-    cleanups.push(async () => {
-      closing = true;
-      controller.abort(managerClosing());
-    });
     await syncRevisions(database.db, config, modules.provisioners, {
       log,
       signal: controller.signal,
@@ -181,9 +182,16 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
       get closing() {
         return closing;
       },
+      onStepDone: options.onStepDone,
     };
     const runtime = await startWorkflowRuntime(engine, { url, executorId: options.managerId });
     cleanups.push(() => runtime.close());
+    // Runs first at close: every step stops recording, every module operation is cancelled, then
+    // DBOS stops. The interrupted steps re-run when the workflows are recovered.
+    cleanups.push(async () => {
+      closing = true;
+      controller.abort(managerClosing());
+    });
     log.info('manager started', {
       lab: config.lab,
       computers: (await database.db.selectFrom('computers').select('name').execute()).length,

@@ -21,7 +21,27 @@ export interface Engine {
   readonly signal: AbortSignal;
   /** True once the manager began to close: from then on, no step's outcome is recorded. */
   readonly closing: boolean;
+  /** Called after each step's work, before DBOS checkpoints its outcome. */
+  readonly onStepDone?: StepObserver | undefined;
 }
+
+/** A workflow step whose work is done; its outcome is not checkpointed yet. @public */
+export interface StepDone {
+  /** The step's name (`assign`, `load`, `reserve` …; docs/manager.md lists them). */
+  readonly step: string;
+  /** The reservation it works for. */
+  readonly reservationId: string | undefined;
+  /** The computer it works on, when it has one. */
+  readonly computer: string | undefined;
+}
+
+/**
+ * Sees every step of every workflow once its work is done and its event recorded, before DBOS
+ * checkpoints its outcome; the step waits for the promise. For tracing, and for fault injection:
+ * a manager that stops while an observer holds a step re-runs that step after its restart.
+ * @public
+ */
+export type StepObserver = (step: StepDone) => void | Promise<void>;
 
 /**
  * A value kept once per process under `name`, even when two copies of the manager's code are

@@ -25,6 +25,15 @@ function halted<T>(): Promise<T> {
   return new Promise<T>(() => {});
 }
 
+/** Shows the finished step to the manager's observer, if it has one. */
+async function observe(current: Engine, step: string, scope: StepScope): Promise<void> {
+  await current.onStepDone?.({
+    step,
+    reservationId: scope.reservationId,
+    computer: scope.computer,
+  });
+}
+
 /**
  * Runs `run` as a checkpointed DBOS step named `name` that asks a module to act. An error becomes
  * a failed {@link Outcome} (code and message, never a secret: module errors are redacted at their
@@ -61,6 +70,8 @@ export function moduleStep<T>(
         errorCode: outcome.ok ? undefined : outcome.code,
         message: outcome.ok ? undefined : outcome.message,
       });
+      await observe(current, name, scope);
+      if (current.closing) return halted();
       return outcome;
     },
     { name },
@@ -96,6 +107,8 @@ export function stateStep<T>(
         outcome: 'ok',
         message: event?.(value),
       });
+      await observe(current, name, scope);
+      if (current.closing) return halted();
       return value;
     },
     { name },
