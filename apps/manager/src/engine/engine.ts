@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '@vlab/core';
 import type { Kysely } from 'kysely';
 import type { ManagerConfig } from '../config/manager-config.js';
@@ -55,11 +56,27 @@ export function processSlot<T extends object>(name: string, init: () => T): T {
 }
 
 const slot = processSlot<{ engine: Engine | undefined }>('engine', () => ({ engine: undefined }));
+const owners = processSlot('owners', () => new AsyncLocalStorage<Engine>());
 
-/** The running manager's engine; a workflow step calls it. */
+/**
+ * The engine a workflow step works for: the one whose runtime ran the workflow (so a workflow
+ * left over from a closed manager never acts through the next one started in this process), else
+ * the running manager's.
+ */
 export function engine(): Engine {
-  if (slot.engine === undefined) throw new Error('no manager runs in this process');
-  return slot.engine;
+  const owner = owners.getStore() ?? slot.engine;
+  if (owner === undefined) throw new Error('no manager runs in this process');
+  return owner;
+}
+
+/** Runs a workflow's body on behalf of the running manager's engine (see {@link engine}). */
+export function ownedWorkflow<Args extends unknown[], T>(
+  body: (...args: Args) => Promise<T>,
+): (...args: Args) => Promise<T> {
+  return (...args) => {
+    if (slot.engine === undefined) throw new Error('no manager runs in this process');
+    return owners.run(slot.engine, () => body(...args));
+  };
 }
 
 /** Makes `value` the process's engine; refuses a second manager in one process. */

@@ -2,7 +2,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { UserAccess } from '@vlab/core';
 import { type Assignment, assignComputer } from './assign-computer.js';
 import { updateComputer } from './computer-rows.js';
-import { type Engine, processSlot } from './engine.js';
+import { type Engine, ownedWorkflow, processSlot } from './engine.js';
 import { prepareComputer, type ReservationPlan, readPlan } from './prepare-computer.js';
 import { type ReclaimResult, reclaimComputer } from './reclaim-computer.js';
 import { type Outcome, stateStep } from './steps.js';
@@ -46,9 +46,9 @@ const slot = processSlot<{ registered: Registered | undefined }>('workflows', ()
 /** The manager's workflows, registered with DBOS at the first call. */
 export function workflows(): Registered {
   slot.registered ??= {
-    reservation: DBOS.registerWorkflow(reservationWorkflow, { name: 'reservation' }),
-    prepare: DBOS.registerWorkflow(prepareComputer, { name: 'prepare-computer' }),
-    reclaim: DBOS.registerWorkflow(reclaimComputer, { name: 'reclaim-computer' }),
+    reservation: DBOS.registerWorkflow(ownedWorkflow(reservationWorkflow), { name: 'reservation' }),
+    prepare: DBOS.registerWorkflow(ownedWorkflow(prepareComputer), { name: 'prepare-computer' }),
+    reclaim: DBOS.registerWorkflow(ownedWorkflow(reclaimComputer), { name: 'reclaim-computer' }),
   };
   return slot.registered;
 }
@@ -65,8 +65,48 @@ export function workflows(): Registered {
  * - `plan`: reads the same reservation again.
  * - `ready`, `ending`, `ended`, `failed`: write the same rows again.
  * - `read-end`: reads the end again (a message sent meanwhile is still in the queue).
+ * - `workflow-failed` (only when a step threw where none should): writes the same rows again;
+ *   the reservation fails and its computer goes to maintenance with the error as the reason.
  */
 async function reservationWorkflow(reservationId: string): Promise<void> {
+  try {
+    await reservationLife(reservationId);
+  } catch (error) {
+    // A step that failed where none should (the database refused a write): never leave the
+    // reservation hanging. Its computer, if it had one, is in an unknown state.
+    const reason =
+      `the manager's workflow failed: ${error instanceof Error ? error.message : String(error)}`.slice(
+        0,
+        2000,
+      );
+    await stateStep(
+      'workflow-failed',
+      { reservationId },
+      (e) =>
+        e.db.transaction().execute(async (tx) => {
+          const row = await tx
+            .updateTable('reservations')
+            .set({ state: 'failed', ended_at: new Date(), end_reason: reason })
+            .where('id', '=', reservationId)
+            .returning('computer')
+            .executeTakeFirst();
+          await tx
+            .deleteFrom('reservation_secrets')
+            .where('reservation_id', '=', reservationId)
+            .execute();
+          if (row?.computer != null) {
+            await updateComputer(tx, row.computer, {
+              state: 'maintenance',
+              maintenance_reason: reason,
+            });
+          }
+        }),
+      () => reason,
+    );
+  }
+}
+
+async function reservationLife(reservationId: string): Promise<void> {
   const scope = { reservationId };
   let assignment: Assignment = await stateStep('assign', scope, (e) =>
     assignComputer(e, reservationId),

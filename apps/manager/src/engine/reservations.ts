@@ -16,6 +16,10 @@ import {
 export const MAX_RESERVATION_USERS = 64;
 /** Longest request id, in characters. @public */
 export const MAX_REQUEST_ID = 200;
+/** Longest image or computer name a request may give, in characters. @public */
+export const MAX_NAME = 200;
+/** Longest reason for ending a reservation, in characters. @public */
+export const MAX_END_REASON = 500;
 
 /** A request for a computer. @public */
 export interface ReservationRequest {
@@ -71,7 +75,8 @@ export interface LabReservations {
   list(): Promise<ReservationStatus[]>;
   /**
    * Ends the reservation now (its computer is reclaimed). Ending one that has ended does
-   * nothing. @throws `VLAB_ERR_RESERVATION_NOT_FOUND`.
+   * nothing. `reason` (1 to 500 printable characters) is kept as its end reason.
+   * @throws `VLAB_ERR_RESERVATION_NOT_FOUND`, `VLAB_ERR_REQUEST_INVALID` (the reason).
    */
   end(id: string, reason?: string): Promise<void>;
   /**
@@ -150,9 +155,12 @@ export function labReservations(current: Engine): LabReservations {
       return rows.map(status);
     },
     async end(id, reason = 'ended by request') {
+      if (!isText(reason, MAX_END_REASON)) {
+        throw invalid('reason', `is not 1 to ${MAX_END_REASON} printable characters`);
+      }
       const row = await found(id);
       if (!UNFINISHED.includes(row.state)) return;
-      const message: ControlMessage = { kind: 'end', reason: String(reason).slice(0, 500) };
+      const message: ControlMessage = { kind: 'end', reason };
       await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
     },
     async extend(id, minutes) {
@@ -203,12 +211,7 @@ async function checkRequest(
 ): Promise<CheckedRequest> {
   if (typeof request !== 'object' || request === null) throw invalid('request', 'is not an object');
   const { requestId, image, revision, minutes, logins, computer } = request;
-  if (
-    typeof requestId !== 'string' ||
-    requestId.length === 0 ||
-    requestId.length > MAX_REQUEST_ID ||
-    !PRINTABLE.test(requestId)
-  ) {
+  if (!isText(requestId, MAX_REQUEST_ID)) {
     throw invalid('requestId', `is not 1 to ${MAX_REQUEST_ID} printable characters`);
   }
   if (!Number.isSafeInteger(minutes) || minutes < 1 || minutes > maxMinutes) {
@@ -226,13 +229,14 @@ async function checkRequest(
       throw invalid('logins', `has ${JSON.stringify(login)?.slice(0, 80)}: ${problem}`);
   }
   if (new Set(logins).size !== logins.length) throw invalid('logins', 'names a login twice');
-  if (typeof image !== 'string' || image.length === 0)
-    throw invalid('image', 'is not an image name');
+  if (!isText(image, MAX_NAME))
+    throw invalid('image', `is not 1 to ${MAX_NAME} printable characters`);
   if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) {
     throw invalid('revision', 'is not a whole number, 1 or more');
   }
-  if (computer !== undefined && typeof computer !== 'string')
-    throw invalid('computer', 'is not a computer name');
+  if (computer !== undefined && !isText(computer, MAX_NAME)) {
+    throw invalid('computer', `is not 1 to ${MAX_NAME} printable characters`);
+  }
 
   const { db } = current;
   const known = await db
@@ -294,6 +298,13 @@ async function checkRequest(
     }
   }
   return { requestId, image, revision: chosen.revision, minutes, logins: [...logins], computer };
+}
+
+/** Whether `value` is a string of 1 to `max` printable characters. */
+function isText(value: unknown, max: number): value is string {
+  return (
+    typeof value === 'string' && value.length > 0 && value.length <= max && PRINTABLE.test(value)
+  );
 }
 
 function invalid(field: string, problem: string) {
