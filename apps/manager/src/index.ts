@@ -4,8 +4,9 @@
  *
  * @remarks
  * Start one with {@link createManager}. The manager depends on no module package: it imports each
- * one the configuration names from the configuration's `installDir`. docs/manager.md describes
- * the configuration file.
+ * one the configuration names from the configuration's `installDir`. Every reservation runs as a
+ * durable workflow (DBOS) in the same PostgreSQL. docs/manager.md describes the workflows and the
+ * configuration file.
  * @packageDocumentation
  */
 
@@ -32,8 +33,26 @@ export {
 } from './config/manager-config.js';
 export type { EventQuery, LabEvent } from './database/events.js';
 export type { HostKeyPins } from './database/host-key-store.js';
-export type { ComputerState, EventOutcome, NewRevisionTest, UserRole } from './database/schema.js';
+export type {
+  ComputerState,
+  EventOutcome,
+  NewRevisionTest,
+  ReservationState,
+  UserRole,
+} from './database/schema.js';
 export type { LabUser, LabUsers, NewUser, UserChanges } from './database/users.js';
+export type { CommunicatorFactory } from './engine/computer-access.js';
+export type { StepDone, StepObserver } from './engine/engine.js';
+export {
+  type LabReservations,
+  MAX_END_REASON,
+  MAX_NAME,
+  MAX_REQUEST_ID,
+  MAX_RESERVATION_USERS,
+  type ReservationRequest,
+  type ReservationStatus,
+} from './engine/reservations.js';
+export { WORKFLOW_VERSION } from './engine/workflow-runtime.js';
 export {
   MANAGER_ERROR_CODES,
   type ManagerErrorCode,

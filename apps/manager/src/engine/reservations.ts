@@ -46,13 +46,19 @@ export interface ReservationStatus {
   readonly id: string;
   /** The caller's id of the request. */
   readonly requestId: string;
+  /** The image. */
   readonly image: string;
+  /** The revision: the one requested, or the newest in production when the request was made. */
   readonly revision: number;
   /** The computer, once one is assigned. */
   readonly computer: string | undefined;
+  /** The users who get an account. */
   readonly logins: readonly string[];
+  /** Where it is in its life. */
   readonly state: ReservationState;
+  /** When it was accepted. */
   readonly startsAt: Date;
+  /** When its time runs out. */
   readonly endsAt: Date;
   /** When it ended (`ended`, `failed`). */
   readonly endedAt: Date | undefined;

@@ -8,6 +8,7 @@ import { machineQueueName, reservationWorkflowId, workflows } from './reservatio
 /**
  * The version of the manager's workflow code. DBOS recovers a workflow only on a manager of the
  * same version; raise it when a change moves, adds or removes a step of a workflow.
+ * @public
  */
 export const WORKFLOW_VERSION = '1';
 
