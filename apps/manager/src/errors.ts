@@ -49,6 +49,11 @@ export const MANAGER_ERROR_CODES = {
       "A module's operation threw an error that is not a vlab error (a bug in the module); the manager recorded it as the step's failure.",
     hint: "Read the event's message and the module's log lines; report the error to the module's authors.",
   },
+  VLAB_ERR_CAPTURE_INTERRUPTED: {
+    meaning:
+      'The manager stopped while a capture ran. A capture is never started twice (its preCapture may have generalised the machine): the revision failed, what it wrote was removed, and the computer is loaded again.',
+    hint: 'Start the capture again from a new reservation of the image; the events of the reservation show where it stopped.',
+  },
   VLAB_ERR_REQUEST_INVALID: {
     meaning:
       'A request to the manager is malformed: a field is missing, has the wrong type, or is out of range (a length that is not a whole number of minutes from 1 to the policy maximum, an empty list of users).',

@@ -38,6 +38,7 @@ export type {
   EventOutcome,
   NewRevisionTest,
   ReservationState,
+  RevisionState,
   UserRole,
 } from './database/schema.js';
 export type { LabUser, LabUsers, NewUser, UserChanges } from './database/users.js';
@@ -64,6 +65,7 @@ export {
   createManager,
   type ImageStatus,
   type Manager,
+  type RevisionStatus,
 } from './manager.js';
 export type { LoadedModuleInfo } from './modules/compose-modules.js';
 export type { InventoryChanges } from './state/inventory.js';

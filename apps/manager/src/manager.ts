@@ -16,7 +16,7 @@ import { type LabDatabaseHandle, openDatabase } from './database/database.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { type EventQuery, type LabEvent, listEvents } from './database/events.js';
 import { type HostKeyPins, PostgresHostKeyStore } from './database/host-key-store.js';
-import type { ComputerState, NewRevisionTest } from './database/schema.js';
+import type { ComputerState, NewRevisionTest, RevisionState } from './database/schema.js';
 import { type LabUsers, UserRegistry } from './database/users.js';
 import { type CommunicatorFactory, ComputerAccess } from './engine/computer-access.js';
 import type { Engine, StepObserver } from './engine/engine.js';
@@ -88,6 +88,24 @@ export interface ImageStatus {
   readonly owner: string | undefined;
   /** How a new revision is tested before users get it. */
   readonly newRevisionTest: NewRevisionTest;
+  /** Its revisions the manager knows, oldest first. */
+  readonly revisions: readonly RevisionStatus[];
+}
+
+/** An image revision as the manager keeps it. @public */
+export interface RevisionStatus {
+  /** The revision number. */
+  readonly revision: number;
+  /** Where it is in its life: `capturing`, `testing`, `production`, `retired`, `failed`. */
+  readonly state: RevisionState;
+  /** SHA-256 of the disk image, once known. */
+  readonly sha256: string | undefined;
+  /** Bytes of the disk image, once known. */
+  readonly sizeBytes: number | undefined;
+  /** The computer it was captured from, if it was. */
+  readonly capturedFrom: string | undefined;
+  /** Why it failed, if it did. */
+  readonly failure: string | undefined;
 }
 
 /** A running manager. @public */
@@ -290,11 +308,27 @@ function managerOver(
     },
     async images() {
       const rows = await db.selectFrom('images').selectAll().orderBy('name').execute();
+      const revisions = await db
+        .selectFrom('revisions')
+        .selectAll()
+        .orderBy('image')
+        .orderBy('revision')
+        .execute();
       return rows.map((row) => ({
         name: row.name,
         osFamily: row.os_family,
         owner: row.owner ?? undefined,
         newRevisionTest: row.new_revision_test,
+        revisions: revisions
+          .filter((r) => r.image === row.name)
+          .map((r) => ({
+            revision: r.revision,
+            state: r.state,
+            sha256: r.sha256 ?? undefined,
+            sizeBytes: r.size_bytes === null ? undefined : Number(r.size_bytes),
+            capturedFrom: r.captured_from ?? undefined,
+            failure: r.failure ?? undefined,
+          })),
       }));
     },
     events: (query) => listEvents(db, query),

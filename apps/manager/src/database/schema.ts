@@ -155,6 +155,11 @@ export interface RevisionsTable {
   stored_bytes: ColumnType<number | null, number | null | undefined, number | null>;
   /** The computer it was captured from, if it was. */
   captured_from: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * When `provisioner.capture` was called for it: a capture that began is never started again
+   * (a re-run after a crash fails it and removes what it wrote).
+   */
+  capture_started_at: NullableTimestamp;
   /** Why it failed, if it did. */
   failure: ColumnType<string | null, string | null | undefined, string | null>;
   /** When the row was made. */

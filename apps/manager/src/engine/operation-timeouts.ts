@@ -1,9 +1,11 @@
 /**
  * How long the manager lets each module operation run, in milliseconds. A load copies a whole
- * disk; the others run a few commands in the guest.
+ * disk, a capture saves and verifies one; the others run a few commands in the guest.
  */
 export const OPERATION_TIMEOUTS_MS = {
   load: 60 * 60_000,
+  capture: 3 * 60 * 60_000,
+  postCapture: 10 * 60_000,
   nodeStatus: 2 * 60_000,
   reserve: 10 * 60_000,
   postReservation: 10 * 60_000,

@@ -2,8 +2,7 @@ import type { ImageRef } from '@vlab/core';
 import { sql } from 'kysely';
 import { updateComputer } from './computer-rows.js';
 import type { Engine } from './engine.js';
-import { OPERATION_TIMEOUTS_MS } from './operation-timeouts.js';
-import type { ReservationPlan } from './prepare-computer.js';
+import { operationScope, osModuleOf, type ReservationPlan } from './reservation-plan.js';
 import { moduleStep, stateStep } from './steps.js';
 
 /** How a reclaim left the computer. */
@@ -17,6 +16,8 @@ export interface ReclaimResult {
  * The child workflow that takes a computer back after its reservation, on the computer's queue
  * partition: `os.postReservation`, `os.sanitize`, then (policy `preload`) a reload with the
  * production revision of the image most reserved on it, so the next reservation starts at once.
+ * Without `guest` (the machine is off after an image capture, or nobody knows its state after a
+ * failed one) the guest steps are skipped: only a load makes it usable.
  *
  * @remarks
  * Its steps and what a re-run of each does:
@@ -29,36 +30,12 @@ export interface ReclaimResult {
  *
  * A failed reload puts the computer in maintenance with the error as the reason, never silently.
  */
-export async function reclaimComputer(plan: ReservationPlan): Promise<ReclaimResult> {
+export async function reclaimComputer(
+  plan: ReservationPlan,
+  guest: boolean,
+): Promise<ReclaimResult> {
   const scope = { reservationId: plan.reservationId, computer: plan.computer };
-  const operation = (
-    current: Engine,
-    phase: keyof typeof OPERATION_TIMEOUTS_MS,
-    image: ImageRef = plan.image,
-  ) => ({
-    phase,
-    timeoutMs: OPERATION_TIMEOUTS_MS[phase],
-    signal: current.signal,
-    image,
-    reservation: { id: plan.reservationId, endsAt: plan.endsAt },
-  });
-  const os = (current: Engine, family: string) => {
-    const module = current.access.osModule(family);
-    if (module === undefined) throw new TypeError(`no OS module for ${family}`);
-    return module;
-  };
-
-  await moduleStep('post-reservation', scope, async (current) =>
-    os(current, plan.image.osFamily).postReservation(
-      await current.access.osContext(plan.computer, operation(current, 'postReservation')),
-    ),
-  );
-  await moduleStep('sanitize', scope, async (current) =>
-    os(current, plan.image.osFamily).sanitize(
-      await current.access.osContext(plan.computer, operation(current, 'sanitize')),
-    ),
-  );
-
+  if (guest) await guestSteps(plan);
   const preload = await stateStep('choose-preload', scope, (current) =>
     current.config.policies.preload ? preloadImage(current, plan) : Promise.resolve(undefined),
   );
@@ -70,8 +47,8 @@ export async function reclaimComputer(plan: ReservationPlan): Promise<ReclaimRes
         .load(
           await current.access.provisionerContext(
             plan.computer,
-            os(current, preload.osFamily),
-            operation(current, 'load', preload),
+            osModuleOf(current, preload.osFamily),
+            operationScope(current, plan, 'load', preload),
           ),
           { image: preload.name, revision: preload.revision },
         );
@@ -143,4 +120,22 @@ async function preloadImage(current: Engine, plan: ReservationPlan): Promise<Ima
     }
   }
   return undefined;
+}
+
+/** `os.postReservation` and `os.sanitize`: a failure is recorded and the reclaim goes on. */
+async function guestSteps(plan: ReservationPlan): Promise<void> {
+  const scope = { reservationId: plan.reservationId, computer: plan.computer };
+  await moduleStep('post-reservation', scope, async (current) =>
+    osModuleOf(current, plan.image.osFamily).postReservation(
+      await current.access.osContext(
+        plan.computer,
+        operationScope(current, plan, 'postReservation'),
+      ),
+    ),
+  );
+  await moduleStep('sanitize', scope, async (current) =>
+    osModuleOf(current, plan.image.osFamily).sanitize(
+      await current.access.osContext(plan.computer, operationScope(current, plan, 'sanitize')),
+    ),
+  );
 }

@@ -1,10 +1,12 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import type { UserAccess } from '@vlab/core';
+import type { CaptureMode, UserAccess } from '@vlab/core';
 import { type Assignment, assignComputer } from './assign-computer.js';
+import { type Captured, captureComputer } from './capture-computer.js';
 import { updateComputer } from './computer-rows.js';
 import { type Engine, ownedWorkflow, processSlot } from './engine.js';
-import { prepareComputer, type ReservationPlan, readPlan } from './prepare-computer.js';
+import { prepareComputer } from './prepare-computer.js';
 import { type ReclaimResult, reclaimComputer } from './reclaim-computer.js';
+import { type ReservationPlan, readPlan } from './reservation-plan.js';
 import { type Outcome, stateStep } from './steps.js';
 
 /** The topic of the messages that end or extend a running reservation. */
@@ -14,7 +16,9 @@ export const CONTROL_TOPIC = 'control';
 export type ControlMessage =
   | { readonly kind: 'end'; readonly reason: string }
   /** Its end moved (already written to the database): read it again. */
-  | { readonly kind: 'extend' };
+  | { readonly kind: 'extend' }
+  /** Capture its computer (checked by the caller: the reservation is ready, the modules can). */
+  | { readonly kind: 'capture'; readonly mode: CaptureMode };
 
 /** How often a reservation without a free computer asks again, in seconds. */
 export const ASSIGN_RETRY_SECONDS = 5;
@@ -35,7 +39,8 @@ interface Registered {
     plan: ReservationPlan,
     reuse: boolean,
   ) => Promise<Outcome<readonly UserAccess[]>>;
-  readonly reclaim: (plan: ReservationPlan) => Promise<ReclaimResult>;
+  readonly reclaim: (plan: ReservationPlan, guest: boolean) => Promise<ReclaimResult>;
+  readonly capture: (plan: ReservationPlan, mode: CaptureMode) => Promise<Outcome<Captured>>;
 }
 
 // Registered once per process (DBOS's registry is one per process), before the first launch.
@@ -49,6 +54,7 @@ export function workflows(): Registered {
     reservation: DBOS.registerWorkflow(ownedWorkflow(reservationWorkflow), { name: 'reservation' }),
     prepare: DBOS.registerWorkflow(ownedWorkflow(prepareComputer), { name: 'prepare-computer' }),
     reclaim: DBOS.registerWorkflow(ownedWorkflow(reclaimComputer), { name: 'reclaim-computer' }),
+    capture: DBOS.registerWorkflow(ownedWorkflow(captureComputer), { name: 'capture-computer' }),
   };
   return slot.registered;
 }
@@ -156,7 +162,35 @@ async function reservationLife(reservationId: string): Promise<void> {
     () => `ready for ${plan.logins.join(', ')}`,
   );
 
-  const reason = await waitForEnd(reservationId);
+  // Captures come while it waits: a checkpoint goes on waiting, an image capture ends it.
+  let ending: { readonly reason: string; readonly guest: boolean; readonly failed: boolean };
+  for (let capture = 1; ; capture += 1) {
+    const next = await waitForEnd(reservationId);
+    if (next.kind === 'end') {
+      ending = { reason: next.reason, guest: true, failed: false };
+      break;
+    }
+    const captured = await machineWork(plan, `capture-${capture}`, workflows().capture, [
+      plan,
+      next.mode,
+    ]);
+    if (captured.ok && next.mode === 'checkpoint') continue;
+    // The machine is off and generalised (an image capture), or in a state nobody knows (a
+    // failed capture): no guest step runs on it any more, only a load.
+    ending = captured.ok
+      ? {
+          reason: `captured as ${captured.value.image} revision ${captured.value.revision} (${captured.value.state})`,
+          guest: false,
+          failed: false,
+        }
+      : {
+          reason: `capture failed: ${captured.code}: ${captured.message}`,
+          guest: false,
+          failed: true,
+        };
+    break;
+  }
+  const { reason } = ending;
   await stateStep(
     'ending',
     computerScope,
@@ -171,12 +205,17 @@ async function reservationLife(reservationId: string): Promise<void> {
       }),
     () => reason,
   );
-  await machineWork(plan, 'reclaim', workflows().reclaim, [plan]);
-  await finish(reservationId, plan.computer, 'ended', reason);
+  await machineWork(plan, 'reclaim', workflows().reclaim, [plan, ending.guest]);
+  await finish(reservationId, plan.computer, ending.failed ? 'failed' : 'ended', reason);
 }
 
-/** Waits until the reservation's end or an end message; returns why it ended. */
-async function waitForEnd(reservationId: string): Promise<string> {
+/** What ends a reservation's wait. */
+type WaitResult =
+  | { readonly kind: 'end'; readonly reason: string }
+  | { readonly kind: 'capture'; readonly mode: CaptureMode };
+
+/** Waits until the reservation's end, an end message or a capture request. */
+async function waitForEnd(reservationId: string): Promise<WaitResult> {
   for (;;) {
     const endsAt = await stateStep('read-end', { reservationId }, async (e) => {
       const row = await e.db
@@ -187,19 +226,20 @@ async function waitForEnd(reservationId: string): Promise<string> {
       return row.ends_at.getTime();
     });
     const now = await DBOS.now();
-    if (endsAt <= now) return 'its time ran out';
+    if (endsAt <= now) return { kind: 'end', reason: 'its time ran out' };
     const message = await DBOS.recv<ControlMessage>(
       CONTROL_TOPIC,
       Math.ceil((endsAt - now) / 1000),
     );
-    if (message?.kind === 'end') return message.reason;
+    if (message?.kind === 'end') return { kind: 'end', reason: message.reason };
+    if (message?.kind === 'capture') return { kind: 'capture', mode: message.mode };
   }
 }
 
 /** Runs a child workflow on the computer's partition of its provisioner's queue and waits for it. */
 async function machineWork<Args extends unknown[], T>(
   plan: ReservationPlan,
-  kind: 'prepare' | 'reclaim',
+  kind: string,
   workflow: (...args: Args) => Promise<T>,
   args: Args,
 ): Promise<T> {

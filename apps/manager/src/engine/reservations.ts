@@ -1,5 +1,5 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { loginProblem } from '@vlab/core';
+import { type CaptureMode, coreError, isCompatible, loginProblem } from '@vlab/core';
 import type { Selectable } from 'kysely';
 import type { ReservationState, ReservationsTable } from '../database/schema.js';
 import { UserRegistry } from '../database/users.js';
@@ -90,6 +90,17 @@ export interface LabReservations {
    * @throws `VLAB_ERR_RESERVATION_NOT_FOUND`, `VLAB_ERR_REQUEST_INVALID` (over the limit, or ended).
    */
   extend(id: string, minutes: number): Promise<ReservationStatus>;
+  /**
+   * Captures the reservation's computer as the next revision of its image: `image` (the machine
+   * is saved and the reservation ends) or `checkpoint` (saved, then handed back to the users, who
+   * go on). Resolves once the request is checked and sent; the capture runs in the reservation's
+   * workflow (follow its events, and the image's revisions). The new revision is `testing`, or
+   * `production` for an image whose `newRevisionTest` is `off`.
+   * @throws `VLAB_ERR_RESERVATION_NOT_FOUND`; `VLAB_ERR_REQUEST_INVALID` (a reservation that is
+   * not ready, a wrong mode); `VLAB_ERR_CAPABILITY_MISSING` when the computer's provisioner or the
+   * image's OS module cannot capture in that mode.
+   */
+  capture(id: string, options: { readonly mode: CaptureMode }): Promise<void>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -167,6 +178,43 @@ export function labReservations(current: Engine): LabReservations {
       const row = await found(id);
       if (!UNFINISHED.includes(row.state)) return;
       const message: ControlMessage = { kind: 'end', reason };
+      await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
+    },
+    async capture(id, options) {
+      const mode = (options as { mode?: unknown } | undefined)?.mode;
+      if (mode !== 'image' && mode !== 'checkpoint') {
+        throw invalid('mode', "is not 'image' or 'checkpoint'");
+      }
+      const row = await found(id);
+      if (row.state !== 'ready' || row.computer === null) {
+        throw invalid(
+          'id',
+          `names a reservation that is ${row.state}: only a ready one is captured`,
+        );
+      }
+      const image = await db
+        .selectFrom('images')
+        .select('os_family')
+        .where('name', '=', row.image)
+        .executeTakeFirstOrThrow();
+      const os = current.access.osModule(image.os_family);
+      const provisioner = current.access.provisioner(row.computer);
+      const fit =
+        os === undefined
+          ? { ok: false, problems: [`the configuration names no OS module for ${image.os_family}`] }
+          : isCompatible(os, provisioner, {
+              operation: 'capture',
+              mode,
+              osFamily: image.os_family,
+            });
+      if (!fit.ok) {
+        throw coreError(
+          'VLAB_ERR_CAPABILITY_MISSING',
+          `computer ${row.computer} cannot ${mode === 'image' ? 'be captured' : 'take a checkpoint'}: ${fit.problems.join(' ')}`,
+          { computer: row.computer },
+        );
+      }
+      const message: ControlMessage = { kind: 'capture', mode };
       await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
     },
     async extend(id, minutes) {

@@ -29,6 +29,7 @@ const STATEMENTS: readonly string[] = [
     size_bytes bigint CHECK (size_bytes >= 0),
     stored_bytes bigint CHECK (stored_bytes >= 0),
     captured_from text,
+    capture_started_at timestamptz,
     failure text,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (image, revision),
