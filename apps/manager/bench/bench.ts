@@ -41,6 +41,10 @@ import { BENCH_IMAGE, benchSlot, unusedCommunicator } from './doubles.js';
 import { type MemorySum, postgresPids, postgresProcessesUnder, sumMemory } from './proc.js';
 
 const N = Number(process.env['VLAB_BENCH_RESERVATIONS'] ?? 1000);
+/** Reservations of the "manager picks" scenario (a fallback below N when N does not finish). */
+const PICK_N = Number(process.env['VLAB_BENCH_PICK_RESERVATIONS'] ?? N);
+/** The results file: bench/results/<name>.json. */
+const RESULT = process.env['VLAB_BENCH_RESULT'] ?? 'latest';
 const PROCESSES = Number(process.env['VLAB_BENCH_PROCESSES'] ?? 100);
 const LOAD_MS = Number(process.env['VLAB_BENCH_LOAD_MS'] ?? 200);
 const SCENARIOS = (process.env['VLAB_BENCH_SCENARIOS'] ?? 'named,pick').split(',');
@@ -88,6 +92,14 @@ function distribution(values: readonly number[]): Distribution | undefined {
     max: round(sorted[sorted.length - 1] as number),
     mean: round(sorted.reduce((s, v) => s + v, 0) / sorted.length),
   };
+}
+
+/** Events per second from the first to the last of `times` (ms). */
+function loadRate(times: ReadonlyMap<string, number>): number | undefined {
+  if (times.size < 2) return undefined;
+  const values = [...times.values()];
+  const span = Math.max(...values) - Math.min(...values);
+  return span <= 0 ? undefined : round(((times.size - 1) / span) * 1000);
 }
 
 function show(d: Distribution | undefined): string {
@@ -317,6 +329,8 @@ interface ScenarioResult {
   readonly ended: number;
   readonly failed: { message: string; count: number }[];
   readonly loads: number;
+  /** First loads per second, from the first to the last (the queue's dispatch rate). */
+  readonly loadsPerSecond: number | undefined;
   /** Reservations whose `assign` step ran more than once (no computer was free: a 5 s wait). */
   readonly assignRetries: { readonly reservations: number; readonly extraRuns: number };
   readonly statesAtDeadline?: Record<string, number> | undefined;
@@ -364,6 +378,7 @@ async function runScenario(
   manager: Manager,
   lab: Lab,
   scenario: 'named' | 'pick',
+  n: number,
   during?: () => Promise<void>,
 ): Promise<ScenarioResult> {
   const calls = benchSlot().calls;
@@ -405,7 +420,7 @@ async function runScenario(
   const requestErrors: string[] = [];
   const t0 = now();
   await Promise.all(
-    Array.from({ length: N }, async (_, i) => {
+    Array.from({ length: n }, async (_, i) => {
       const called = now();
       try {
         const status = await manager.reservations.request({
@@ -426,7 +441,7 @@ async function runScenario(
   const acceptAll = now() - t0;
   const ids = idOf.filter((id): id is string => id !== undefined);
   console.log(
-    `[${scenario}] ${ids.length} of ${N} requests accepted in ${acceptAll.toFixed(0)} ms${requestErrors.length === 0 ? '' : `; ${requestErrors.length} refused: ${JSON.stringify(tally(requestErrors))}`}`,
+    `[${scenario}] ${ids.length} of ${n} requests accepted in ${acceptAll.toFixed(0)} ms${requestErrors.length === 0 ? '' : `; ${requestErrors.length} refused: ${JSON.stringify(tally(requestErrors))}`}`,
   );
 
   const settled = () => ids.every((id) => readyAt.has(id) || failedAt.has(id));
@@ -522,7 +537,7 @@ async function runScenario(
   const divisor = Math.max(1, inFlightCount);
   return {
     scenario,
-    reservations: N,
+    reservations: n,
     accepted: ids.length,
     requestErrors: tally(requestErrors),
     ms: {
@@ -540,6 +555,7 @@ async function runScenario(
     ended: endedAt.size,
     failed: tally(failed),
     loads: calls.filter((c) => c.op === 'load').length,
+    loadsPerSecond: loadRate(firstLoad),
     assignRetries: {
       reservations: retried.length,
       extraRuns: retried.reduce((s, n) => s + n - 1, 0),
@@ -562,6 +578,8 @@ async function runScenario(
 }
 
 // --- the baseline: one process per reservation ----------------------------------------------
+
+const APPLICATION_NAME = 'vlab-bench-per-reservation';
 
 /** What a vcld-like per-reservation process does at least: start, connect, read its row, sleep. */
 const PER_RESERVATION = `
@@ -626,7 +644,8 @@ interface BaselineResult {
   readonly startToRowReadMs: Distribution | undefined;
   readonly sum: MemorySum;
   readonly perProcess: { rss: number; pss: number; uss: number };
-  readonly postgresAdded: { processes: number; rss: number; pss: number };
+  /** Their backends in PostgreSQL (one each), by pg_stat_activity.application_name. */
+  readonly postgresAdded: { processes: number; rss: number; pss: number; uss: number };
   readonly extrapolated: {
     reservations: number;
     rss: number;
@@ -645,7 +664,6 @@ async function runBaseline(lab: Lab): Promise<BaselineResult> {
   console.log(`[baseline] a bare node: RSS ${mib(bareNode.rss)} MiB, PSS ${mib(bareNode.pss)} MiB`);
 
   phase = 'baseline';
-  const postgresBefore = await postgresMemory(lab);
   const children: ChildProcess[] = [];
   const startMs: number[] = [];
   try {
@@ -655,7 +673,9 @@ async function runBaseline(lab: Lab): Promise<BaselineResult> {
       Array.from({ length: 8 }, async () => {
         while (next < PROCESSES) {
           next += 1;
-          const { child, ms } = await spawnNode(PER_RESERVATION, { VLAB_BENCH_DATABASE_URL: url });
+          const { child, ms } = await spawnNode(PER_RESERVATION, {
+            VLAB_BENCH_DATABASE_URL: `${url}?application_name=${APPLICATION_NAME}`,
+          });
           children.push(child);
           startMs.push(ms);
         }
@@ -663,16 +683,25 @@ async function runBaseline(lab: Lab): Promise<BaselineResult> {
     );
     await wait(1000);
     const sum = await sumMemory(children.map((c) => c.pid as number));
-    const postgresWith = await postgresMemory(lab);
+    // Their PostgreSQL backends, by the application name they connected with.
+    const backends = await sumMemory(
+      (
+        await sql<{ pid: number }>(
+          url,
+          `SELECT pid FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}'`,
+        )
+      ).map((r) => r.pid),
+    );
     const per = {
       rss: Math.round(sum.rss / sum.processes),
       pss: Math.round(sum.pss / sum.processes),
       uss: Math.round(sum.uss / sum.processes),
     };
     const postgresAdded = {
-      processes: postgresWith.processes - postgresBefore.processes,
-      rss: postgresWith.rss - postgresBefore.rss,
-      pss: postgresWith.pss - postgresBefore.pss,
+      processes: backends.processes,
+      rss: backends.rss,
+      pss: backends.pss,
+      uss: backends.uss,
     };
     console.log(
       `[baseline] ${sum.processes} processes: RSS ${mib(sum.rss)} MiB (${mib(per.rss)} each), PSS ${mib(sum.pss)} MiB (${mib(per.pss)} each), USS ${mib(per.uss)} MiB each; PostgreSQL +${postgresAdded.processes} backends, PSS +${mib(postgresAdded.pss)} MiB`,
@@ -765,7 +794,7 @@ async function main(): Promise<void> {
     const results: ScenarioResult[] = [];
     if (SCENARIOS.includes('named')) {
       results.push(
-        await runScenario(running, lab, 'named', async () => {
+        await runScenario(running, lab, 'named', N, async () => {
           baseline = await runBaseline(lab);
         }),
       );
@@ -787,7 +816,7 @@ async function main(): Promise<void> {
       coldAgain = again.timing;
       console.log(`cold start (second, fresh data directory): ${coldAgain.ms} ms`);
       await running.users.add({ login: 'alice', role: 'user' });
-      results.push(await runScenario(running, fresh, 'pick'));
+      results.push(await runScenario(running, fresh, 'pick', PICK_N));
       phase = 'close';
       await running.close();
       running = undefined;
@@ -852,24 +881,30 @@ async function main(): Promise<void> {
           r.scenario,
           {
             memoryPerReservation:
-              r.memory.perReservation.rss < TARGETS.bytesPerReservation && r.ready === N,
+              r.memory.perReservation.rss < TARGETS.bytesPerReservation &&
+              r.ready === r.reservations,
             dispatchP99:
               r.dispatchLatencyMs !== undefined &&
-              r.dispatchLatencyMs.count === N &&
+              r.dispatchLatencyMs.count === r.reservations &&
               r.dispatchLatencyMs.p99 < TARGETS.dispatchP99Ms,
           },
         ]),
       ),
       managerProblems: tally(
         problems.map((p) => `${p.phase}: ${p.record.level}: ${p.record.message}`),
-      ),
+      ).map((t) => ({
+        ...t,
+        sample: problems.find(
+          (p) => `${p.phase}: ${p.record.level}: ${p.record.message}` === t.message,
+        )?.record.fields,
+      })),
       postgresLeft: left.length,
     };
 
     // --- the table
     console.log('');
     console.log(
-      `| ${N} reservations | ${results.map((r) => (r.scenario === 'named' ? 'each names its computer' : 'the manager picks')).join(' | ')} |`,
+      `| ${N} computers | ${results.map((r) => `${r.reservations} reservations, ${r.scenario === 'named' ? 'each names its computer' : 'the manager picks'}`).join(' | ')} |`,
     );
     console.log(`|---|${results.map(() => '---').join('|')}|`);
     const row = (label: string, cell: (r: ScenarioResult) => string) =>
@@ -884,9 +919,10 @@ async function main(): Promise<void> {
     row('accepted → ready', (r) => show(r.readyLatencyMs));
     row('all ready / throughput', (r) =>
       r.ms.allReady === undefined
-        ? `${r.ready} of ${N} by the deadline (${DEADLINE_S} s)`
+        ? `${r.ready} of ${r.reservations} by the deadline (${DEADLINE_S} s)`
         : `${(r.ms.allReady / 1000).toFixed(1)} s, ${r.readyPerSecond} reservations/s`,
     );
+    row('first loads per second (queue dispatch)', (r) => `${r.loadsPerSecond ?? 'n/a'}`);
     row(
       'assign retried (5 s waits)',
       (r) =>
@@ -953,7 +989,7 @@ async function main(): Promise<void> {
       console.log(`\nmanager warnings/errors: ${JSON.stringify(result.managerProblems)}`);
     if (left.length > 0) console.log(`\nPostgreSQL processes left running: ${left.join(', ')}`);
 
-    const out = join(here, 'results', 'latest.json');
+    const out = join(here, 'results', `${RESULT}.json`);
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`written to ${out}`);

@@ -269,7 +269,7 @@ describe('the manager installed as a lab admin would', () => {
     const report = JSON.parse(lastLine) as Record<string, unknown>;
     expect(report['computers']).toEqual([{ name: 'node1', provisioner: 'bm', state: 'available' }]);
     expect(report['images']).toEqual([
-      { name: 'debian-12', osFamily: 'linux', newRevisionTest: 'auto' },
+      { name: 'debian-12', osFamily: 'linux', newRevisionTest: 'auto', revisions: [] },
     ]);
     const version = (name: string) => packages.find((p) => p.name === name)?.version;
     expect(report['osModules']).toEqual({

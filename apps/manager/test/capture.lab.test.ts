@@ -18,6 +18,10 @@ let fixture: MemoryLabManager;
 
 beforeAll(async () => {
   fixture = await startMemoryLabManager('capture');
+  // c3 (its loads fail) takes no test load here, but in the test that wants it to.
+  await fixture.sql(
+    "UPDATE computers SET state = 'maintenance', maintenance_reason = 'kept out' WHERE name = 'c3'",
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -69,10 +73,18 @@ describe('capture', () => {
       state: 'ended',
       endReason: 'captured as base revision 2 (testing)',
     });
-    expect(await revisions(m)).toMatchObject([
-      { revision: 1, state: 'production' },
-      { revision: 2, state: 'testing', capturedFrom: 'c1', failure: undefined },
-    ]);
+    const captured = (await revisions(m))[1];
+    expect(captured).toMatchObject({ revision: 2, capturedFrom: 'c1', failure: undefined });
+    // testing, then (newRevisionTest auto) loaded on a free computer, checked, in production.
+    expect(await untilRevision(m, 2, ['production', 'failed'])).toMatchObject({
+      state: 'production',
+    });
+    const [tested] = await fixture.sql<{ test_computer: string }>(
+      "SELECT test_computer FROM revisions WHERE image = 'base' AND revision = 2",
+    );
+    const on = (await m.computers()).find((c) => c.name === tested?.test_computer);
+    // Its test computer holds it, untainted: the next reservation of revision 2 starts there without a load.
+    expect(on).toMatchObject({ state: 'available', loaded: { image: 'base', revision: 2 } });
     const stored = fixture.lab.storedImage('base', 2);
     expect(stored?.sha256).toBe((await revisions(m))[1]?.sha256);
     expect(fixture.lab.images.has(imageKey('base', 2))).toBe(true);
@@ -81,10 +93,12 @@ describe('capture', () => {
     expect(steps).toContain('publish:ok');
     // The guest was generalised and left off: the reclaim only reloads it.
     expect(steps).not.toContain('sanitize:ok');
-    expect((await m.computers()).find((c) => c.name === 'c1')).toMatchObject({
-      state: 'available',
-      loaded: { image: 'base', revision: 1 },
-    });
+    if (tested?.test_computer !== 'c1') {
+      expect((await m.computers()).find((c) => c.name === 'c1')).toMatchObject({
+        state: 'available',
+        loaded: { image: 'base', revision: 1 },
+      });
+    }
   });
 
   it('takes a checkpoint: the users get their computer back and go on', async () => {
@@ -102,11 +116,7 @@ describe('capture', () => {
     expect(steps.filter((s) => s === 'capture:ok')).toHaveLength(1);
     expect((await m.reservations.get(id))?.state).toBe('ready');
     expect(fixture.lab.machine('c2').userAccounts.map((a) => a.login)).toEqual(['alice']);
-    expect((await revisions(m)).at(-1)).toMatchObject({
-      revision: 3,
-      state: 'testing',
-      capturedFrom: 'c2',
-    });
+    expect((await revisions(m)).at(-1)).toMatchObject({ revision: 3, capturedFrom: 'c2' });
     expect((await m.computers()).find((c) => c.name === 'c2')).toMatchObject({
       state: 'reserved',
       loaded: { image: 'base', revision: 3 },
@@ -141,12 +151,53 @@ describe('capture', () => {
     expect(steps).toContain('capture:failed');
     expect(steps).toContain('discard:ok');
     expect(steps).toContain('reload:ok');
+    // Reloaded with the newest production revision (the preload policy).
+    const newest = Math.max(
+      ...(await revisions(m)).filter((r) => r.state === 'production').map((r) => r.revision),
+    );
     expect((await m.computers()).find((c) => c.name === 'c2')).toMatchObject({
       state: 'available',
-      loaded: { image: 'base', revision: 1 },
+      loaded: { image: 'base', revision: newest },
     });
   });
 });
+
+describe('the test load of a new revision', () => {
+  it('keeps the previous production revision when the new one fails its test, and records why', async () => {
+    const m = fixture.manager;
+    const productionBefore = (await revisions(m)).filter((r) => r.state === 'production');
+    // c2 is held by a reservation, c1 captures: the only free computer is c3, whose loads fail.
+    const holder = await readyOn(m, 'test-load-holder', 'c2');
+    const id = await readyOn(m, 'test-load-capture', 'c1');
+    await fixture.sql(
+      "UPDATE computers SET state = 'available', maintenance_reason = NULL WHERE name = 'c3'",
+    );
+    await m.reservations.capture(id, { mode: 'image' });
+    const ended = await untilState(m, id, ['ended', 'failed']);
+    const revision = Number(/revision (\d+)/.exec(ended.endReason ?? '')?.[1]);
+    const failed = await untilRevision(m, revision, ['production', 'failed']);
+    expect(failed.state).toBe('failed');
+    expect(failed.failure).toMatch(/^the test load failed: VLAB_ERR_\w+: /);
+    // The revisions in production before still are; c3 is in maintenance with the reason.
+    expect((await revisions(m)).filter((r) => r.state === 'production')).toEqual(productionBefore);
+    const c3 = (await m.computers()).find((c) => c.name === 'c3');
+    expect(c3?.state).toBe('maintenance');
+    expect(c3?.maintenanceReason).toContain(`test load of base revision ${revision}`);
+    await m.reservations.end(holder);
+    await untilState(m, holder, ['ended']);
+  });
+});
+
+/** Waits until revision `revision` of base is in one of `states`. */
+async function untilRevision(m: Manager, revision: number, states: readonly string[]) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const found = (await revisions(m)).find((r) => r.revision === revision);
+    if (found !== undefined && states.includes(found.state)) return found;
+    if (Date.now() > deadline) throw new Error(`base revision ${revision} is ${found?.state}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** Waits until a capture of base has its mark (it began); returns its revision. */
 async function untilCaptureBegan(): Promise<number> {

@@ -160,6 +160,8 @@ export interface RevisionsTable {
    * (a re-run after a crash fails it and removes what it wrote).
    */
   capture_started_at: NullableTimestamp;
+  /** The computer its test load runs or ran on (a `testing` revision is loaded there before it serves). */
+  test_computer: ColumnType<string | null, string | null | undefined, string | null>;
   /** Why it failed, if it did. */
   failure: ColumnType<string | null, string | null | undefined, string | null>;
   /** When the row was made. */

@@ -1,4 +1,5 @@
 import { type CaptureMode, createOperationContext } from '@vlab/core';
+import type { NewRevisionTest } from '../database/schema.js';
 import { managerError } from '../errors.js';
 import { updateComputer } from './computer-rows.js';
 import type { Engine } from './engine.js';
@@ -13,6 +14,8 @@ export interface Captured {
   readonly revision: number;
   /** `testing` when the image's new revisions are tested first, else `production`. */
   readonly state: 'testing' | 'production';
+  /** How the image's new revisions are tested (`auto`: the manager loads it on a free computer next). */
+  readonly test: NewRevisionTest;
 }
 
 /** Why a capture that had begun when the manager stopped is not run again. */
@@ -133,7 +136,7 @@ export async function captureComputer(
             ? { loaded_image: plan.image.name, loaded_revision: revision, tainted: true }
             : { loaded_image: null, loaded_revision: null, tainted: true },
         );
-        return { image: plan.image.name, revision, state };
+        return { image: plan.image.name, revision, state, test: image.new_revision_test };
       }),
     (value) => `${value.image} revision ${value.revision} is ${value.state}`,
   );

@@ -1,13 +1,15 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import type { CaptureMode, UserAccess } from '@vlab/core';
+import type { CaptureMode } from '@vlab/core';
 import { type Assignment, assignComputer } from './assign-computer.js';
-import { type Captured, captureComputer } from './capture-computer.js';
 import { updateComputer } from './computer-rows.js';
-import { type Engine, ownedWorkflow, processSlot } from './engine.js';
-import { prepareComputer } from './prepare-computer.js';
-import { type ReclaimResult, reclaimComputer } from './reclaim-computer.js';
-import { type ReservationPlan, readPlan } from './reservation-plan.js';
-import { type Outcome, stateStep } from './steps.js';
+import { readPlan } from './reservation-plan.js';
+import { stateStep } from './steps.js';
+import {
+  machineWork,
+  reservationWorkflowId,
+  revisionTestWorkflowId,
+  workflows,
+} from './workflow-registry.js';
 
 /** The topic of the messages that end or extend a running reservation. */
 export const CONTROL_TOPIC = 'control';
@@ -22,42 +24,6 @@ export type ControlMessage =
 
 /** How often a reservation without a free computer asks again, in seconds. */
 export const ASSIGN_RETRY_SECONDS = 5;
-
-/** The id of a reservation's workflow: one per reservation, so a repeated start finds it. */
-export function reservationWorkflowId(reservationId: string): string {
-  return `reservation:${reservationId}`;
-}
-
-/** The queue of a provisioner instance's machine workflows. */
-export function machineQueueName(provisioner: string): string {
-  return `machines:${provisioner}`;
-}
-
-interface Registered {
-  readonly reservation: (reservationId: string) => Promise<void>;
-  readonly prepare: (
-    plan: ReservationPlan,
-    reuse: boolean,
-  ) => Promise<Outcome<readonly UserAccess[]>>;
-  readonly reclaim: (plan: ReservationPlan, guest: boolean) => Promise<ReclaimResult>;
-  readonly capture: (plan: ReservationPlan, mode: CaptureMode) => Promise<Outcome<Captured>>;
-}
-
-// Registered once per process (DBOS's registry is one per process), before the first launch.
-const slot = processSlot<{ registered: Registered | undefined }>('workflows', () => ({
-  registered: undefined,
-}));
-
-/** The manager's workflows, registered with DBOS at the first call. */
-export function workflows(): Registered {
-  slot.registered ??= {
-    reservation: DBOS.registerWorkflow(ownedWorkflow(reservationWorkflow), { name: 'reservation' }),
-    prepare: DBOS.registerWorkflow(ownedWorkflow(prepareComputer), { name: 'prepare-computer' }),
-    reclaim: DBOS.registerWorkflow(ownedWorkflow(reclaimComputer), { name: 'reclaim-computer' }),
-    capture: DBOS.registerWorkflow(ownedWorkflow(captureComputer), { name: 'capture-computer' }),
-  };
-  return slot.registered;
-}
 
 /**
  * A reservation's whole life, as one durable workflow: get a computer, have it prepared (load,
@@ -74,7 +40,7 @@ export function workflows(): Registered {
  * - `workflow-failed` (only when a step threw where none should): writes the same rows again;
  *   the reservation fails and its computer goes to maintenance with the error as the reason.
  */
-async function reservationWorkflow(reservationId: string): Promise<void> {
+export async function reservationWorkflow(reservationId: string): Promise<void> {
   try {
     await reservationLife(reservationId);
   } catch (error) {
@@ -131,10 +97,12 @@ async function reservationLife(reservationId: string): Promise<void> {
   }
   const computerScope = { reservationId, computer: assignment.computer };
   const plan = await stateStep('plan', computerScope, (e) => readPlan(e, reservationId));
-  const prepared = await machineWork(plan, 'prepare', workflows().prepare, [
-    plan,
-    assignment.reuse,
-  ]);
+  const prepared = await machineWork(
+    computerScope,
+    `${reservationWorkflowId(reservationId)}:prepare`,
+    workflows().prepare,
+    [plan, assignment.reuse],
+  );
   if (!prepared.ok) {
     // The computer is in an unknown state: it goes to maintenance with the reason, never reused.
     const reason = `preparing ${plan.computer} failed: ${prepared.code}: ${prepared.message}`;
@@ -170,10 +138,19 @@ async function reservationLife(reservationId: string): Promise<void> {
       ending = { reason: next.reason, guest: true, failed: false };
       break;
     }
-    const captured = await machineWork(plan, `capture-${capture}`, workflows().capture, [
-      plan,
-      next.mode,
-    ]);
+    const captured = await machineWork(
+      computerScope,
+      `${reservationWorkflowId(reservationId)}:capture-${capture}`,
+      workflows().capture,
+      [plan, next.mode],
+    );
+    if (captured.ok && captured.value.test === 'auto') {
+      // The new revision's own workflow; the reservation does not wait for it.
+      const { image, revision } = captured.value;
+      await DBOS.startWorkflow(workflows().testRevision, {
+        workflowID: revisionTestWorkflowId(image, revision),
+      })(image, revision);
+    }
     if (captured.ok && next.mode === 'checkpoint') continue;
     // The machine is off and generalised (an image capture), or in a state nobody knows (a
     // failed capture): no guest step runs on it any more, only a load.
@@ -205,7 +182,12 @@ async function reservationLife(reservationId: string): Promise<void> {
       }),
     () => reason,
   );
-  await machineWork(plan, 'reclaim', workflows().reclaim, [plan, ending.guest]);
+  await machineWork(
+    computerScope,
+    `${reservationWorkflowId(reservationId)}:reclaim`,
+    workflows().reclaim,
+    [plan, ending.guest],
+  );
   await finish(reservationId, plan.computer, ending.failed ? 'failed' : 'ended', reason);
 }
 
@@ -234,33 +216,6 @@ async function waitForEnd(reservationId: string): Promise<WaitResult> {
     if (message?.kind === 'end') return { kind: 'end', reason: message.reason };
     if (message?.kind === 'capture') return { kind: 'capture', mode: message.mode };
   }
-}
-
-/** Runs a child workflow on the computer's partition of its provisioner's queue and waits for it. */
-async function machineWork<Args extends unknown[], T>(
-  plan: ReservationPlan,
-  kind: string,
-  workflow: (...args: Args) => Promise<T>,
-  args: Args,
-): Promise<T> {
-  const provisioner = await stateStep(
-    'queue',
-    { reservationId: plan.reservationId },
-    async (e: Engine) => {
-      const row = await e.db
-        .selectFrom('computers')
-        .select('provisioner')
-        .where('name', '=', plan.computer)
-        .executeTakeFirstOrThrow();
-      return row.provisioner;
-    },
-  );
-  const handle = await DBOS.startWorkflow(workflow, {
-    workflowID: `${reservationWorkflowId(plan.reservationId)}:${kind}`,
-    queueName: machineQueueName(provisioner),
-    enqueueOptions: { queuePartitionKey: plan.computer },
-  })(...args);
-  return handle.getResult();
 }
 
 /** Records the reservation's end; forgets its passwords; frees a computer that was never prepared. */

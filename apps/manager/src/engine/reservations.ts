@@ -5,12 +5,8 @@ import type { ReservationState, ReservationsTable } from '../database/schema.js'
 import { UserRegistry } from '../database/users.js';
 import { managerError } from '../errors.js';
 import type { Engine } from './engine.js';
-import {
-  CONTROL_TOPIC,
-  type ControlMessage,
-  reservationWorkflowId,
-  workflows,
-} from './reservation-workflow.js';
+import { CONTROL_TOPIC, type ControlMessage } from './reservation-workflow.js';
+import { reservationWorkflowId, workflows } from './workflow-registry.js';
 
 /** Most users one reservation may have. @public */
 export const MAX_RESERVATION_USERS = 64;

@@ -3,7 +3,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { Logger, Secret } from '@vlab/core';
 import { managerError } from '../errors.js';
 import { type Engine, installEngine, removeEngine } from './engine.js';
-import { machineQueueName, reservationWorkflowId, workflows } from './reservation-workflow.js';
+import { machineQueueName, reservationWorkflowId, workflows } from './workflow-registry.js';
 
 /**
  * The version of the manager's workflow code. DBOS recovers a workflow only on a manager of the

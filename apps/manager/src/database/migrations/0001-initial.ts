@@ -30,6 +30,7 @@ const STATEMENTS: readonly string[] = [
     stored_bytes bigint CHECK (stored_bytes >= 0),
     captured_from text,
     capture_started_at timestamptz,
+    test_computer text,
     failure text,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (image, revision),
