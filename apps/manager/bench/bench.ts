@@ -38,7 +38,13 @@ import pg from 'pg';
 import type { StepDone } from '../src/engine/engine.js';
 import { createManager, type Manager } from '../src/manager.js';
 import { BENCH_IMAGE, benchSlot, unusedCommunicator } from './doubles.js';
-import { type MemorySum, postgresPids, postgresProcessesUnder, sumMemory } from './proc.js';
+import {
+  cpuSeconds,
+  type MemorySum,
+  postgresPids,
+  postgresProcessesUnder,
+  sumMemory,
+} from './proc.js';
 
 const N = Number(process.env['VLAB_BENCH_RESERVATIONS'] ?? 1000);
 /** Reservations of the "manager picks" scenario (a fallback below N when N does not finish). */
@@ -294,6 +300,24 @@ async function sql<Row>(url: string, text: string): Promise<Row[]> {
   }
 }
 
+async function postgresCpu(lab: Lab): Promise<number> {
+  const { postmasterPid } = await clusterFacts(lab);
+  return cpuSeconds(await postgresPids(postmasterPid));
+}
+
+function cpuSince(
+  start: { manager: NodeJS.CpuUsage; postgres: number },
+  postgresNow: number,
+  wallMs: number,
+): { wallSeconds: number; manager: number; postgres: number } {
+  const used = process.cpuUsage(start.manager);
+  return {
+    wallSeconds: round(wallMs / 1000),
+    manager: round((used.user + used.system) / 1e6),
+    postgres: round(postgresNow - start.postgres),
+  };
+}
+
 async function postgresMemory(lab: Lab): Promise<MemorySum> {
   const { postmasterPid } = await clusterFacts(lab);
   return sumMemory(await postgresPids(postmasterPid));
@@ -334,6 +358,8 @@ interface ScenarioResult {
   /** Reservations whose `assign` step ran more than once (no computer was free: a 5 s wait). */
   readonly assignRetries: { readonly reservations: number; readonly extraRuns: number };
   readonly statesAtDeadline?: Record<string, number> | undefined;
+  /** CPU seconds from the first request to the last ready: the manager's process, PostgreSQL's. */
+  readonly cpuUntilReady: { wallSeconds: number; manager: number; postgres: number };
   readonly memory: {
     readonly idle: { rss: number; heapUsed: number; external: number };
     readonly inFlight: { rss: number; heapUsed: number; external: number };
@@ -414,6 +440,7 @@ async function runScenario(
   // --- N requests at once
   phase = `${scenario}: requests`;
   const peak = rssPeak();
+  const cpu0 = { manager: process.cpuUsage(), postgres: await postgresCpu(lab) };
   const calledAt = new Map<string, number>();
   const acceptedAt = new Map<string, number>();
   const idOf: (string | undefined)[] = [];
@@ -455,6 +482,7 @@ async function runScenario(
   const allReady = allReadyOk ? Math.max(...ids.map((id) => readyAt.get(id) ?? 0)) - t0 : undefined;
   const statesAtDeadline = allReadyOk ? undefined : await states(manager);
   const peakRss = peak.stop();
+  const cpu = cpuSince(cpu0, await postgresCpu(lab), now() - t0);
   console.log(
     `[${scenario}] ${readyAt.size} ready${allReady === undefined ? '' : ` in ${allReady.toFixed(0)} ms`}, ${failedAt.size} failed; peak RSS ${mib(peakRss)} MiB`,
   );
@@ -561,6 +589,7 @@ async function runScenario(
       extraRuns: retried.reduce((s, n) => s + n - 1, 0),
     },
     statesAtDeadline,
+    cpuUntilReady: cpu,
     memory: {
       idle,
       inFlight,
@@ -921,6 +950,11 @@ async function main(): Promise<void> {
       r.ms.allReady === undefined
         ? `${r.ready} of ${r.reservations} by the deadline (${DEADLINE_S} s)`
         : `${(r.ms.allReady / 1000).toFixed(1)} s, ${r.readyPerSecond} reservations/s`,
+    );
+    row(
+      'CPU s until all ready: manager / PostgreSQL (wall)',
+      (r) =>
+        `${r.cpuUntilReady.manager} / ${r.cpuUntilReady.postgres} (${r.cpuUntilReady.wallSeconds} s, ${cpus().length} cores)`,
     );
     row('first loads per second (queue dispatch)', (r) => `${r.loadsPerSecond ?? 'n/a'}`);
     row(

@@ -98,3 +98,25 @@ export async function postgresProcessesUnder(dir: string): Promise<number[]> {
   }
   return found;
 }
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds (user + system) spent by `pids`, plus what their children that exited and were
+ * waited for spent (cutime + cstime): PostgreSQL's backends that came and went count too.
+ */
+export async function cpuSeconds(pids: readonly number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command: state is field 3, so utime (14) … cstime (17) are at 11 … 14.
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}

@@ -35,7 +35,7 @@ export interface MemoryLabManager {
   cleanup(): Promise<void>;
 }
 
-const CONFIG = (labId: string) => `lab: demo
+const CONFIG = (labId: string, newRevisionTest: string) => `lab: demo
 dataDir: ./data
 installDir: ..
 database: { url: { env: VLAB_TEST_DATABASE_URL } }
@@ -55,11 +55,14 @@ pools:
         addresses: { management: 192.0.2.12 }
         credentials: { bmc: { env: VLAB_TEST_WRONG_BMC_PASSWORD } }
 images:
-  - { name: base, osFamily: linux, owner: alice }
+  - { name: base, osFamily: linux, owner: alice, newRevisionTest: ${newRevisionTest} }
 `;
 
 /** Sets up the lab, the install directory and PostgreSQL, starts a manager, registers alice (admin) and bob. */
-export async function startMemoryLabManager(name: string): Promise<MemoryLabManager> {
+export async function startMemoryLabManager(
+  name: string,
+  options: { readonly newRevisionTest?: 'auto' | 'manual' | 'off' } = {},
+): Promise<MemoryLabManager> {
   const records: LogRecord[] = [];
   const log = createLogger((record) => records.push(record));
   const lab = createMemoryLab({ computers: ['c1', 'c2', 'c3'] });
@@ -77,7 +80,10 @@ export async function startMemoryLabManager(name: string): Promise<MemoryLabMana
   });
   const postgres: TestPostgres = await startTestPostgres(name);
   const url = await freshDatabase(postgres.server.url, name.replaceAll('-', '_'));
-  const configPath = await install.write('lab/vlab.yaml', CONFIG(lab.id));
+  const configPath = await install.write(
+    'lab/vlab.yaml',
+    CONFIG(lab.id, options.newRevisionTest ?? 'auto'),
+  );
   let running: Manager | undefined;
 
   const fixture: MemoryLabManager = {

@@ -6,6 +6,7 @@ import {
   startMemoryLabManager,
   stepsOf,
   untilState,
+  untilSteps,
 } from './memory-lab-manager.js';
 
 // Every step of the reservation workflows re-run: the manager stops after the step's work is done
@@ -40,10 +41,28 @@ const REUSE_PATH = LOAD_PATH.flatMap((step) =>
   step === 'load' ? ['node-status'] : step === 'loaded' ? [] : [step],
 );
 
+/** The steps of a reservation that takes a checkpoint and goes on, in order. */
+const CHECKPOINT_PATH = LOAD_PATH.flatMap((step, index) =>
+  step === 'read-end' && LOAD_PATH.indexOf('read-end') === index
+    ? [
+        'read-end',
+        'queue',
+        'capture-plan',
+        'post-reservation',
+        'capture',
+        'publish',
+        'post-capture-check',
+        'reserve',
+        'read-end',
+      ]
+    : [step],
+);
+
 let fixture: MemoryLabManager;
 
 beforeAll(async () => {
-  fixture = await startMemoryLabManager('step-reruns');
+  // New revisions are not test-loaded here: that workflow would take the computers the cases use.
+  fixture = await startMemoryLabManager('step-reruns', { newRevisionTest: 'off' });
   await fixture.stop();
 }, 120_000);
 
@@ -56,7 +75,11 @@ afterAll(async () => {
  * reservation) is done but not checkpointed; restarts it and follows the reservation to its end.
  * Returns the reservation's recorded steps.
  */
-async function interruptAt(step: string, nth: number, path: 'load' | 'reuse'): Promise<string[]> {
+async function interruptAt(
+  step: string,
+  nth: number,
+  path: 'load' | 'reuse' | 'checkpoint',
+): Promise<string[]> {
   let reached!: () => void;
   const held = new Promise<void>((resolve) => {
     reached = resolve;
@@ -71,7 +94,7 @@ async function interruptAt(step: string, nth: number, path: 'load' | 'reuse'): P
     return new Promise<void>(() => {}); // held until the manager stops
   };
   let m: Manager = await fixture.start({ onStepDone: observer });
-  await fixture.sql('UPDATE computers SET tainted = $1 WHERE name = $2', [path === 'load', 'c1']);
+  await fixture.sql('UPDATE computers SET tainted = $1 WHERE name = $2', [path !== 'reuse', 'c1']);
   const requested = await m.reservations.request({
     requestId: `rerun-${step}-${nth}-${path}`,
     image: 'base',
@@ -80,12 +103,19 @@ async function interruptAt(step: string, nth: number, path: 'load' | 'reuse'): P
     computer: 'c1',
   });
   id = requested.id;
-  // Steps after `ready` run only once the reservation ends.
+  // Steps after `ready` run only once the reservation takes its checkpoint, or ends.
   const first = await Promise.race([held.then(() => 'held'), untilState(m, id, ['ready'])]);
-  if (first !== 'held') {
+  if (first !== 'held' && path === 'checkpoint') {
+    await m.reservations.capture(id, { mode: 'checkpoint' });
+    const second = await Promise.race([
+      held.then(() => 'held'),
+      untilSteps(m, id, (steps) => steps.filter((s) => s === 'read-end:ok').length >= 2),
+    ]);
+    if (second !== 'held') await m.reservations.end(id, 'test ends it');
+  } else if (first !== 'held') {
     await m.reservations.end(id, 'test ends it');
-    await held;
   }
+  await held;
   await fixture.stop();
 
   m = await fixture.start();
@@ -137,6 +167,12 @@ describe('a re-run of each step', () => {
       order: LOAD_PATH as readonly string[],
     })),
     { step: 'node-status', nth: 1, path: 'reuse' as const, order: REUSE_PATH },
+    ...['capture-plan', 'publish', 'post-capture-check', 'reserve'].map((step) => ({
+      step,
+      nth: step === 'reserve' ? 2 : 1,
+      path: 'checkpoint' as const,
+      order: CHECKPOINT_PATH as readonly string[],
+    })),
   ];
 
   it.each(cases)(
