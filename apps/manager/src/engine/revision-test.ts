@@ -78,7 +78,8 @@ export async function testRevision(image: string, revision: number): Promise<Rev
               ? { state: 'available', tainted: true }
               : {
                   state: 'maintenance',
-                  maintenance_reason: `test load of ${image} revision ${revision}: ${failure}`.slice(0, 2000),
+                  maintenance_reason:
+                    `test load of ${image} revision ${revision}: ${failure}`.slice(0, 2000),
                   loaded_image: null,
                   loaded_revision: null,
                 },
