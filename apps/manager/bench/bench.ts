@@ -16,6 +16,11 @@
  *      the same PostgreSQL with `pg`, read one row, sleep): their memory, extrapolated.
  *   4. Every reservation ended at once → every one `ended` (reclaim includes a reload: `load`).
  *   5. "manager picks": the same on a fresh data directory, the requests naming no computer.
+ *
+ * Environment: VLAB_BENCH_RESERVATIONS (1000; also the number of computers), VLAB_BENCH_PROCESSES
+ * (100), VLAB_BENCH_LOAD_MS (200), VLAB_BENCH_SCENARIOS (named,pick), VLAB_BENCH_PICK_RESERVATIONS
+ * (= reservations), VLAB_BENCH_DEADLINE_S (300, per phase), VLAB_BENCH_RESULT (latest: the
+ * results file's name), VLAB_BENCH_LOG (debug|info|warn: echo the manager's log on stderr).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {

@@ -103,6 +103,22 @@ describe('reservations and computers', () => {
     await until(m, first.id, ['ended']);
   });
 
+  it('assigns two requests made at the same moment to two computers at once, neither waiting', async () => {
+    const m = fixture.manager;
+    const pair = await Promise.all(
+      ['pair-1', 'pair-2'].map((requestId) =>
+        m.reservations.request({ requestId, image: 'base', minutes: 30, logins: ['bob'] }),
+      ),
+    );
+    const ready = await Promise.all(pair.map((r) => until(m, r.id, ['ready', 'failed'])));
+    expect(new Set(ready.map((r) => r.computer))).toEqual(new Set(['c1', 'c2']));
+    for (const r of pair) {
+      expect((await kinds(m, r.id)).filter((k) => k === 'assign:ok')).toHaveLength(1);
+      await m.reservations.end(r.id);
+      await until(m, r.id, ['ended']);
+    }
+  });
+
   it('waits for a free computer, and gets the one another reservation gives back', async () => {
     const m = fixture.manager;
     const holders = await Promise.all(

@@ -1,4 +1,5 @@
 import { createOperationContext } from '@vlab/core';
+import { sql } from 'kysely';
 import { updateComputer } from './computer-rows.js';
 import type { Engine } from './engine.js';
 import { OPERATION_TIMEOUTS_MS } from './operation-timeouts.js';
@@ -78,21 +79,23 @@ export async function assignComputer(current: Engine, reservationId: string): Pr
   }
 
   return db.transaction().execute(async (tx) => {
+    // One row, locked: concurrent assignments skip it and take the next free computer. A computer
+    // holding the revision untainted comes first (reuse before reload).
+    const holdsIt = sql<boolean>`coalesce(loaded_image = ${reservation.image} AND loaded_revision = ${reservation.revision} AND NOT tainted, false)`;
     let query = tx
       .selectFrom('computers')
-      .select(['name', 'loaded_image', 'loaded_revision', 'tainted'])
+      .select(['name', holdsIt.as('reuse')])
       .where('state', '=', 'available')
       .where('provisioner', 'in', [...able])
+      .orderBy(holdsIt, 'desc')
       .orderBy('name')
+      .limit(1)
       .forUpdate()
       .skipLocked();
     if (reservation.requested_computer !== null) {
       query = query.where('name', '=', reservation.requested_computer);
     }
-    const free = (await query.execute()).filter((row) => access.has(row.name));
-    if (free.length === 0) return { kind: 'wait' } as const;
-    const reusable = free.find((row) => holds(row, reservation.image, reservation.revision));
-    const chosen = reusable ?? free[0];
+    const chosen = await query.executeTakeFirst();
     if (chosen === undefined) return { kind: 'wait' } as const;
     await updateComputer(tx, chosen.name, { state: 'loading' });
     await tx
@@ -100,7 +103,7 @@ export async function assignComputer(current: Engine, reservationId: string): Pr
       .set({ computer: chosen.name, state: 'loading' })
       .where('id', '=', reservationId)
       .execute();
-    return { kind: 'assigned', computer: chosen.name, reuse: reusable !== undefined } as const;
+    return { kind: 'assigned', computer: chosen.name, reuse: chosen.reuse } as const;
   });
 }
 

@@ -84,5 +84,8 @@ export async function machineWork<Args extends unknown[], T>(
     queueName: machineQueueName(provisioner),
     enqueueOptions: { queuePartitionKey: computer },
   })(...args);
-  return handle.getResult();
+  return handle.getResult({ pollingIntervalMs: CHILD_POLL_MS });
 }
+
+/** How often a parent asks whether its machine workflow finished, in ms (DBOS's default: 1 s). */
+const CHILD_POLL_MS = 100;
