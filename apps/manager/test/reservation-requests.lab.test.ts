@@ -1,56 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { chmod } from 'node:fs/promises';
-import { join } from 'node:path';
-import {
-  createLogger,
-  createSecretResolver,
-  isVlabError,
-  type LogRecord,
-  type Secret,
-  type VlabError,
-} from '@vlab/core';
-import { createMemoryLab, type MemoryLab } from '@vlab/core/testing';
+import { isVlabError, type LogRecord, type Secret, type VlabError } from '@vlab/core';
+import type { MemoryLab } from '@vlab/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReservationRequest, ReservationStatus } from '../src/engine/reservations.js';
-import { createManager, type Manager } from '../src/manager.js';
-import {
-  freshDatabase,
-  query,
-  startTestPostgres,
-  type TestPostgres,
-} from './database/lab-postgres.js';
-import { type InstallDir, makeInstallDir, WORKSPACE } from './install-dir.js';
+import type { Manager } from '../src/manager.js';
+import { query } from './database/lab-postgres.js';
+import { type MemoryLabManager, startMemoryLabManager } from './memory-lab-manager.js';
 
 // Bad input to manager.reservations (request, end, extend, get) through createManager, on the
 // memory lab's fixture modules and a real PostgreSQL: every refusal is a typed vlab error naming
 // the field, and writes no reservation row and starts no DBOS workflow.
 
-const records: LogRecord[] = [];
-const log = createLogger((record) => records.push(record));
-
-let install: InstallDir;
+let fixture: MemoryLabManager;
+let records: LogRecord[];
 let lab: MemoryLab;
-let postgres: TestPostgres;
 let url: Secret;
 let manager: Manager;
-
-const CONFIG = (labId: string) => `lab: demo
-dataDir: ./data
-installDir: ..
-database: { url: { env: VLAB_TEST_DATABASE_URL } }
-osModules:
-  linux: { package: memory-os }
-provisioners:
-  mem: { package: memory-provisioner, settings: { lab: ${labId} } }
-pools:
-  - provisioner: mem
-    credentials: { bmc: { env: VLAB_MEMORY_BMC_PASSWORD } }
-    computers:
-      - { name: c1, hostname: c1.lab.test, addresses: { management: 192.0.2.10 } }
-      - { name: c2, hostname: c2.lab.test, addresses: { management: 192.0.2.11 } }
-images:
-  - { name: base, osFamily: linux, owner: alice }
-`;
 
 /** Follows the reservation until it is in one of `states` (the workflow runs on its own). */
 async function until(
@@ -178,37 +143,12 @@ const HOSTILE: readonly string[] = [
 ];
 
 beforeAll(async () => {
-  lab = createMemoryLab({ computers: ['c1', 'c2'] });
-  install = await makeInstallDir();
-  await chmod(install.dir, 0o711);
-  await install.link('@vlab/fixture-modules', join(WORKSPACE, 'packages/fixture-modules'));
-  await install.addPackage('memory-os', {
-    files: { 'index.js': "export { memoryOsModule as default } from '@vlab/fixture-modules';\n" },
-  });
-  await install.addPackage('memory-provisioner', {
-    files: {
-      'index.js': "export { memoryProvisioner as default } from '@vlab/fixture-modules';\n",
-    },
-  });
-  postgres = await startTestPostgres('reservation_requests');
-  url = await freshDatabase(postgres.server.url, 'reservation_requests');
-  manager = await createManager({
-    configPath: await install.write('lab/vlab.yaml', CONFIG(lab.id)),
-    log,
-    secrets: createSecretResolver({
-      env: { ...lab.secretEnv, VLAB_TEST_DATABASE_URL: url.reveal() },
-    }),
-    communicators: async (computer) => lab.communicator(computer.name),
-    managerId: 'test-manager',
-  });
-  await manager.users.add({ login: 'alice', role: 'admin', sshKeys: [] });
-  await manager.users.add({ login: 'bob', role: 'user' });
+  fixture = await startMemoryLabManager('reservation-requests');
+  ({ manager, lab, url, records } = fixture);
 }, 120_000);
 
 afterAll(async () => {
-  await manager?.close();
-  await postgres?.cleanup();
-  await install?.remove();
+  await fixture?.cleanup();
 });
 
 describe('a refused reservation request creates nothing', () => {
