@@ -35,7 +35,7 @@ export const ASSIGN_RETRY_SECONDS = 5;
  * partition. Its own steps and what a re-run of each does:
  * - `assign`: returns the computer already assigned, or assigns one (see `assignComputer`).
  * - `plan`: reads the same reservation again.
- * - `ready`, `ending`, `ended`, `failed`: write the same rows again.
+ * - `ready`, `ending`, `ended`, `failed`, `computer-failed`: write the same rows again.
  * - `read-end`: reads the end again (a message sent meanwhile is still in the queue).
  * - `workflow-failed` (only when a step threw where none should): writes the same rows again;
  *   the reservation fails and its computer goes to maintenance with the error as the reason.
