@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manager } from '../src/manager.js';
 import {
   type MemoryLabManager,
+  pollUntil,
   startMemoryLabManager,
   stepsOf,
   untilState,
@@ -190,24 +191,25 @@ describe('the test load of a new revision', () => {
 
 /** Waits until revision `revision` of base is in one of `states`. */
 async function untilRevision(m: Manager, revision: number, states: readonly string[]) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const found = (await revisions(m)).find((r) => r.revision === revision);
-    if (found !== undefined && states.includes(found.state)) return found;
-    if (Date.now() > deadline) throw new Error(`base revision ${revision} is ${found?.state}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const find = async () => (await revisions(m)).find((r) => r.revision === revision);
+  return pollUntil(
+    async () => {
+      const found = await find();
+      return found !== undefined && states.includes(found.state) ? found : undefined;
+    },
+    async () => `base revision ${revision} is ${(await find())?.state}`,
+  );
 }
 
 /** Waits until a capture of base has its mark (it began); returns its revision. */
 async function untilCaptureBegan(): Promise<number> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const [row] = await fixture.sql<{ revision: number }>(
-      "SELECT revision FROM revisions WHERE image = 'base' AND state = 'capturing' AND capture_started_at IS NOT NULL",
-    );
-    if (row !== undefined) return row.revision;
-    if (Date.now() > deadline) throw new Error('no capture of base began');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return pollUntil(
+    async () => {
+      const [row] = await fixture.sql<{ revision: number }>(
+        "SELECT revision FROM revisions WHERE image = 'base' AND state = 'capturing' AND capture_started_at IS NOT NULL",
+      );
+      return row?.revision;
+    },
+    () => 'no capture of base began',
+  );
 }

@@ -129,23 +129,38 @@ export async function startMemoryLabManager(
   return fixture;
 }
 
+/**
+ * Asks `probe` again and again until it returns a value, and returns it. The workflows run on
+ * their own, so a test follows their effects; the pause only paces the questions, and the 60 s
+ * bound only turns a hang into a failure that says what was last seen (`last`).
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  last: () => Promise<string> | string,
+): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`after 60 s: ${await last()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Follows the reservation until it is in one of `states` (its workflow runs on its own). */
 export async function untilState(
   m: Manager,
   id: string,
   states: readonly ReservationStatus['state'][],
 ): Promise<ReservationStatus> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const status = await m.reservations.get(id);
-    if (status !== undefined && states.includes(status.state)) return status;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `reservation ${id} is ${status?.state}, not ${states.join(' or ')}, after 60 s`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return pollUntil(
+    async () => {
+      const status = await m.reservations.get(id);
+      return status !== undefined && states.includes(status.state) ? status : undefined;
+    },
+    async () =>
+      `reservation ${id} is ${(await m.reservations.get(id))?.state}, not ${states.join(' or ')}`,
+  );
 }
 
 /** The reservation's events as `kind:outcome`, oldest first. */
@@ -159,11 +174,11 @@ export async function untilSteps(
   id: string,
   done: (steps: string[]) => boolean,
 ): Promise<string[]> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const steps = await stepsOf(m, id);
-    if (done(steps)) return steps;
-    if (Date.now() > deadline) throw new Error(`reservation ${id}: events ${steps.join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return pollUntil(
+    async () => {
+      const steps = await stepsOf(m, id);
+      return done(steps) ? steps : undefined;
+    },
+    async () => `reservation ${id}: events ${(await stepsOf(m, id)).join(', ')}`,
+  );
 }

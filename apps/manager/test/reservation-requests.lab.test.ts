@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReservationRequest, ReservationStatus } from '../src/engine/reservations.js';
 import type { Manager } from '../src/manager.js';
 import { query } from './database/lab-postgres.js';
-import { type MemoryLabManager, startMemoryLabManager } from './memory-lab-manager.js';
+import { type MemoryLabManager, startMemoryLabManager, untilState } from './memory-lab-manager.js';
 
 // Bad input to manager.reservations (request, end, extend, get) through createManager, on the
 // memory lab's fixture modules and a real PostgreSQL: every refusal is a typed vlab error naming
@@ -17,23 +17,9 @@ let lab: MemoryLab;
 let url: Secret;
 let manager: Manager;
 
-/** Follows the reservation until it is in one of `states` (the workflow runs on its own). */
-async function until(
-  id: string,
-  states: readonly ReservationStatus['state'][],
-): Promise<ReservationStatus> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const status = await manager.reservations.get(id);
-    if (status !== undefined && states.includes(status.state)) return status;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `reservation ${id} is ${status?.state}, not ${states.join(' or ')}, after 60 s`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Follows the reservation until it is in one of `states`. */
+const until = (id: string, states: readonly ReservationStatus['state'][]) =>
+  untilState(manager, id, states);
 
 /** The rows of `reservations` and of DBOS's `workflow_status`. */
 async function counts(): Promise<{ reservations: number; workflows: number }> {

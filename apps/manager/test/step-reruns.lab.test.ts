@@ -3,6 +3,7 @@ import type { StepDone } from '../src/engine/engine.js';
 import type { Manager } from '../src/manager.js';
 import {
   type MemoryLabManager,
+  pollUntil,
   startMemoryLabManager,
   stepsOf,
   untilState,
@@ -131,20 +132,23 @@ async function interruptAt(
   return steps;
 }
 
-/** Waits until DBOS has the workflow finished. */
+/** Waits until DBOS has the workflow finished (an `ERROR` fails at once). */
 async function untilWorkflowDone(workflowId: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const [row] = await fixture.sql<{ status: string }>(
-      'SELECT status FROM dbos.workflow_status WHERE workflow_uuid = $1',
-      [workflowId],
-    );
-    if (row?.status === 'SUCCESS') return;
-    if (row?.status === 'ERROR' || Date.now() > deadline) {
-      throw new Error(`workflow ${workflowId} is ${row?.status ?? 'missing'}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const status = async () =>
+    (
+      await fixture.sql<{ status: string }>(
+        'SELECT status FROM dbos.workflow_status WHERE workflow_uuid = $1',
+        [workflowId],
+      )
+    )[0]?.status;
+  await pollUntil(
+    async () => {
+      const now = await status();
+      if (now === 'ERROR') throw new Error(`workflow ${workflowId} is ERROR`);
+      return now === 'SUCCESS' ? true : undefined;
+    },
+    async () => `workflow ${workflowId} is ${(await status()) ?? 'missing'}`,
+  );
 }
 
 /** The checks every re-run case ends with: nothing left behind, the computer ready for reuse. */
