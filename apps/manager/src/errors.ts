@@ -61,8 +61,8 @@ export const MANAGER_ERROR_CODES = {
   },
   VLAB_ERR_IMAGE_UNKNOWN: {
     meaning:
-      'A request names an image, or an image revision, the lab does not have, or one no user may reserve (no production revision).',
-    hint: "List the lab's images (Manager.images) and their revisions; an image must be in the configuration and a revision in production.",
+      'A request names an image, or an image revision, the lab does not have, or one it cannot serve (a reservation needs a production revision; a reload a testing or production one its store holds).',
+    hint: "List the lab's images (Manager.images.list) and their revisions; an image must be in the configuration and a revision in production (or testing, for a reload).",
   },
   VLAB_ERR_USER_UNKNOWN: {
     meaning: 'A request names a login that is not a registered user of the lab.',
@@ -70,8 +70,8 @@ export const MANAGER_ERROR_CODES = {
   },
   VLAB_ERR_COMPUTER_UNAVAILABLE: {
     meaning:
-      'A request names a computer the lab does not have, or one that cannot take a reservation now (in maintenance, failed, or busy).',
-    hint: 'Take the computer out of maintenance first, pick another computer, or leave the choice to the manager.',
+      'A request names a computer the lab does not have, or one that cannot take it now (in maintenance, failed, or at work).',
+    hint: 'Take the computer out of maintenance first (Manager.computers.release), wait until its work ends, pick another computer, or leave the choice to the manager.',
   },
   VLAB_ERR_RESERVATION_NOT_FOUND: {
     meaning: 'No reservation has the given id.',

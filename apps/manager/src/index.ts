@@ -43,7 +43,15 @@ export type {
 } from './database/schema.js';
 export type { LabUser, LabUsers, NewUser, UserChanges } from './database/users.js';
 export type { CommunicatorFactory } from './engine/computer-access.js';
+export {
+  type ComputerStatus,
+  type LabComputers,
+  MAX_MAINTENANCE_REASON,
+  MAX_RELOAD_REQUEST_ID,
+  type ReloadRequest,
+} from './engine/computers.js';
 export type { StepDone, StepObserver } from './engine/engine.js';
+export type { ImageStatus, LabImages, RevisionStatus } from './engine/images.js';
 export {
   type LabReservations,
   MAX_END_REASON,
@@ -59,13 +67,6 @@ export {
   type ManagerErrorCode,
   RETIRED_MANAGER_ERROR_CODES,
 } from './errors.js';
-export {
-  type ComputerStatus,
-  type CreateManagerOptions,
-  createManager,
-  type ImageStatus,
-  type Manager,
-  type RevisionStatus,
-} from './manager.js';
+export { type CreateManagerOptions, createManager, type Manager } from './manager.js';
 export type { LoadedModuleInfo } from './modules/compose-modules.js';
 export type { InventoryChanges } from './state/inventory.js';

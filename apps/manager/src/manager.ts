@@ -16,10 +16,11 @@ import { type LabDatabaseHandle, openDatabase } from './database/database.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { type EventQuery, type LabEvent, listEvents } from './database/events.js';
 import { type HostKeyPins, PostgresHostKeyStore } from './database/host-key-store.js';
-import type { ComputerState, NewRevisionTest, RevisionState } from './database/schema.js';
 import { type LabUsers, UserRegistry } from './database/users.js';
 import { type CommunicatorFactory, ComputerAccess } from './engine/computer-access.js';
+import { type LabComputers, labComputers } from './engine/computers.js';
 import type { Engine, StepObserver } from './engine/engine.js';
+import { type LabImages, labImages } from './engine/images.js';
 import { type LabReservations, labReservations } from './engine/reservations.js';
 import { sshCommunicators } from './engine/ssh-communicators.js';
 import { startWorkflowRuntime } from './engine/workflow-runtime.js';
@@ -64,50 +65,6 @@ export interface CreateManagerOptions {
   readonly onStepDone?: StepObserver | undefined;
 }
 
-/** A computer as the manager keeps it. @public */
-export interface ComputerStatus {
-  /** Its name in the configuration. */
-  readonly name: string;
-  /** The provisioner instance (a key of the configuration's `provisioners`) that drives it. */
-  readonly provisioner: string;
-  /** Where it is in its life cycle. */
-  readonly state: ComputerState;
-  /** Why it is in maintenance, when it is. */
-  readonly maintenanceReason: string | undefined;
-  /** The image revision on its disk, when the manager knows it. */
-  readonly loaded: { readonly image: string; readonly revision: number } | undefined;
-}
-
-/** An image as the manager keeps it. @public */
-export interface ImageStatus {
-  /** Its name in the stores. */
-  readonly name: string;
-  /** The OS family it holds. */
-  readonly osFamily: string;
-  /** The login of its owner, when that user is registered. */
-  readonly owner: string | undefined;
-  /** How a new revision is tested before users get it. */
-  readonly newRevisionTest: NewRevisionTest;
-  /** Its revisions the manager knows, oldest first. */
-  readonly revisions: readonly RevisionStatus[];
-}
-
-/** An image revision as the manager keeps it. @public */
-export interface RevisionStatus {
-  /** The revision number. */
-  readonly revision: number;
-  /** Where it is in its life: `capturing`, `testing`, `production`, `retired`, `failed`. */
-  readonly state: RevisionState;
-  /** SHA-256 of the disk image, once known. */
-  readonly sha256: string | undefined;
-  /** Bytes of the disk image, once known. */
-  readonly sizeBytes: number | undefined;
-  /** The computer it was captured from, if it was. */
-  readonly capturedFrom: string | undefined;
-  /** Why it failed, if it did. */
-  readonly failure: string | undefined;
-}
-
 /** A running manager. @public */
 export interface Manager {
   /** The configuration it runs, validated, every path absolute. */
@@ -130,10 +87,10 @@ export interface Manager {
   readonly inventory: InventoryChanges;
   /** The reservations: request, follow, end, extend. */
   readonly reservations: LabReservations;
-  /** Every computer, by name. */
-  computers(): Promise<readonly ComputerStatus[]>;
-  /** Every image, by name. */
-  images(): Promise<readonly ImageStatus[]>;
+  /** The computers: their state, maintenance, reload. */
+  readonly computers: LabComputers;
+  /** The images: their revisions, marked by hand under `newRevisionTest: manual`. */
+  readonly images: LabImages;
   /** Recorded events, oldest first. */
   events(query: EventQuery): Promise<readonly LabEvent[]>;
   /**
@@ -293,44 +250,8 @@ function managerOver(
     modules: modules.definitions,
     inventory,
     reservations: labReservations(engine),
-    async computers() {
-      const rows = await db.selectFrom('computers').selectAll().orderBy('name').execute();
-      return rows.map((row) => ({
-        name: row.name,
-        provisioner: row.provisioner,
-        state: row.state,
-        maintenanceReason: row.maintenance_reason ?? undefined,
-        loaded:
-          row.loaded_image === null || row.loaded_revision === null
-            ? undefined
-            : { image: row.loaded_image, revision: row.loaded_revision },
-      }));
-    },
-    async images() {
-      const rows = await db.selectFrom('images').selectAll().orderBy('name').execute();
-      const revisions = await db
-        .selectFrom('revisions')
-        .selectAll()
-        .orderBy('image')
-        .orderBy('revision')
-        .execute();
-      return rows.map((row) => ({
-        name: row.name,
-        osFamily: row.os_family,
-        owner: row.owner ?? undefined,
-        newRevisionTest: row.new_revision_test,
-        revisions: revisions
-          .filter((r) => r.image === row.name)
-          .map((r) => ({
-            revision: r.revision,
-            state: r.state,
-            sha256: r.sha256 ?? undefined,
-            sizeBytes: r.size_bytes === null ? undefined : Number(r.size_bytes),
-            capturedFrom: r.captured_from ?? undefined,
-            failure: r.failure ?? undefined,
-          })),
-      }));
-    },
+    computers: labComputers(engine),
+    images: labImages(engine),
     events: (query) => listEvents(db, query),
     close() {
       closing ??= undo();

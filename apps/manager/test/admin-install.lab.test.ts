@@ -54,8 +54,8 @@ const manager = await createManager({ configPath: process.argv[2] });
 try {
   console.log(
     JSON.stringify({
-      computers: await manager.computers(),
-      images: await manager.images(),
+      computers: await manager.computers.list(),
+      images: await manager.images.list(),
       osModules: Object.fromEntries(manager.modules.osModules),
       provisioners: Object.fromEntries(manager.modules.provisioners),
     }),

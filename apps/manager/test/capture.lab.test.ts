@@ -42,7 +42,7 @@ async function readyOn(m: Manager, requestId: string, computer: string): Promise
 }
 
 async function revisions(m: Manager) {
-  return (await m.images()).find((i) => i.name === 'base')?.revisions ?? [];
+  return (await m.images.list()).find((i) => i.name === 'base')?.revisions ?? [];
 }
 
 describe('capture', () => {
@@ -83,7 +83,7 @@ describe('capture', () => {
     const [tested] = await fixture.sql<{ test_computer: string }>(
       "SELECT test_computer FROM revisions WHERE image = 'base' AND revision = 2",
     );
-    const on = (await m.computers()).find((c) => c.name === tested?.test_computer);
+    const on = (await m.computers.list()).find((c) => c.name === tested?.test_computer);
     // Its test computer holds it, untainted: the next reservation of revision 2 starts there without a load.
     expect(on).toMatchObject({ state: 'available', loaded: { image: 'base', revision: 2 } });
     const stored = fixture.lab.storedImage('base', 2);
@@ -95,7 +95,7 @@ describe('capture', () => {
     // The guest was generalised and left off: the reclaim only reloads it.
     expect(steps).not.toContain('sanitize:ok');
     if (tested?.test_computer !== 'c1') {
-      expect((await m.computers()).find((c) => c.name === 'c1')).toMatchObject({
+      expect((await m.computers.list()).find((c) => c.name === 'c1')).toMatchObject({
         state: 'available',
         loaded: { image: 'base', revision: 1 },
       });
@@ -118,7 +118,7 @@ describe('capture', () => {
     expect((await m.reservations.get(id))?.state).toBe('ready');
     expect(fixture.lab.machine('c2').userAccounts.map((a) => a.login)).toEqual(['alice']);
     expect((await revisions(m)).at(-1)).toMatchObject({ revision: 3, capturedFrom: 'c2' });
-    expect((await m.computers()).find((c) => c.name === 'c2')).toMatchObject({
+    expect((await m.computers.list()).find((c) => c.name === 'c2')).toMatchObject({
       state: 'reserved',
       loaded: { image: 'base', revision: 3 },
     });
@@ -156,7 +156,7 @@ describe('capture', () => {
     const newest = Math.max(
       ...(await revisions(m)).filter((r) => r.state === 'production').map((r) => r.revision),
     );
-    expect((await m.computers()).find((c) => c.name === 'c2')).toMatchObject({
+    expect((await m.computers.list()).find((c) => c.name === 'c2')).toMatchObject({
       state: 'available',
       loaded: { image: 'base', revision: newest },
     });
@@ -181,7 +181,7 @@ describe('the test load of a new revision', () => {
     expect(failed.failure).toMatch(/^the test load failed: VLAB_ERR_\w+: /);
     // The revisions in production before still are; c3 is in maintenance with the reason.
     expect((await revisions(m)).filter((r) => r.state === 'production')).toEqual(productionBefore);
-    const c3 = (await m.computers()).find((c) => c.name === 'c3');
+    const c3 = (await m.computers.list()).find((c) => c.name === 'c3');
     expect(c3?.state).toBe('maintenance');
     expect(c3?.maintenanceReason).toContain(`test load of base revision ${revision}`);
     await m.reservations.end(holder);

@@ -83,20 +83,26 @@ describe('createManager', () => {
     expect(m.inventory.added).toEqual(['c1', 'c2']);
     expect(m.inventory.imagesAdded).toEqual(['base']);
     expect(m.inventory.unknownOwners).toEqual(['alice']);
-    expect(await m.computers()).toEqual([
+    expect(await m.computers.list()).toEqual([
       {
         name: 'c1',
         provisioner: 'mem',
         state: 'available',
         maintenanceReason: undefined,
+        maintenanceRequested: undefined,
         loaded: undefined,
+        tainted: false,
+        power: { state: 'unknown', checkedAt: undefined },
       },
       {
         name: 'c2',
         provisioner: 'mem',
         state: 'available',
         maintenanceReason: undefined,
+        maintenanceRequested: undefined,
         loaded: undefined,
+        tainted: false,
+        power: { state: 'unknown', checkedAt: undefined },
       },
     ]);
     expect(m.modules.osModules.get('linux')).toMatchObject({
@@ -124,12 +130,12 @@ describe('createManager', () => {
       imagesAdded: [],
       unknownOwners: [],
     });
-    const computers = await m.computers();
+    const computers = await m.computers.list();
     expect(computers.find((c) => c.name === 'c2')).toMatchObject({
       state: 'maintenance',
       maintenanceReason: NOT_CONFIGURED_REASON,
     });
-    expect((await m.images())[0]).toMatchObject({ name: 'base', owner: 'alice' });
+    expect((await m.images.list())[0]).toMatchObject({ name: 'base', owner: 'alice' });
     await stop();
     // A start with the same configuration changes nothing.
     const again = await start(config(['c1', 'c3']));

@@ -35,7 +35,8 @@ export interface MemoryLabManager {
   cleanup(): Promise<void>;
 }
 
-const CONFIG = (labId: string, newRevisionTest: string) => `lab: demo
+const CONFIG = (labId: string, newRevisionTest: string, policies: string) => `lab: demo
+policies: ${policies}
 dataDir: ./data
 installDir: ..
 database: { url: { env: VLAB_TEST_DATABASE_URL } }
@@ -61,7 +62,11 @@ images:
 /** Sets up the lab, the install directory and PostgreSQL, starts a manager, registers alice (admin) and bob. */
 export async function startMemoryLabManager(
   name: string,
-  options: { readonly newRevisionTest?: 'auto' | 'manual' | 'off' } = {},
+  options: {
+    readonly newRevisionTest?: 'auto' | 'manual' | 'off';
+    /** The configuration's `policies`, as a YAML flow mapping. Default: `{}`. */
+    readonly policies?: string;
+  } = {},
 ): Promise<MemoryLabManager> {
   const records: LogRecord[] = [];
   const log = createLogger((record) => records.push(record));
@@ -82,7 +87,7 @@ export async function startMemoryLabManager(
   const url = await freshDatabase(postgres.server.url, name.replaceAll('-', '_'));
   const configPath = await install.write(
     'lab/vlab.yaml',
-    CONFIG(lab.id, options.newRevisionTest ?? 'auto'),
+    CONFIG(lab.id, options.newRevisionTest ?? 'auto', options.policies ?? '{}'),
   );
   let running: Manager | undefined;
 

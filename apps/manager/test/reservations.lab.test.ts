@@ -37,7 +37,7 @@ describe('a reservation', () => {
     const computer = ready.computer as string;
     const machine = fixture.lab.machine(computer);
     expect(machine.userAccounts.map((a) => a.login).sort()).toEqual(['alice', 'bob']);
-    expect((await m.computers()).find((c) => c.name === computer)).toMatchObject({
+    expect((await m.computers.list()).find((c) => c.name === computer)).toMatchObject({
       state: 'reserved',
       loaded: { image: 'base', revision: 1 },
     });
@@ -52,7 +52,7 @@ describe('a reservation', () => {
     const ended = await until(m, requested.id, ['ended', 'failed']);
     expect(ended).toMatchObject({ state: 'ended', endReason: 'done for today' });
     expect(machine.userAccounts).toEqual([]);
-    expect((await m.computers()).find((c) => c.name === computer)).toMatchObject({
+    expect((await m.computers.list()).find((c) => c.name === computer)).toMatchObject({
       state: 'available',
       loaded: { image: 'base', revision: 1 },
     });
@@ -164,7 +164,7 @@ describe('reservations and computers', () => {
     const failed = await until(m, doomed.id, ['failed', 'ready']);
     expect(failed.state).toBe('failed');
     expect(failed.endReason).toMatch(/^preparing c3 failed: VLAB_ERR_\w+: /);
-    const c3 = (await m.computers()).find((c) => c.name === 'c3');
+    const c3 = (await m.computers.list()).find((c) => c.name === 'c3');
     expect(c3).toMatchObject({ state: 'maintenance' });
     expect(c3?.maintenanceReason).toBe(failed.endReason);
     expect(await kinds(m, doomed.id)).toContain('load:failed');

@@ -102,6 +102,8 @@ export interface PoliciesConfig {
     readonly maxHours: number;
     /** A reservation nobody connects to within this many minutes is ended. Default: 15. */
     readonly unusedReclaimMinutes: number;
+    /** Seconds between two asks whether a user has connected yet (`os.userConnected`). Default: 30. */
+    readonly connectCheckSeconds: number;
   };
   /** Load free computers with the images likely to be reserved next. Default: true. */
   readonly preload: boolean;
@@ -378,6 +380,11 @@ const policies = z
           .default(15)
           .describe(
             'A reservation nobody connects to within this many minutes is ended. Default: 15.',
+          ),
+        connectCheckSeconds: positiveInt
+          .default(30)
+          .describe(
+            'Seconds between two asks whether a user has connected yet (`os.userConnected`). Default: 30.',
           ),
       })
       .prefault({})

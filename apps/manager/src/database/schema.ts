@@ -108,6 +108,13 @@ export interface ComputersTable {
   state: ComputerState;
   /** Why it is in maintenance, if it is. */
   maintenance_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * An admin's reason for maintenance asked while the computer was busy: it goes to maintenance
+   * with it instead of becoming `available` once its work ends.
+   */
+  maintenance_requested: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The admin's reload that holds it (`reload:…`, a workflow id), while that reload runs. */
+  reload_request: ColumnType<string | null, string | null | undefined, string | null>;
   /** Its power as last read (`unknown` until read). */
   power: ColumnType<PowerState, PowerState | undefined, PowerState>;
   /** When the power was last read. */
@@ -194,6 +201,13 @@ export interface ReservationsTable {
   created_at: DefaultTimestamp;
   /** When it ended (only in `ended` and `failed`). */
   ended_at: NullableTimestamp;
+  /** When its computer was handed over (`ready`). */
+  ready_at: NullableTimestamp;
+  /**
+   * When a user was first seen connected (`os.userConnected`), or its `ready_at` when the OS
+   * module cannot tell.
+   */
+  connected_at: NullableTimestamp;
   /** Why it ended (expired, cancelled, failed …). */
   end_reason: ColumnType<string | null, string | null | undefined, string | null>;
 }

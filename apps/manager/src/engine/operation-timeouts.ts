@@ -11,4 +11,6 @@ export const OPERATION_TIMEOUTS_MS = {
   postReservation: 10 * 60_000,
   sanitize: 15 * 60_000,
   imageExists: 60_000,
+  userConnected: 60_000,
+  powerStatus: 60_000,
 } as const;

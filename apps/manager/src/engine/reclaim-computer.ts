@@ -10,6 +10,8 @@ export interface ReclaimResult {
   /** `available` (loaded with `preloaded`, or tainted when preload is off) or `maintenance`. */
   readonly state: 'available' | 'maintenance';
   readonly preloaded: ImageRef | undefined;
+  /** Why it is in maintenance: its reload failed, or an admin asked while it was reserved. */
+  readonly reason: string | undefined;
 }
 
 /**
@@ -24,7 +26,8 @@ export interface ReclaimResult {
  * - `post-reservation`, `sanitize`: run again; both are idempotent by contract. A failure is
  *   recorded and the reclaim goes on: the reload (or the taint, without preload) wipes what they
  *   left.
- * - `choose-preload`: reads again (the same answer unless reservations ended meanwhile).
+ * - `choose-preload`: reads again (the same answer unless reservations ended meanwhile). No
+ *   preload when an admin asked for maintenance meanwhile: the computer goes there instead.
  * - `reload`: loads again (only an interrupted load re-runs).
  * - `release`: writes the same row again.
  *
@@ -68,7 +71,7 @@ export async function reclaimComputer(
           loaded_image: null,
           loaded_revision: null,
         });
-        return { state: 'maintenance', preloaded: undefined };
+        return { state: 'maintenance', preloaded: undefined, reason: failure };
       }
       await updateComputer(
         current.db,
@@ -82,11 +85,19 @@ export async function reclaimComputer(
               tainted: false,
             },
       );
-      return { state: 'available', preloaded: preload };
+      // `available` unless an admin's maintenance request was waiting for it.
+      const row = await current.db
+        .selectFrom('computers')
+        .select(['state', 'maintenance_reason'])
+        .where('name', '=', plan.computer)
+        .executeTakeFirstOrThrow();
+      return row.state === 'maintenance'
+        ? { state: 'maintenance', preloaded: undefined, reason: row.maintenance_reason ?? '' }
+        : { state: 'available', preloaded: preload, reason: undefined };
     },
     (result) =>
       result.state === 'maintenance'
-        ? `in maintenance: ${failure ?? ''}`
+        ? `in maintenance: ${result.reason ?? ''}`
         : result.preloaded === undefined
           ? 'available (tainted: the next reservation reloads it)'
           : `available with ${result.preloaded.name} revision ${result.preloaded.revision}`,
@@ -98,6 +109,12 @@ export async function reclaimComputer(
  * recent), or of the reservation's image when none of those has one in production.
  */
 async function preloadImage(current: Engine, plan: ReservationPlan): Promise<ImageRef | undefined> {
+  const computer = await current.db
+    .selectFrom('computers')
+    .select('maintenance_requested')
+    .where('name', '=', plan.computer)
+    .executeTakeFirstOrThrow();
+  if (computer.maintenance_requested !== null) return undefined;
   const ranked = await current.db
     .selectFrom('reservations')
     .select(['image', sql<number>`count(*)`.as('uses'), sql<Date>`max(created_at)`.as('last')])

@@ -1,9 +1,10 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { CaptureMode } from '@vlab/core';
+import { sql } from 'kysely';
 import { type Assignment, assignComputer } from './assign-computer.js';
 import { updateComputer } from './computer-rows.js';
-import { readPlan } from './reservation-plan.js';
-import { stateStep } from './steps.js';
+import { operationScope, osModuleOf, type ReservationPlan, readPlan } from './reservation-plan.js';
+import { moduleStep, stateStep } from './steps.js';
 import {
   machineWork,
   reservationWorkflowId,
@@ -37,6 +38,9 @@ export const ASSIGN_RETRY_SECONDS = 5;
  * - `plan`: reads the same reservation again.
  * - `ready`, `ending`, `ended`, `failed`, `computer-failed`: write the same rows again.
  * - `read-end`: reads the end again (a message sent meanwhile is still in the queue).
+ * - `user-connected` (until a user is seen, every `connectCheckSeconds`): asks `os.userConnected`
+ *   again; it only reads.
+ * - `connected`: keeps the first time recorded (`coalesce`).
  * - `workflow-failed` (only when a step threw where none should): writes the same rows again;
  *   the reservation fails and its computer goes to maintenance with the error as the reason.
  */
@@ -120,9 +124,18 @@ async function reservationLife(reservationId: string): Promise<void> {
     computerScope,
     (e) =>
       e.db.transaction().execute(async (tx) => {
+        const now = new Date();
+        // Without `userConnected` nobody can tell: the reservation counts as in use from now.
+        const tells = osModuleOf(e, plan.image.osFamily).capabilities.features.includes(
+          'userConnected',
+        );
         await tx
           .updateTable('reservations')
-          .set({ state: 'ready' })
+          .set({
+            state: 'ready',
+            ready_at: sql<Date>`coalesce(ready_at, ${now})`,
+            connected_at: tells ? undefined : sql<Date>`coalesce(connected_at, ${now})`,
+          })
           .where('id', '=', reservationId)
           .execute();
         await updateComputer(tx, plan.computer, { state: 'reserved' });
@@ -133,7 +146,7 @@ async function reservationLife(reservationId: string): Promise<void> {
   // Captures come while it waits: a checkpoint goes on waiting, an image capture ends it.
   let ending: { readonly reason: string; readonly guest: boolean; readonly failed: boolean };
   for (let capture = 1; ; capture += 1) {
-    const next = await waitForEnd(reservationId);
+    const next = await waitForEnd(plan);
     if (next.kind === 'end') {
       ending = { reason: next.reason, guest: true, failed: false };
       break;
@@ -196,26 +209,80 @@ type WaitResult =
   | { readonly kind: 'end'; readonly reason: string }
   | { readonly kind: 'capture'; readonly mode: CaptureMode };
 
-/** Waits until the reservation's end, an end message or a capture request. */
-async function waitForEnd(reservationId: string): Promise<WaitResult> {
+/**
+ * Waits until the reservation's end, an end message or a capture request. Until a user is seen
+ * connected, it asks the OS module every `connectCheckSeconds`, and ends the reservation when
+ * nobody connected within `unusedReclaimMinutes` of its being ready.
+ */
+async function waitForEnd(plan: ReservationPlan): Promise<WaitResult> {
+  const { reservationId, computer } = plan;
+  const scope = { reservationId, computer };
   for (;;) {
-    const endsAt = await stateStep('read-end', { reservationId }, async (e) => {
+    const times = await stateStep('read-end', scope, async (e) => {
       const row = await e.db
         .selectFrom('reservations')
-        .select('ends_at')
+        .select(['ends_at', 'ready_at', 'connected_at'])
         .where('id', '=', reservationId)
         .executeTakeFirstOrThrow();
-      return row.ends_at.getTime();
+      const { unusedReclaimMinutes, connectCheckSeconds } = e.config.policies.reservation;
+      return {
+        endsAt: row.ends_at.getTime(),
+        // While nobody has connected: when the next ask is due, and when it is too late.
+        unusedUntil:
+          row.connected_at === null
+            ? (row.ready_at ?? row.ends_at).getTime() + unusedReclaimMinutes * 60_000
+            : undefined,
+        checkEveryMs: connectCheckSeconds * 1000,
+        unusedReclaimMinutes,
+      };
     });
     const now = await DBOS.now();
-    if (endsAt <= now) return { kind: 'end', reason: 'its time ran out' };
+    if (times.endsAt <= now) return { kind: 'end', reason: 'its time ran out' };
+    if (times.unusedUntil !== undefined && times.unusedUntil <= now) {
+      return {
+        kind: 'end',
+        reason: `nobody connected within ${times.unusedReclaimMinutes} minutes`,
+      };
+    }
+    const wakeAt =
+      times.unusedUntil === undefined
+        ? times.endsAt
+        : Math.min(times.endsAt, times.unusedUntil, now + times.checkEveryMs);
     const message = await DBOS.recv<ControlMessage>(
       CONTROL_TOPIC,
-      Math.ceil((endsAt - now) / 1000),
+      Math.max(1, Math.ceil((wakeAt - now) / 1000)),
     );
     if (message?.kind === 'end') return { kind: 'end', reason: message.reason };
     if (message?.kind === 'capture') return { kind: 'capture', mode: message.mode };
+    if (message === null && times.unusedUntil !== undefined) await checkConnected(plan);
   }
+}
+
+/** Asks the OS module whether a user of the reservation is on, and records the first time. */
+async function checkConnected(plan: ReservationPlan): Promise<void> {
+  const scope = { reservationId: plan.reservationId, computer: plan.computer };
+  const asked = await moduleStep('user-connected', scope, async (e) => {
+    const os = osModuleOf(e, plan.image.osFamily);
+    if (os.userConnected === undefined) return 0;
+    const found = await os.userConnected(
+      await e.access.osContext(plan.computer, operationScope(e, plan, 'userConnected')),
+      { users: plan.logins },
+    );
+    return found.sessions.length;
+  });
+  if (!asked.ok || asked.value === 0) return;
+  await stateStep(
+    'connected',
+    scope,
+    async (e) => {
+      await e.db
+        .updateTable('reservations')
+        .set({ connected_at: sql<Date>`coalesce(connected_at, now())` })
+        .where('id', '=', plan.reservationId)
+        .execute();
+    },
+    () => `${asked.value} session(s) of ${plan.logins.join(', ')}`,
+  );
 }
 
 /** Records the reservation's end; forgets its passwords; frees a computer that was never prepared. */

@@ -5,6 +5,7 @@ import type { ReservationState, ReservationsTable } from '../database/schema.js'
 import { UserRegistry } from '../database/users.js';
 import { managerError } from '../errors.js';
 import type { Engine } from './engine.js';
+import { invalidRequest, isText, knownRevision } from './request-checks.js';
 import { CONTROL_TOPIC, type ControlMessage } from './reservation-workflow.js';
 import { reservationWorkflowId, workflows } from './workflow-registry.js';
 
@@ -56,6 +57,14 @@ export interface ReservationStatus {
   readonly startsAt: Date;
   /** When its time runs out. */
   readonly endsAt: Date;
+  /** When its computer was handed over. */
+  readonly readyAt: Date | undefined;
+  /**
+   * When a user was first seen connected; the moment it was ready when the OS module cannot tell
+   * (no `userConnected`). A reservation nobody connects to within
+   * `policies.reservation.unusedReclaimMinutes` is ended.
+   */
+  readonly connectedAt: Date | undefined;
   /** When it ended (`ended`, `failed`). */
   readonly endedAt: Date | undefined;
   /** Why it ended, or is ending. */
@@ -100,8 +109,6 @@ export interface LabReservations {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-// Printable: no C0/C1 control characters, no line or paragraph separators.
-const PRINTABLE = /^[^\p{Cc}\u2028\u2029]+$/u;
 const UNFINISHED: readonly ReservationState[] = ['pending', 'loading', 'ready', 'ending'];
 
 /** The reservations of the running manager. */
@@ -289,32 +296,7 @@ async function checkRequest(
   }
 
   const { db } = current;
-  const known = await db
-    .selectFrom('images')
-    .select('name')
-    .where('name', '=', image)
-    .executeTakeFirst();
-  if (known === undefined) {
-    throw managerError(
-      'VLAB_ERR_IMAGE_UNKNOWN',
-      `the lab has no image ${JSON.stringify(image).slice(0, 120)}`,
-    );
-  }
-  let query = db
-    .selectFrom('revisions')
-    .select('revision')
-    .where('image', '=', image)
-    .where('state', '=', 'production');
-  if (revision !== undefined) query = query.where('revision', '=', revision);
-  const chosen = await query.orderBy('revision', 'desc').executeTakeFirst();
-  if (chosen === undefined) {
-    throw managerError(
-      'VLAB_ERR_IMAGE_UNKNOWN',
-      revision === undefined
-        ? `image ${image} has no revision in production`
-        : `image ${image} has no revision ${revision} in production`,
-    );
-  }
+  const chosen = await knownRevision(db, image, revision, ['production']);
 
   const registry = new UserRegistry(db);
   for (const login of logins) {
@@ -350,17 +332,8 @@ async function checkRequest(
   return { requestId, image, revision: chosen.revision, minutes, logins: [...logins], computer };
 }
 
-/** Whether `value` is a string of 1 to `max` printable characters. */
-function isText(value: unknown, max: number): value is string {
-  return (
-    typeof value === 'string' && value.length > 0 && value.length <= max && PRINTABLE.test(value)
-  );
-}
-
 function invalid(field: string, problem: string) {
-  return managerError('VLAB_ERR_REQUEST_INVALID', `the reservation request's ${field} ${problem}`, {
-    details: { field },
-  });
+  return invalidRequest("the reservation request's", field, problem);
 }
 
 function status(row: Selectable<ReservationsTable>): ReservationStatus {
@@ -375,6 +348,8 @@ function status(row: Selectable<ReservationsTable>): ReservationStatus {
     startsAt: row.starts_at,
     endsAt: row.ends_at,
     endedAt: row.ended_at ?? undefined,
+    readyAt: row.ready_at ?? undefined,
+    connectedAt: row.connected_at ?? undefined,
     endReason: row.end_reason ?? undefined,
   };
 }

@@ -2,8 +2,10 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { CaptureMode, UserAccess } from '@vlab/core';
 import { type Captured, captureComputer } from './capture-computer.js';
 import { ownedWorkflow, processSlot } from './engine.js';
+import { type PowerSyncRound, powerSyncRound } from './power-sync.js';
 import { prepareComputer } from './prepare-computer.js';
 import { type ReclaimResult, reclaimComputer } from './reclaim-computer.js';
+import { type ReloadResult, reloadComputer } from './reload-computer.js';
 import type { ReservationPlan } from './reservation-plan.js';
 import { reservationWorkflow } from './reservation-workflow.js';
 import { type RevisionTestResult, testLoad, testRevision } from './revision-test.js';
@@ -17,6 +19,11 @@ export function reservationWorkflowId(reservationId: string): string {
 /** The id of the test-load workflow of an image revision: one per revision. */
 export function revisionTestWorkflowId(image: string, revision: number): string {
   return `revision-test:${image}:${revision}`;
+}
+
+/** The id of an admin's reload of a computer: one per request. */
+export function reloadWorkflowId(computer: string, requestId: string): string {
+  return `reload:${computer}:${requestId}`;
 }
 
 /** The queue of a provisioner instance's machine workflows. */
@@ -39,6 +46,8 @@ export interface Registered {
     revision: number,
     computer: string,
   ) => Promise<Outcome<string | undefined>>;
+  readonly reload: (computer: string, image: string, revision: number) => Promise<ReloadResult>;
+  readonly powerSync: (roundAt: number) => Promise<PowerSyncRound>;
 }
 
 // Registered once per process (DBOS's registry is one per process), before the first launch.
@@ -55,6 +64,8 @@ export function workflows(): Registered {
     capture: DBOS.registerWorkflow(ownedWorkflow(captureComputer), { name: 'capture-computer' }),
     testRevision: DBOS.registerWorkflow(ownedWorkflow(testRevision), { name: 'revision-test' }),
     testLoad: DBOS.registerWorkflow(ownedWorkflow(testLoad), { name: 'revision-test-load' }),
+    reload: DBOS.registerWorkflow(ownedWorkflow(reloadComputer), { name: 'reload-computer' }),
+    powerSync: DBOS.registerWorkflow(ownedWorkflow(powerSyncRound), { name: 'power-sync' }),
   };
   return slot.registered;
 }

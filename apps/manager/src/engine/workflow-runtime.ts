@@ -3,6 +3,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { Logger, Secret } from '@vlab/core';
 import { managerError } from '../errors.js';
 import { type Engine, installEngine, removeEngine } from './engine.js';
+import { startPowerSyncRound } from './power-sync.js';
 import { machineQueueName, reservationWorkflowId, workflows } from './workflow-registry.js';
 
 /**
@@ -28,6 +29,7 @@ export interface WorkflowRuntime {
  * queue per provisioner instance (partitioned per computer: one machine workflow per computer at
  * a time; `policies.concurrency.perProvisioner` at once per instance and manager), recovers this executor's
  * unfinished workflows and starts the workflow of every unfinished reservation that has none.
+ * Every `policies.powerSync.intervalSeconds` it starts a round of power checks.
  */
 export async function startWorkflowRuntime(
   current: Engine,
@@ -74,9 +76,20 @@ export async function startWorkflowRuntime(
       { cause: error },
     );
   }
+  // Power sync: each manager starts the round of each time slot; the slot's workflow id makes
+  // it one round per slot for the whole lab.
+  const intervalMs = current.config.policies.powerSync.intervalSeconds * 1000;
+  const powerTimer = setInterval(() => {
+    if (current.closing) return;
+    startPowerSyncRound(workflows().powerSync, intervalMs).catch((error: unknown) =>
+      current.log.warn('a power-sync round did not start', { error: String(error) }),
+    );
+  }, intervalMs);
+  powerTimer.unref();
   return {
     executorId,
     async close() {
+      clearInterval(powerTimer);
       await DBOS.shutdown();
       removeEngine(current);
     },

@@ -42,6 +42,8 @@ const STATEMENTS: readonly string[] = [
     state text NOT NULL
       CHECK (state IN ('available', 'loading', 'reserved', 'reclaiming', 'maintenance', 'failed')),
     maintenance_reason text,
+    maintenance_requested text,
+    reload_request text,
     power text NOT NULL DEFAULT 'unknown' CHECK (power IN ('on', 'off', 'unknown')),
     power_checked_at timestamptz,
     failed_checks integer NOT NULL DEFAULT 0 CHECK (failed_checks >= 0),
@@ -66,6 +68,8 @@ const STATEMENTS: readonly string[] = [
     starts_at timestamptz NOT NULL,
     ends_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
+    ready_at timestamptz,
+    connected_at timestamptz,
     ended_at timestamptz,
     end_reason text,
     FOREIGN KEY (image, revision) REFERENCES revisions (image, revision) ON DELETE RESTRICT,
