@@ -42,7 +42,7 @@ describe('readManagerConfig', () => {
       { name: 'debian-12', osFamily: 'linux', owner: 'alice', newRevisionTest: 'auto' },
     ]);
     expect(config.policies).toEqual({
-      reservation: { maxHours: 24, unusedReclaimMinutes: 15 },
+      reservation: { maxHours: 24, unusedReclaimMinutes: 15, connectCheckSeconds: 30 },
       preload: true,
       powerSync: { intervalSeconds: 120, failuresBeforeMaintenance: 3 },
       concurrency: { perProvisioner: 8 },
@@ -69,7 +69,7 @@ describe('readManagerConfig', () => {
       computers: [],
       images: [],
       policies: {
-        reservation: { maxHours: 24, unusedReclaimMinutes: 15 },
+        reservation: { maxHours: 24, unusedReclaimMinutes: 15, connectCheckSeconds: 30 },
         preload: true,
         powerSync: { intervalSeconds: 120, failuresBeforeMaintenance: 3 },
         concurrency: { perProvisioner: 8 },

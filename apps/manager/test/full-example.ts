@@ -28,7 +28,7 @@ computers:
 images:
   - { name: debian-12, osFamily: linux, owner: alice, newRevisionTest: auto }
 policies:
-  reservation: { maxHours: 24, unusedReclaimMinutes: 15 }
+  reservation: { maxHours: 24, unusedReclaimMinutes: 15, connectCheckSeconds: 30 }
   preload: true
   powerSync: { intervalSeconds: 120, failuresBeforeMaintenance: 3 }
   concurrency: { perProvisioner: 8 }
