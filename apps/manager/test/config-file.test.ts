@@ -46,6 +46,7 @@ describe('readManagerConfig', () => {
       preload: true,
       powerSync: { intervalSeconds: 120, failuresBeforeMaintenance: 3 },
       concurrency: { perProvisioner: 8 },
+      heartbeatSeconds: 10,
     });
     expect(source.file).toBe(file);
     expect(source.format(['provisioners', 'bm', 'settings', 'timeouts', 'powerMs'], 'x')).toBe(
@@ -73,6 +74,7 @@ describe('readManagerConfig', () => {
         preload: true,
         powerSync: { intervalSeconds: 120, failuresBeforeMaintenance: 3 },
         concurrency: { perProvisioner: 8 },
+        heartbeatSeconds: 10,
       },
     });
   });
@@ -118,7 +120,7 @@ describe('readManagerConfig', () => {
       `vlab.yaml:${place(text, 'intervalSecond')}: policies.powerSync.intervalSecond: unknown key "intervalSecond"; did you mean \`intervalSeconds\`?`,
     );
     expect(error.message).toContain(
-      `vlab.yaml:5:3: policies.zzz: unknown key "zzz" (known keys: reservation, preload, powerSync, concurrency)`,
+      `vlab.yaml:5:3: policies.zzz: unknown key "zzz" (known keys: reservation, preload, powerSync, concurrency, heartbeatSeconds)`,
     );
   });
 

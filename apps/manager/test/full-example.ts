@@ -32,4 +32,5 @@ policies:
   preload: true
   powerSync: { intervalSeconds: 120, failuresBeforeMaintenance: 3 }
   concurrency: { perProvisioner: 8 }
+  heartbeatSeconds: 10
 `;

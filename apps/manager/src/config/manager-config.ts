@@ -119,6 +119,11 @@ export interface PoliciesConfig {
     /** Operations running at once on one provisioner instance. Default: 8. */
     readonly perProvisioner: number;
   };
+  /**
+   * Seconds between two heartbeats of a manager in the database; a manager that sees a peer's
+   * heartbeat older than twice that takes over the peer's unfinished workflows. Default: 10.
+   */
+  readonly heartbeatSeconds: number;
 }
 
 /**
@@ -414,6 +419,11 @@ const policies = z
       })
       .prefault({})
       .describe('How much runs at once.'),
+    heartbeatSeconds: positiveInt
+      .default(10)
+      .describe(
+        "Seconds between two heartbeats of a manager in the database; a manager that sees a peer's heartbeat older than twice that takes over the peer's unfinished workflows. Default: 10.",
+      ),
   })
   .prefault({})
   .describe('How the manager runs the lab; every key has a default.');

@@ -3,6 +3,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { Logger, Secret } from '@vlab/core';
 import { managerError } from '../errors.js';
 import { type Engine, installEngine, removeEngine } from './engine.js';
+import { startHeartbeat } from './manager-heartbeat.js';
 import { startPowerSyncRound } from './power-sync.js';
 import { machineQueueName, reservationWorkflowId, workflows } from './workflow-registry.js';
 
@@ -29,7 +30,8 @@ export interface WorkflowRuntime {
  * queue per provisioner instance (partitioned per computer: one machine workflow per computer at
  * a time; `policies.concurrency.perProvisioner` at once per instance and manager), recovers this executor's
  * unfinished workflows and starts the workflow of every unfinished reservation that has none.
- * Every `policies.powerSync.intervalSeconds` it starts a round of power checks.
+ * Every `policies.powerSync.intervalSeconds` it starts a round of power checks; every
+ * `policies.heartbeatSeconds` it writes its heartbeat and takes over the workflows of silent peers.
  */
 export async function startWorkflowRuntime(
   current: Engine,
@@ -86,10 +88,12 @@ export async function startWorkflowRuntime(
     );
   }, intervalMs);
   powerTimer.unref();
+  const heartbeat = startHeartbeat(current, executorId);
   return {
     executorId,
     async close() {
       clearInterval(powerTimer);
+      await heartbeat.stop();
       await DBOS.shutdown();
       removeEngine(current);
     },
