@@ -4,6 +4,7 @@ import type { Manager } from '../src/manager.js';
 import {
   type MemoryLabManager,
   pollUntil,
+  requestBase,
   startMemoryLabManager,
   untilState,
 } from './memory-lab-manager.js';
@@ -63,15 +64,7 @@ describe('maintenance', () => {
     const before = await computer(m, 'c2');
     const status = await m.computers.maintenance('c2', 'replacing a fan');
     expect(status).toMatchObject({ state: 'maintenance', maintenanceReason: 'replacing a fan' });
-    const refused = await failure(
-      m.reservations.request({
-        requestId: 'maintenance-named',
-        image: 'base',
-        minutes: 30,
-        logins: ['bob'],
-        computer: 'c2',
-      }),
-    );
+    const refused = await failure(requestBase(m, 'maintenance-named', { computer: 'c2' }));
     expect(isVlabError(refused, 'VLAB_ERR_COMPUTER_UNAVAILABLE')).toBe(true);
     expect((refused as Error).message).toContain('replacing a fan');
     // Asked again: the reason is replaced.
@@ -101,13 +94,7 @@ describe('maintenance', () => {
 
   it('waits for a reserved computer: the reservation goes on, and its reclaim ends in maintenance, not in a preload', async () => {
     const m = fixture.manager;
-    const requested = await m.reservations.request({
-      requestId: 'maintenance-while-reserved',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-      computer: 'c1',
-    });
+    const requested = await requestBase(m, 'maintenance-while-reserved', { computer: 'c1' });
     await untilState(m, requested.id, ['ready']);
     const asked = await m.computers.maintenance('c1', 'disk errors in the log');
     expect(asked).toMatchObject({
@@ -137,13 +124,7 @@ describe('maintenance', () => {
   it('withdraws a waiting request on release', async () => {
     const m = fixture.manager;
     await m.computers.release('c1');
-    const requested = await m.reservations.request({
-      requestId: 'maintenance-withdrawn',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-      computer: 'c1',
-    });
+    const requested = await requestBase(m, 'maintenance-withdrawn', { computer: 'c1' });
     await untilState(m, requested.id, ['ready']);
     await m.computers.maintenance('c1', 'maybe later');
     expect(await m.computers.release('c1')).toMatchObject({
@@ -208,13 +189,7 @@ describe('reload', () => {
 
   it('refuses a computer at work, an unknown revision and bad input, starting nothing', async () => {
     const m = fixture.manager;
-    const requested = await m.reservations.request({
-      requestId: 'reload-busy',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-      computer: 'c2',
-    });
+    const requested = await requestBase(m, 'reload-busy', { computer: 'c2' });
     await untilState(m, requested.id, ['ready']);
     const busy = await failure(m.computers.reload('c2', { image: 'base' }));
     expect(isVlabError(busy, 'VLAB_ERR_COMPUTER_UNAVAILABLE')).toBe(true);
@@ -256,13 +231,7 @@ describe('revisions marked by hand (newRevisionTest: manual)', () => {
     const m = fixture.manager;
     await m.computers.release('c3');
     await m.computers.maintenance('c3', 'kept out of this test');
-    const requested = await m.reservations.request({
-      requestId: 'manual-capture',
-      image: 'base',
-      minutes: 30,
-      logins: ['alice'],
-      computer: 'c1',
-    });
+    const requested = await requestBase(m, 'manual-capture', { computer: 'c1', logins: ['alice'] });
     await untilState(m, requested.id, ['ready']);
     await m.reservations.capture(requested.id, { mode: 'image' });
     await untilState(m, requested.id, ['ended']);
@@ -270,12 +239,7 @@ describe('revisions marked by hand (newRevisionTest: manual)', () => {
       (await m.images.get('base'))?.revisions.find((r) => r.revision === n);
     expect(await revision(2)).toMatchObject({ state: 'testing', capturedFrom: 'c1' });
     // No test load runs: a request for the newest production revision still gets 1.
-    const before = await m.reservations.request({
-      requestId: 'manual-before',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-    });
+    const before = await requestBase(m, 'manual-before');
     expect(before.revision).toBe(1);
     await m.reservations.end(before.id);
 
@@ -292,12 +256,7 @@ describe('revisions marked by hand (newRevisionTest: manual)', () => {
     ]);
     // Promoting again does nothing.
     await m.images.promote('base', 2);
-    const after = await m.reservations.request({
-      requestId: 'manual-after',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-    });
+    const after = await requestBase(m, 'manual-after');
     expect(after.revision).toBe(2);
     // The computer holding revision 2 untainted is reused.
     expect((await untilState(m, after.id, ['ready'])).computer).toBe('c2');
@@ -305,12 +264,7 @@ describe('revisions marked by hand (newRevisionTest: manual)', () => {
     await untilState(m, after.id, ['ended']);
 
     await m.images.retire('base', 2);
-    const retired = await m.reservations.request({
-      requestId: 'manual-retired',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-    });
+    const retired = await requestBase(m, 'manual-retired');
     expect(retired.revision).toBe(1);
     await m.reservations.end(retired.id);
     await untilState(m, retired.id, ['ended', 'failed']);

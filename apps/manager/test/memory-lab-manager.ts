@@ -187,3 +187,22 @@ export async function untilSteps(
     async () => `reservation ${id}: events ${(await stepsOf(m, id)).join(', ')}`,
   );
 }
+
+/** Requests image `base` (revision: the newest in production) for `logins` (default bob). */
+export function requestBase(
+  m: Manager,
+  requestId: string,
+  options: {
+    readonly computer?: string;
+    readonly logins?: readonly string[];
+    readonly minutes?: number;
+  } = {},
+): Promise<ReservationStatus> {
+  return m.reservations.request({
+    requestId,
+    image: 'base',
+    minutes: options.minutes ?? 30,
+    logins: options.logins ?? ['bob'],
+    computer: options.computer,
+  });
+}

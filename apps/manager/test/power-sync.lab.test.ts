@@ -3,6 +3,7 @@ import type { Manager } from '../src/manager.js';
 import {
   type MemoryLabManager,
   pollUntil,
+  requestBase,
   startMemoryLabManager,
   untilState,
 } from './memory-lab-manager.js';
@@ -83,13 +84,7 @@ describe('power sync', () => {
 
   it('asks maintenance for a reserved computer found off: the reservation goes on, then it is kept out', async () => {
     const m = fixture.manager;
-    const requested = await m.reservations.request({
-      requestId: 'power-reserved',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-      computer: 'c1',
-    });
+    const requested = await requestBase(m, 'power-reserved', { computer: 'c1' });
     await untilState(m, requested.id, ['ready']);
     fixture.lab.machine('c1').powerOff();
     const asked = await pollUntil(
@@ -113,13 +108,7 @@ describe('power sync', () => {
   it('takes the preload of an available computer found off: tainted at once, reloaded before its next reservation', async () => {
     const m = fixture.manager;
     // c2 holds base revision 1 untainted after a reservation and its preload.
-    const requested = await m.reservations.request({
-      requestId: 'power-preloaded',
-      image: 'base',
-      minutes: 30,
-      logins: ['bob'],
-      computer: 'c2',
-    });
+    const requested = await requestBase(m, 'power-preloaded', { computer: 'c2' });
     await untilState(m, requested.id, ['ready']);
     await m.reservations.end(requested.id);
     await untilState(m, requested.id, ['ended']);

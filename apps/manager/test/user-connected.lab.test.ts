@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type MemoryLabManager,
   pollUntil,
+  requestBase,
   startMemoryLabManager,
   stepsOf,
   untilState,
@@ -26,13 +27,7 @@ afterAll(async () => {
 
 async function ready(requestId: string, computer: string) {
   const m = fixture.manager;
-  const requested = await m.reservations.request({
-    requestId,
-    image: 'base',
-    minutes: 60,
-    logins: ['bob'],
-    computer,
-  });
+  const requested = await requestBase(m, requestId, { computer, minutes: 60 });
   return untilState(m, requested.id, ['ready']);
 }
 
