@@ -58,6 +58,7 @@ export {
   MAX_NAME,
   MAX_REQUEST_ID,
   MAX_RESERVATION_USERS,
+  type ReservationAccess,
   type ReservationRequest,
   type ReservationStatus,
 } from './engine/reservations.js';

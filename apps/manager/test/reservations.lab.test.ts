@@ -47,6 +47,16 @@ describe('a reservation', () => {
       [requested.id],
     );
     expect(sealed.map((s) => s.login).sort()).toEqual(['alice', 'bob']);
+    // Each user learns how to connect, and their password (alice needs it for sudo).
+    expect(ready.access.map((a) => a.login).sort()).toEqual(['alice', 'bob']);
+    const alice = await m.reservations.access(requested.id, 'alice');
+    expect(alice).toMatchObject({ login: 'alice', protocol: 'ssh', port: 22 });
+    expect(machine.checkPassword('alice', alice.password?.reveal() ?? '')).toBe(true);
+    expect(String(alice.password)).not.toContain(alice.password?.reveal());
+    for (const login of ['carol', "alice' OR 1=1", 7 as never]) {
+      const refused = await m.reservations.access(requested.id, login).catch((e: unknown) => e);
+      expect(isVlabError(refused, 'VLAB_ERR_REQUEST_INVALID')).toBe(true);
+    }
 
     await m.reservations.end(requested.id, 'done for today');
     const ended = await until(m, requested.id, ['ended', 'failed']);
@@ -56,7 +66,12 @@ describe('a reservation', () => {
       state: 'available',
       loaded: { image: 'base', revision: 1 },
     });
-    expect(await kinds(m, requested.id)).toEqual([
+    const events = await kinds(m, requested.id);
+    // The access asked for is recorded (when, relative to the wait's first step, is the race's).
+    expect(events.filter((k) => k.startsWith('reservation.access'))).toEqual([
+      'reservation.access:null',
+    ]);
+    expect(events.filter((k) => !k.startsWith('reservation.access'))).toEqual([
       'assign:ok',
       'plan:ok',
       'queue:ok',
@@ -80,6 +95,8 @@ describe('a reservation', () => {
       requested.id,
     ]);
     expect(left).toEqual([]);
+    const late = await m.reservations.access(requested.id, 'bob').catch((e: unknown) => e);
+    expect(isVlabError(late, 'VLAB_ERR_REQUEST_INVALID')).toBe(true);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { PowerState } from '@vlab/core';
+import type { PowerState, UserAccess } from '@vlab/core';
 import type { ColumnType, Generated } from 'kysely';
 
 /**
@@ -203,6 +203,8 @@ export interface ReservationsTable {
   ended_at: NullableTimestamp;
   /** When its computer was handed over (`ready`). */
   ready_at: NullableTimestamp;
+  /** How each user connects, as `os.reserve` said (never a secret). */
+  access: ColumnType<UserAccess[] | null, string | null | undefined, string | null>;
   /**
    * When a user was first seen connected (`os.userConnected`), or its `ready_at` when the OS
    * module cannot tell.

@@ -31,7 +31,8 @@ export async function sealPasswords(plan: ReservationPlan): Promise<void> {
 
 /**
  * Step `reserve`: `os.reserve` for the reservation's users, from the registry, with their sealed
- * passwords. A re-run calls it again with the same users and passwords: idempotent by contract.
+ * passwords, and records how they connect. A re-run calls it again with the same users and
+ * passwords (idempotent by contract) and records the answer again.
  */
 export function reserveUsers(plan: ReservationPlan): Promise<Outcome<readonly UserAccess[]>> {
   const scope = { reservationId: plan.reservationId, computer: plan.computer };
@@ -41,14 +42,23 @@ export function reserveUsers(plan: ReservationPlan): Promise<Outcome<readonly Us
       await current.access.osContext(plan.computer, operationScope(current, plan, 'reserve')),
       { users },
     );
-    return result.access.map((a) => ({
+    const access = result.access.map((a) => ({
       login: a.login,
       protocol: a.protocol,
       host: a.host,
       port: a.port,
     }));
+    await current.db
+      .updateTable('reservations')
+      .set({ access: JSON.stringify(access) })
+      .where('id', '=', plan.reservationId)
+      .execute();
+    return access;
   });
 }
+
+/** Every IPv4 and IPv6 address: a user whose `allowFrom` is empty may connect from anywhere. */
+const ANYWHERE: readonly string[] = ['0.0.0.0/0', '::/0'];
 
 /** What a sealed password of a reservation is bound to. */
 export function passwordAad(reservationId: string, login: string): string {
@@ -94,7 +104,8 @@ async function reservationUsers(
               `password of ${login}`,
             ),
       admin: user.role === 'admin',
-      allowFrom: user.allowFrom,
+      // The registry's empty list means anywhere; the contract's list is what the firewall opens.
+      allowFrom: user.allowFrom.length === 0 ? ANYWHERE : user.allowFrom,
     });
   }
   return users;

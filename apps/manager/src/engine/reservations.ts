@@ -1,11 +1,21 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { type CaptureMode, coreError, isCompatible, loginProblem } from '@vlab/core';
+import {
+  type CaptureMode,
+  coreError,
+  isCompatible,
+  loginProblem,
+  type Secret,
+  type UserAccess,
+} from '@vlab/core';
 import type { Selectable } from 'kysely';
+import { recordEvent } from '../database/events.js';
 import type { ReservationState, ReservationsTable } from '../database/schema.js';
 import { UserRegistry } from '../database/users.js';
 import { managerError } from '../errors.js';
+import { open } from '../secrets/secret-box.js';
 import type { Engine } from './engine.js';
 import { invalidRequest, isText, knownRevision } from './request-checks.js';
+import { passwordAad } from './reservation-users.js';
 import { CONTROL_TOPIC, type ControlMessage } from './reservation-workflow.js';
 import { reservationWorkflowId, workflows } from './workflow-registry.js';
 
@@ -59,6 +69,8 @@ export interface ReservationStatus {
   readonly endsAt: Date;
   /** When its computer was handed over. */
   readonly readyAt: Date | undefined;
+  /** How each user connects, once it is ready (the passwords: `LabReservations.access`). */
+  readonly access: readonly UserAccess[];
   /**
    * When a user was first seen connected; the moment it was ready when the OS module cannot tell
    * (no `userConnected`). A reservation nobody connects to within
@@ -69,6 +81,12 @@ export interface ReservationStatus {
   readonly endedAt: Date | undefined;
   /** Why it ended, or is ending. */
   readonly endReason: string | undefined;
+}
+
+/** How one user reaches a reservation's computer. @public */
+export interface ReservationAccess extends UserAccess {
+  /** The password the manager generated for the user, when it made one. */
+  readonly password: Secret | undefined;
 }
 
 /** The lab's reservations. @public */
@@ -106,6 +124,14 @@ export interface LabReservations {
    * image's OS module cannot capture in that mode.
    */
   capture(id: string, options: { readonly mode: CaptureMode }): Promise<void>;
+  /**
+   * How `login` connects to a ready reservation's computer, with the password the manager
+   * generated for them (a `Secret`: reveal it only to that user). An admin user needs it for
+   * `sudo`. Each call is recorded as an event (`reservation.access`, without the password).
+   * @throws `VLAB_ERR_RESERVATION_NOT_FOUND`; `VLAB_ERR_REQUEST_INVALID` when the reservation is
+   * not ready or `login` is not one of its users.
+   */
+  access(id: string, login: string): Promise<ReservationAccess>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -219,6 +245,43 @@ export function labReservations(current: Engine): LabReservations {
       }
       const message: ControlMessage = { kind: 'capture', mode };
       await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
+    },
+    async access(id, login) {
+      const row = await found(id);
+      if (row.state !== 'ready') {
+        throw invalid(
+          'id',
+          `names a reservation that is ${row.state}: only a ready one is reached`,
+        );
+      }
+      const access = (row.access ?? []).find((a) => a.login === login);
+      if (typeof login !== 'string' || access === undefined) {
+        throw invalid('login', `is not a user of reservation ${row.id}`);
+      }
+      const sealed = await db
+        .selectFrom('reservation_secrets')
+        .select('ciphertext')
+        .where('reservation_id', '=', row.id)
+        .where('login', '=', login)
+        .executeTakeFirst();
+      await recordEvent(db, {
+        kind: 'reservation.access',
+        reservationId: row.id,
+        computer: row.computer ?? undefined,
+        message: `access of ${login}`,
+      });
+      return {
+        ...access,
+        password:
+          sealed === undefined
+            ? undefined
+            : open(
+                current.key,
+                sealed.ciphertext,
+                passwordAad(row.id, login),
+                `password of ${login}`,
+              ),
+      };
     },
     async extend(id, minutes) {
       const row = await found(id);
@@ -349,6 +412,7 @@ function status(row: Selectable<ReservationsTable>): ReservationStatus {
     endsAt: row.ends_at,
     endedAt: row.ended_at ?? undefined,
     readyAt: row.ready_at ?? undefined,
+    access: row.access ?? [],
     connectedAt: row.connected_at ?? undefined,
     endReason: row.end_reason ?? undefined,
   };

@@ -69,6 +69,7 @@ const STATEMENTS: readonly string[] = [
     ends_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     ready_at timestamptz,
+    access jsonb CHECK (access IS NULL OR jsonb_typeof(access) = 'array'),
     connected_at timestamptz,
     ended_at timestamptz,
     end_reason text,
