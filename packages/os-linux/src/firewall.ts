@@ -19,8 +19,30 @@ export interface SshAccess {
 // connections get no exception, so closing the firewall also closes what a sanitize leaves.
 
 function elements(networks: readonly Network[], family: 4 | 6): string {
-  const unique = [...new Set(networks.filter((n) => n.family === family).map((n) => n.text))];
-  return unique.length === 0 ? '' : ` elements = { ${unique.join(', ')} };`;
+  const kept = outermost(networks.filter((n) => n.family === family)).map((n) => n.text);
+  return kept.length === 0 ? '' : ` elements = { ${kept.join(', ')} };`;
+}
+
+/**
+ * The networks no other one of the list covers (the first of equal ones): an nftables interval
+ * set refuses overlapping elements ("conflicting intervals"), and users' lists overlap — one
+ * user's `0.0.0.0/0` beside another's address.
+ */
+export function outermost(networks: readonly Network[]): Network[] {
+  const parsed = networks.map((network) => {
+    const [address = '', bits] = network.text.split('/');
+    const max = network.family === 4 ? 32 : 128;
+    return { network, address, bits: bits === undefined ? max : Number(bits) };
+  });
+  const covers = (a: (typeof parsed)[number], b: (typeof parsed)[number]): boolean => {
+    if (a.network.family !== b.network.family || a.bits > b.bits) return false;
+    const max = BigInt(a.network.family === 4 ? 32 : 128);
+    const shift = max - BigInt(a.bits);
+    return addressBits(a.address) >> shift === addressBits(b.address) >> shift;
+  };
+  return parsed
+    .filter((b, j) => parsed.every((a, i) => i === j || !covers(a, b) || (covers(b, a) && j < i)))
+    .map((p) => p.network);
 }
 
 /** The nftables ruleset, replacing table `inet vlab` in one transaction. */
@@ -149,4 +171,27 @@ export async function applySshAccess(
   if (!changed && jumped.code === 0) return false;
   await guest.runChecked(['sh', GUEST_PATHS.firewallScript]);
   return true;
+}
+
+/** An address (validated by `parseNetwork`) as a number: 32 bits for IPv4, 128 for IPv6. */
+function addressBits(address: string): bigint {
+  if (!address.includes(':')) {
+    return address.split('.').reduce((sum, part) => (sum << 8n) | BigInt(Number(part)), 0n);
+  }
+  // IPv6: a dotted IPv4 tail is two groups; `::` stands for as many zero groups as are missing.
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  const v4 = dotted === null ? undefined : addressBits(dotted[2] as string);
+  const text =
+    v4 === undefined
+      ? address
+      : `${dotted?.[1]}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const missing = 8 - groups(head).length - (tail === undefined ? 0 : groups(tail).length);
+  const all = [
+    ...groups(head),
+    ...Array<string>(tail === undefined ? 0 : missing).fill('0'),
+    ...groups(tail ?? ''),
+  ];
+  return all.reduce((sum, group) => (sum << 16n) | BigInt(Number.parseInt(group, 16)), 0n);
 }

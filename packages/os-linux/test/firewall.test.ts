@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { iptablesApplyScript, iptablesRules, nftRuleset } from '../src/firewall.js';
+import { iptablesApplyScript, iptablesRules, nftRuleset, outermost } from '../src/firewall.js';
 
 const access = {
   port: 22,
@@ -31,6 +31,39 @@ describe('the SSH firewall rules', () => {
     for (const line of chain.split('\n').filter((l) => /^\s+tcp /.test(l)))
       expect(line).toMatch(/^\s+tcp dport 22 /);
     expect(chain.trim().split('\n').at(-3)?.trim()).toBe('tcp dport 22 reject with tcp reset');
+  });
+
+  it('nftables: keeps only the outermost of overlapping networks (an interval set refuses overlaps)', () => {
+    const v4 = (text: string) => ({ family: 4 as const, text });
+    const v6 = (text: string) => ({ family: 6 as const, text });
+    expect(
+      outermost([v4('198.18.2.201'), v4('0.0.0.0/0'), v6('::/0'), v6('2001:db8::/64')]),
+    ).toEqual([v4('0.0.0.0/0'), v6('::/0')]);
+    expect(outermost([v4('10.1.2.3'), v4('10.1.0.0/16'), v4('10.2.0.0/16')])).toEqual([
+      v4('10.1.0.0/16'),
+      v4('10.2.0.0/16'),
+    ]);
+    // The same network twice (host bits aside): the first stays.
+    expect(outermost([v4('10.1.2.3/24'), v4('10.1.2.9/24'), v4('10.1.2.3/24')])).toEqual([
+      v4('10.1.2.3/24'),
+    ]);
+    // A longer prefix whose address lies in a shorter one's range is inside it, not the reverse.
+    expect(outermost([v4('10.1.2.0/24'), v4('10.1.2.3/16')])).toEqual([v4('10.1.2.3/16')]);
+    expect(outermost([v6('2001:db8::1'), v6('2001:db8::/32'), v6('::ffff:10.1.2.3')])).toEqual([
+      v6('2001:db8::/32'),
+      v6('::ffff:10.1.2.3'),
+    ]);
+    expect(outermost([v6('::ffff:10.1.2.3'), v6('::ffff:10.1.0.0/112')])).toEqual([
+      v6('::ffff:10.1.0.0/112'),
+    ]);
+    expect(outermost([v6('fe80::1:2'), v6('fe80::/64'), v6('fe80:0:0:1::/64')])).toEqual([
+      v6('fe80::/64'),
+      v6('fe80:0:0:1::/64'),
+    ]);
+    const rules = nftRuleset({ ...access, users: [v4('198.18.2.201'), v4('0.0.0.0/0')] });
+    expect(rules).toContain(
+      'set users4 { type ipv4_addr; flags interval; elements = { 0.0.0.0/0 }; }',
+    );
   });
 
   it('nftables: closed to users means no user elements at all', () => {
