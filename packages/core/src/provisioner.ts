@@ -268,7 +268,11 @@ export interface Provisioner {
   imageSize(ctx: OperationContext, image: ImageRevisionRef): Promise<number>;
   /** Every revision in the store. */
   listImages(ctx: OperationContext): Promise<readonly StoredImage[]>;
-  /** Deletes a revision (feature `deleteImage`); idempotent: a missing revision is not an error. */
+  /**
+   * Deletes a revision (feature `deleteImage`); idempotent: a missing revision is not an error.
+   * It also removes what an unfinished capture or import of that revision left in the store (a
+   * manager that died mid-capture cannot abandon it; the next one discards it with this call).
+   */
   deleteImage(ctx: OperationContext, image: ImageRevisionRef): Promise<void>;
 
   /**

@@ -509,18 +509,24 @@ export class ImageStore {
   }
 
   /**
-   * Deletes a published revision atomically (renamed to a hidden trash name, then removed);
-   * a missing revision is not an error.
+   * Deletes a revision: a published one atomically (renamed to a hidden trash name, then
+   * removed), and what an unfinished capture or import of it left (its temporary data and
+   * reservation marker: a process that died while writing never abandons them). A missing
+   * revision is not an error. A writer still holding the reservation fails at its publish.
    */
   delete(ref: ImageRevisionRef, options?: StoreCallOptions): Promise<void> {
     checkRef(this.location, ref.name, ref.revision);
     return this.#run('delete', ref, options, false, async (call) => {
       const paths = this.#paths(ref);
-      if ((await this.#backend.stat(paths.published, call)) === undefined) return;
-      const trash = `${paths.dir}/.${ref.revision}.trash-${randomUUID()}`;
-      await this.#backend.rename(paths.published, trash, call);
-      await this.#backend.syncDirectory(paths.dir, call);
-      await this.#backend.remove(trash, call);
+      if ((await this.#backend.stat(paths.published, call)) !== undefined) {
+        const trash = `${paths.dir}/.${ref.revision}.trash-${randomUUID()}`;
+        await this.#backend.rename(paths.published, trash, call);
+        await this.#backend.syncDirectory(paths.dir, call);
+        await this.#backend.remove(trash, call);
+      }
+      // The marker last: until it is gone, no one else reserves the revision.
+      await this.#backend.remove(paths.partial, call);
+      await this.#backend.remove(paths.marker, call);
       // The image's last revision leaves no empty directory behind.
       await this.#backend.removeEmptyDirectory(paths.dir, call);
     });

@@ -215,6 +215,33 @@ describe.each(backends)('image store on a %s', (_label, start) => {
     expect((await store.list()).map((m) => m.revision)).toEqual([1]);
   });
 
+  it('deletes what a writer that died left: its temporary data and reservation', async () => {
+    const { store, root } = await harness.fresh();
+    await publishRaw(store, 'img', 1, disk(1000));
+    // A capture whose process died while writing: reserved, half written, never abandoned.
+    const dead = await store.reserve({ name: 'img', revision: 2 });
+    const half = disk(2000);
+    await dead.write(chunks(half));
+    expect(await tree(root)).toContain('img/.2.reserved');
+    await store.delete({ name: 'img', revision: 2 });
+    expect(await tree(root)).toEqual([
+      'img',
+      'img/1',
+      `img/1/${DISK_FILE}`,
+      `img/1/${MANIFEST_FILE}`,
+    ]);
+    // The revision is free again; the dead writer's handle can no longer publish.
+    await expect(
+      dead.publish({ format: 'raw', sizeBytes: 2000, sha256: sha256(half), osFamily: 'linux' }),
+    ).rejects.toThrow();
+    await publishRaw(store, 'img', 2, disk(10));
+    expect((await store.list()).map((m) => m.revision)).toEqual([1, 2]);
+    // The only revision of an image, reserved and never written: no empty directory is left.
+    await store.reserve({ name: 'lone', revision: 1 });
+    await store.delete({ name: 'lone', revision: 1 });
+    expect(await tree(root)).not.toContain('lone');
+  });
+
   it('reserves while another revision of the image is abandoned and its directory pruned', async () => {
     const { store, root } = await harness.fresh();
     // Many rounds of abandon (which removes the emptied directory) racing a reserve (which

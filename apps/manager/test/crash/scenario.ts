@@ -1,0 +1,132 @@
+import type { Secret } from '@vlab/core';
+import { query } from '../database/lab-postgres.js';
+import type { CrashLab } from './crash-lab.js';
+
+/** The reservations of one scenario run, by role (`R1`: checkpoint then end; `R2`: image capture). */
+export type Roles = Map<string, string>;
+
+const FINAL = ['ended', 'failed'];
+
+/**
+ * Polls `probe` until it returns a value. Lives are killed and restarted meanwhile, so the bound
+ * is generous (2 min); it only turns a hang into a failure that says what was last seen.
+ */
+export async function until<T>(
+  probe: () => Promise<T | undefined>,
+  last: () => Promise<string>,
+): Promise<T> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`after 120 s: ${await last()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Drives the scenario through the running lives of `crash`, reading progress from the database. */
+export class Scenario {
+  constructor(
+    readonly crash: CrashLab,
+    readonly url: Secret,
+    /** Every reservation id by role, over all runs. */
+    readonly roles: Roles,
+  ) {}
+
+  sql<Row extends Record<string, unknown>>(text: string, values: unknown[] = []): Promise<Row[]> {
+    return query<Row>(this.url, text, values);
+  }
+
+  async reservation(id: string): Promise<{ state: string; end_reason: string | null }> {
+    const [row] = await this.sql<{ state: string; end_reason: string | null }>(
+      'SELECT state, end_reason FROM reservations WHERE id = $1',
+      [id],
+    );
+    if (row === undefined) throw new Error(`no reservation ${id}`);
+    return row;
+  }
+
+  async untilState(id: string, states: readonly string[]): Promise<string> {
+    return until(
+      async () => {
+        const { state } = await this.reservation(id);
+        return states.includes(state) ? state : undefined;
+      },
+      async () =>
+        `reservation ${id} is ${(await this.reservation(id)).state}, not ${states}; life ${this.crash.life}; lab server: ${this.crash.describe()}`,
+    );
+  }
+
+  async untilWorkflowDone(id: string): Promise<void> {
+    const status = async () =>
+      (
+        await this.sql<{ status: string }>(
+          'SELECT status FROM dbos.workflow_status WHERE workflow_uuid = $1',
+          [id],
+        )
+      )[0]?.status;
+    await until(
+      async () => {
+        const s = await status();
+        return s === 'SUCCESS' || s === 'ERROR' ? s : undefined;
+      },
+      async () => `workflow ${id} is ${await status()}`,
+    );
+  }
+
+  /** Until nothing runs: every reservation, revision and computer settled, no workflow pending. */
+  async untilQuiet(): Promise<void> {
+    const busy = async () => {
+      const [row] = await this.sql<{ r: string; v: string; c: string; w: string }>(
+        `SELECT
+          (SELECT count(*) FROM reservations WHERE state NOT IN ('ended', 'failed')) AS r,
+          (SELECT count(*) FROM revisions WHERE state IN ('capturing', 'testing')) AS v,
+          (SELECT count(*) FROM computers WHERE state NOT IN ('available', 'maintenance')) AS c,
+          (SELECT count(*) FROM dbos.workflow_status WHERE status IN ('PENDING', 'ENQUEUED')) AS w`,
+      );
+      return row;
+    };
+    await until(
+      async () => {
+        const row = await busy();
+        return row !== undefined &&
+          Number(row.r) + Number(row.v) + Number(row.c) + Number(row.w) === 0
+          ? true
+          : undefined;
+      },
+      async () =>
+        `still busy: ${JSON.stringify(await busy())}; life ${this.crash.life}; lab server: ${this.crash.describe()}`,
+    );
+  }
+
+  async request(requestId: string, role: string, computer?: string): Promise<string> {
+    const status = (await this.crash.api('request', {
+      requestId,
+      image: 'base',
+      minutes: 60,
+      logins: ['alice'],
+      ...(computer === undefined ? {} : { computer }),
+    })) as { id: string };
+    this.roles.set(status.id, role);
+    return status.id;
+  }
+
+  /** One run: R1 on c1 takes a checkpoint and is ended; R2 captures an image (which ends it). */
+  async run(tag: string): Promise<void> {
+    this.crash.trace(`scenario run ${tag}`);
+    const r1 = await this.request(`${tag}-r1`, 'R1', 'c1');
+    if ((await this.untilState(r1, ['ready', ...FINAL])) === 'ready') {
+      await this.crash.api('capture', { id: r1, mode: 'checkpoint' });
+      await this.untilWorkflowDone(`reservation:${r1}:capture-1`);
+      if ((await this.untilState(r1, ['ready', ...FINAL])) === 'ready')
+        await this.crash.api('end', { id: r1 });
+    }
+    await this.untilState(r1, FINAL);
+    await this.untilQuiet();
+    const r2 = await this.request(`${tag}-r2`, 'R2');
+    if ((await this.untilState(r2, ['ready', ...FINAL])) === 'ready')
+      await this.crash.api('capture', { id: r2, mode: 'image' });
+    await this.untilState(r2, FINAL);
+    await this.untilQuiet();
+  }
+}

@@ -1,0 +1,136 @@
+import { chmod, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Secret } from '@vlab/core';
+import { baremetalConfig, createBaremetalProvisioner } from '@vlab/provisioner-baremetal';
+import {
+  createLabHarness,
+  DEPLOY_DISK_PATH,
+  type Lab,
+  type LabHarness,
+  labLeftovers,
+  startLab,
+} from '@vlab/testlab';
+import { type DebianPostgres, startDebianPostgres } from '../database/debian-postgres.js';
+import { query } from '../database/lab-postgres.js';
+import { type InstallDir, makeInstallDir, WORKSPACE } from '../install-dir.js';
+import { LAB_IMAGE, labConfigText } from '../testlab-manager.js';
+import {
+  OBSERVED_OS,
+  OBSERVED_OS_SOURCE,
+  OBSERVED_PROVISIONER,
+  OBSERVED_PROVISIONER_SOURCE,
+} from './observed-modules.js';
+
+/** One lab computer, one image store and one external PostgreSQL, for several managers. */
+export interface SharedLab {
+  readonly lab: Lab;
+  readonly harness: LabHarness;
+  /** The image store's directory (the provisioner's `store.path`). */
+  readonly storeDir: string;
+  /** The config file every manager runs. */
+  readonly configPath: string;
+  /** The url of Debian's PostgreSQL the config names. */
+  readonly url: Secret;
+  /** What the managers' secret resolver reads: the database url and the BMC passwords. */
+  readonly env: Readonly<Record<string, string>>;
+  sql<Row extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]>;
+  /** The entries of the image's directory in the store, hidden ones too. */
+  storeEntries(): Promise<string[]>;
+  /** Stops PostgreSQL, takes the lab down and returns what was left behind (should be `[]`). */
+  cleanup(): Promise<string[]>;
+}
+
+/**
+ * Starts a testlab computer, seeds the store with the lab's base image as revision 1, starts
+ * Debian's PostgreSQL and writes the managers' config (lab-computers' config with the observed
+ * modules, observed-modules.ts, and `policies.heartbeatSeconds`). Throws, never skips, when any
+ * of it cannot start.
+ */
+export async function startSharedLab(
+  computer: string,
+  heartbeatSeconds: number,
+): Promise<SharedLab> {
+  let lab: Lab | undefined;
+  let harness: LabHarness | undefined;
+  let install: InstallDir | undefined;
+  let postgres: DebianPostgres | undefined;
+  const cleanup = async (): Promise<string[]> => {
+    await harness?.close();
+    await postgres?.cleanup();
+    await install?.remove();
+    if (lab === undefined) return [];
+    const { id, record } = lab;
+    await lab.down();
+    return Object.values(await labLeftovers(id, record.blackhole)).flat();
+  };
+  try {
+    lab = await startLab({ computers: [computer], clients: 0 });
+    const storeDir = join(lab.dir, 'store');
+    harness = await createLabHarness(lab, computer, { storeDir });
+    await seed(harness, storeDir);
+
+    install = await makeInstallDir();
+    await chmod(install.dir, 0o711);
+    await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
+    await install.link(
+      '@vlab/provisioner-baremetal',
+      join(WORKSPACE, 'packages/provisioner-baremetal'),
+    );
+    await install.addPackage(OBSERVED_OS, { files: { 'index.js': OBSERVED_OS_SOURCE } });
+    await install.addPackage(OBSERVED_PROVISIONER, {
+      files: { 'index.js': OBSERVED_PROVISIONER_SOURCE },
+    });
+
+    postgres = await startDebianPostgres();
+    const base = labConfigText(lab, storeDir);
+    const configText = `${base
+      .replace("package: '@vlab/os-linux'", `package: ${OBSERVED_OS}`)
+      .replace(
+        "package: '@vlab/provisioner-baremetal'",
+        `package: ${OBSERVED_PROVISIONER}`,
+      )}policies:\n  heartbeatSeconds: ${heartbeatSeconds}\n`;
+    if (configText.includes('@vlab/'))
+      throw new Error(`the config names a module unobserved:\n${configText}`);
+    const configPath = await install.write('lab/vlab.yaml', configText);
+    const env: Record<string, string> = { VLAB_TEST_DATABASE_URL: postgres.url.reveal() };
+    for (const c of lab.computers)
+      env[`VLAB_TEST_BMC_PASSWORD_${c.name.toUpperCase()}`] = c.bmc.password;
+    const url = postgres.url;
+    return {
+      lab,
+      harness,
+      storeDir,
+      configPath,
+      url,
+      env,
+      sql: (text, values = []) => query(url, text, values),
+      storeEntries: async () =>
+        (await readdir(join(storeDir, LAB_IMAGE)).catch(() => [] as string[])).sort(),
+      cleanup,
+    };
+  } catch (error) {
+    const left = await cleanup().catch((e: unknown) => [`cleanup failed: ${String(e)}`]);
+    if (left.length > 0) (error as Error).message += `; left behind: ${left.join(', ')}`;
+    throw error;
+  }
+}
+
+/** The lab's base image as revision 1 of the lab image, through the provisioner (as testlab-manager does). */
+async function seed(harness: LabHarness, storeDir: string): Promise<void> {
+  const seeder = createBaremetalProvisioner(
+    baremetalConfig({ store: { path: storeDir }, deployDisk: DEPLOY_DISK_PATH }),
+  );
+  try {
+    const source = await harness.imageSource?.();
+    if (source === undefined) throw new Error('the lab harness has no imageSource');
+    if (seeder.importImage === undefined) throw new Error('the provisioner has no importImage');
+    const stored = await seeder.importImage(
+      harness.operationContext({ phase: 'seed', timeoutMs: 600_000 }),
+      { image: LAB_IMAGE, revision: 1, source },
+    );
+    if (stored.sha256 !== source.sha256)
+      throw new Error(`seeded ${stored.sha256}, the source is ${source.sha256}`);
+  } finally {
+    await seeder.close?.();
+  }
+}
