@@ -16,9 +16,11 @@
  *      the same PostgreSQL with `pg`, read one row, sleep): their memory, extrapolated.
  *   4. Every reservation ended at once → every one `ended` (reclaim includes a reload: `load`).
  *   5. "manager picks": the same on a fresh data directory, the requests naming no computer.
+ *   6. "quiet": on a fresh data directory, VLAB_BENCH_QUIET_RESERVATIONS (100) requests one at a
+ *      time, each once the previous one's load was called: the dispatch latency of a lab at rest.
  *
  * Environment: VLAB_BENCH_RESERVATIONS (1000; also the number of computers), VLAB_BENCH_PROCESSES
- * (100), VLAB_BENCH_LOAD_MS (200), VLAB_BENCH_SCENARIOS (named,pick), VLAB_BENCH_PICK_RESERVATIONS
+ * (100), VLAB_BENCH_LOAD_MS (200), VLAB_BENCH_SCENARIOS (named,pick,quiet), VLAB_BENCH_PICK_RESERVATIONS
  * (= reservations), VLAB_BENCH_DEADLINE_S (300, per phase), VLAB_BENCH_RESULT (latest: the
  * results file's name), VLAB_BENCH_LOG (debug|info|warn: echo the manager's log on stderr).
  */
@@ -54,11 +56,13 @@ import {
 const N = Number(process.env['VLAB_BENCH_RESERVATIONS'] ?? 1000);
 /** Reservations of the "manager picks" scenario (a fallback below N when N does not finish). */
 const PICK_N = Number(process.env['VLAB_BENCH_PICK_RESERVATIONS'] ?? N);
+/** Requests (and computers) of the "quiet" measure: one request at a time. */
+const QUIET_N = Number(process.env['VLAB_BENCH_QUIET_RESERVATIONS'] ?? 100);
 /** The results file: bench/results/<name>.json. */
 const RESULT = process.env['VLAB_BENCH_RESULT'] ?? 'latest';
 const PROCESSES = Number(process.env['VLAB_BENCH_PROCESSES'] ?? 100);
 const LOAD_MS = Number(process.env['VLAB_BENCH_LOAD_MS'] ?? 200);
-const SCENARIOS = (process.env['VLAB_BENCH_SCENARIOS'] ?? 'named,pick').split(',');
+const SCENARIOS = (process.env['VLAB_BENCH_SCENARIOS'] ?? 'named,pick,quiet').split(',');
 /** How long one phase (all ready, all ended) may take before the bench gives up on it, in s. */
 const DEADLINE_S = Number(process.env['VLAB_BENCH_DEADLINE_S'] ?? 300);
 /** What the issue asks for. */
@@ -611,6 +615,85 @@ async function runScenario(
   };
 }
 
+// --- dispatch in a quiet lab: one request at a time -----------------------------------------
+
+/** Dispatch latency with nothing else in flight: what one user sees on a lab at rest. */
+interface QuietResult {
+  readonly reservations: number;
+  /** request() resolved → `provisioner.load` called. */
+  readonly dispatchLatencyMs: Distribution | undefined;
+  /** request() called → resolved. */
+  readonly requestLatencyMs: Distribution | undefined;
+  /** request() resolved → each step before the load done. */
+  readonly stepsAfterAcceptedMs: Record<string, Distribution | undefined>;
+}
+
+/**
+ * `n` requests one after the other, each once the previous one's load was called (the manager
+ * picks the computer); then all ended, and the bench waits until they are.
+ */
+async function runQuiet(manager: Manager, n: number): Promise<QuietResult> {
+  const calls = benchSlot().calls;
+  calls.length = 0;
+  const dispatch: number[] = [];
+  const request: number[] = [];
+  const ids: string[] = [];
+  const steps = new Map<string, number[]>();
+  let current: { id: string; accepted: number } | undefined;
+  onStep = (step) => {
+    if (current === undefined || step.reservationId !== current.id) return;
+    const times = steps.get(step.step) ?? [];
+    times.push(now() - current.accepted);
+    steps.set(step.step, times);
+  };
+  for (let i = 0; i < n; i += 1) {
+    const called = now();
+    const status = await manager.reservations.request({
+      requestId: `bench-quiet-${i}`,
+      image: BENCH_IMAGE.name,
+      minutes: 60,
+      logins: ['alice'],
+    });
+    const accepted = now();
+    current = { id: status.id, accepted };
+    request.push(accepted - called);
+    ids.push(status.id);
+    const loaded = () => calls.find((c) => c.op === 'load' && c.reservationId === status.id)?.at;
+    if (
+      !(await until(
+        `quiet: load of ${i}`,
+        manager,
+        () => loaded() !== undefined,
+        () => '',
+      ))
+    )
+      break;
+    dispatch.push((loaded() as number) - accepted);
+    current = undefined;
+  }
+  for (const id of ids) await manager.reservations.end(id);
+  const deadline = now() + DEADLINE_S * 1000;
+  const open = async () =>
+    (await manager.reservations.list()).filter(
+      (r) => ids.includes(r.id) && r.state !== 'ended' && r.state !== 'failed',
+    ).length;
+  while ((await open()) > 0) {
+    if (now() > deadline) throw new Error(`quiet: not all ${n} ended within ${DEADLINE_S} s`);
+    await wait(200);
+  }
+  return {
+    reservations: n,
+    dispatchLatencyMs: distribution(dispatch),
+    requestLatencyMs: distribution(request),
+    stepsAfterAcceptedMs: Object.fromEntries(
+      ['assign', 'plan', 'queue'].map((name) => [
+        `${name} done`,
+        distribution(steps.get(name) ?? []),
+      ]),
+    ),
+  };
+}
+
 // --- the baseline: one process per reservation ----------------------------------------------
 
 const APPLICATION_NAME = 'vlab-bench-per-reservation';
@@ -841,6 +924,7 @@ async function main(): Promise<void> {
 
     // --- 5. the manager picks the computers, on a fresh data directory
     let coldAgain: StartTiming | undefined;
+    let quiet: QuietResult | undefined;
     if (SCENARIOS.includes('pick')) {
       const fresh = await makeLab(N);
       labs.push(fresh);
@@ -851,6 +935,28 @@ async function main(): Promise<void> {
       console.log(`cold start (second, fresh data directory): ${coldAgain.ms} ms`);
       await running.users.add({ login: 'alice', role: 'user' });
       results.push(await runScenario(running, fresh, 'pick', PICK_N));
+      phase = 'close';
+      await running.close();
+      running = undefined;
+    }
+
+    // --- 6. one request at a time, on computers nothing was loaded on yet (a preloaded
+    // computer is reused without a load)
+    if (SCENARIOS.includes('quiet')) {
+      const rest = await makeLab(QUIET_N);
+      labs.push(rest);
+      phase = 'quiet start';
+      running = (await startManager(rest)).manager;
+      await running.users.add({ login: 'alice', role: 'user' });
+      phase = 'quiet';
+      quiet = await runQuiet(running, QUIET_N);
+      console.log(
+        `[quiet] dispatch, one request at a time: ${show(quiet.dispatchLatencyMs)}; ${Object.entries(
+          quiet.stepsAfterAcceptedMs,
+        )
+          .map(([step, d]) => `${step} p50 ${d?.p50} ms`)
+          .join(', ')}`,
+      );
       phase = 'close';
       await running.close();
       running = undefined;
@@ -894,6 +1000,7 @@ async function main(): Promise<void> {
       },
       start: { coldMs: cold.ms, warmMs: warm.ms, coldAgainMs: coldAgain?.ms, cold, warm },
       scenarios: results,
+      quiet,
       baseline,
       comparison:
         baseline === undefined || main === undefined
@@ -924,6 +1031,10 @@ async function main(): Promise<void> {
           },
         ]),
       ),
+      quietDispatchP99Met:
+        quiet?.dispatchLatencyMs === undefined
+          ? undefined
+          : quiet.dispatchLatencyMs.p99 < TARGETS.dispatchP99Ms,
       managerProblems: tally(
         problems.map((p) => `${p.phase}: ${p.record.level}: ${p.record.message}`),
       ).map((t) => ({
@@ -951,6 +1062,10 @@ async function main(): Promise<void> {
         `${show(r.dispatchLatencyMs)}${r.dispatchLatencyMs === undefined ? '' : r.dispatchLatencyMs.p99 < TARGETS.dispatchP99Ms ? ' — met' : ' — missed'}`,
     );
     row('accepted → ready', (r) => show(r.readyLatencyMs));
+    if (quiet !== undefined)
+      console.log(
+        `| dispatch, one request at a time on the idle manager (target p99 < ${TARGETS.dispatchP99Ms} ms) | ${show(quiet.dispatchLatencyMs)}${quiet.dispatchLatencyMs !== undefined && quiet.dispatchLatencyMs.p99 < TARGETS.dispatchP99Ms ? ' — met' : ' — missed'} |${results.length > 1 ? ' |'.repeat(results.length - 1) : ''}`,
+      );
     row('all ready / throughput', (r) =>
       r.ms.allReady === undefined
         ? `${r.ready} of ${r.reservations} by the deadline (${DEADLINE_S} s)`

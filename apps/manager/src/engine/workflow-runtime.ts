@@ -15,7 +15,7 @@ import { machineQueueName, reservationWorkflowId, workflows } from './workflow-r
 export const WORKFLOW_VERSION = '1';
 
 /** How often a queue asks for work, in ms: bounds the wait before a machine workflow starts. */
-const QUEUE_POLL_MS = 100;
+const QUEUE_POLL_MS = 20;
 
 /** The durable workflow runtime of a running manager. */
 export interface WorkflowRuntime {

@@ -80,6 +80,21 @@ interface Standby {
   readonly hello: Promise<Link>;
 }
 
+/**
+ * Lab computers instead of the memory lab: their machines outlive the manager by nature, so the
+ * modules run in the manager's process (each life's), tapped: every operation is announced to the
+ * server before it starts and reported when it ends, so the call log and the kill policies work
+ * as with the memory lab, without a relay.
+ */
+export interface CrashLabComputers {
+  /** The install directory, the (tapped) modules in place; the caller removes it. */
+  readonly install: InstallDir;
+  /** The manager's config file (written as `lab/vlab.yaml` in the install directory). */
+  readonly configText: string;
+  /** More environment of every life: what the config's secret references read. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
 const NO_KILLS: KillPolicy = { atStep: () => false, atCall: () => undefined };
 
 const CONFIG = (labId: string) => `lab: crash
@@ -130,8 +145,11 @@ export class CrashLab {
   #callsThisLife = 0;
   #apiInFlight = 0;
   #apiIdle: (() => void)[] = [];
-  #killing: Promise<void> | undefined;
+  /** The kill under way: the life it kills, and its end (that life killed, the next one up). */
+  #killing: { readonly life: number; readonly done: Promise<void> } | undefined;
   #busy = new Map<string, Set<{ life: number; done: Promise<unknown> }>>();
+  /** Calls waiting for a machine an earlier life's call still keeps busy. */
+  readonly #waiting = new Set<string>();
   #url = '';
   #bundle = '';
   #bundleDir = '';
@@ -139,16 +157,28 @@ export class CrashLab {
   #exits: Promise<unknown>[] = [];
   #standby: Standby | undefined;
   readonly #hellos = new Map<number, (link: Link) => void>();
+  /** Tapped calls running in a life, by id, with the policy's decision. */
+  readonly #tapped = new Map<number, { call: ModuleCall; decision: 'finish' | undefined }>();
+
+  /** Without `computers`: the memory lab of this process. */
+  constructor(readonly computers?: CrashLabComputers) {}
 
   /** The lab server's view, for a failure message: the last calls, and whether each finished. */
   describe(): string {
-    return this.calls
-      .slice(-12)
-      .map(
-        (c) =>
-          `life ${c.life} #${c.index} ${c.kind}.${c.op} on ${c.computer} (${c.workflowId}#${c.stepId}) ${c.finishedAt === undefined ? 'RUNNING' : c.error === undefined ? 'ok' : `failed: ${c.error.slice(0, 120)}`}`,
-      )
-      .join('; ');
+    const waiting =
+      this.#waiting.size === 0
+        ? ''
+        : `waiting for a busy machine: ${[...this.#waiting].join(', ')}; `;
+    return (
+      waiting +
+      this.calls
+        .slice(-12)
+        .map(
+          (c) =>
+            `life ${c.life} #${c.index} ${c.kind}.${c.op} on ${c.computer} (${c.workflowId}#${c.stepId}) ${c.finishedAt === undefined ? 'RUNNING' : c.error === undefined ? 'ok' : `failed: ${c.error.slice(0, 120)}`}`,
+        )
+        .join('; ')
+    );
   }
 
   /** Appends a line to the file VLAB_CRASH_TRACE names, if set (to follow a long run). */
@@ -159,6 +189,16 @@ export class CrashLab {
 
   async setup(url: Secret): Promise<void> {
     this.#url = url.reveal();
+    if (this.computers !== undefined) {
+      this.#install = this.computers.install;
+      this.#configPath = await this.#install.write('lab/vlab.yaml', this.computers.configText);
+    } else await this.#setupMemoryLab();
+    this.#dir = await mkdtemp(join(tmpdir(), 'vlab-crash-'));
+    await this.#serve();
+  }
+
+  /** The memory lab's modules (in this process) and the proxies the manager loads. */
+  async #setupMemoryLab(): Promise<void> {
     const records = createLogger(() => {});
     const deps = { log: records, secrets: this.lab.secretResolver() };
     this.#os = await instantiateOsModule(memoryOsModule, {}, deps);
@@ -171,7 +211,10 @@ export class CrashLab {
       files: { 'index.js': PROXY_PROVISIONER_SOURCE },
     });
     this.#configPath = await this.#install.write('lab/vlab.yaml', CONFIG(this.lab.id));
-    this.#dir = await mkdtemp(join(tmpdir(), 'vlab-crash-'));
+  }
+
+  /** The rest of {@link setup}: the server and the child's bundle. */
+  async #serve(): Promise<void> {
     await this.#build();
     this.#server = createServer((socket) => {
       // A spawned child says hello with its pid and waits as a standby; its life is given at `go`.
@@ -227,6 +270,9 @@ export class CrashLab {
         VLAB_CRASH_CONFIG: this.#configPath,
         VLAB_TEST_DATABASE_URL: this.#url,
         ...this.lab.secretEnv,
+        ...(this.computers === undefined
+          ? {}
+          : { ...this.computers.env, VLAB_CRASH_MODULES: 'child' }),
       },
     });
     const standby: Standby = {
@@ -279,7 +325,7 @@ export class CrashLab {
   /** Calls the running manager's API (no kill happens while a call is in flight). */
   async api(method: string, params: unknown): Promise<unknown> {
     for (;;) {
-      if (this.#killing !== undefined) await this.#killing;
+      if (this.#killing !== undefined) await this.#killing.done;
       const peer = await this.#ready;
       if (peer === undefined || peer.closed) throw new Error('no manager runs');
       if (this.#killing !== undefined) continue;
@@ -295,25 +341,44 @@ export class CrashLab {
 
   /** Waits until the current life was killed and the next one runs (the restart). */
   async settled(): Promise<void> {
-    while (this.#killing !== undefined) await this.#killing;
+    while (this.#killing !== undefined) await this.#killing.done;
   }
 
-  /** SIGKILLs the current life (once no API call is in flight) and starts the next one. */
+  /**
+   * SIGKILLs the current life (once no API call is in flight) and starts the next one. A life
+   * reports steps while it starts (DBOS recovers workflows before `createManager` resolves), so a
+   * kill may be wanted for the life the previous kill is starting: it runs once that one is up.
+   */
   #kill(where: string): Promise<void> {
-    this.#killing ??= (async () => {
+    const life = this.life;
+    if (this.#killing?.life === life) return this.#killing.done;
+    const previous = this.#killing?.done;
+    const done = (async () => {
+      await previous;
       if (this.#apiInFlight > 0) await new Promise<void>((resolve) => this.#apiIdle.push(resolve));
       const child = this.#child;
       const exited = this.#exits.at(-1);
       child?.kill('SIGKILL');
       await exited;
       this.kills += 1;
-      this.trace(`kill ${this.kills}, life ${this.life}: ${where}`);
-      this.killLog.push(`life ${this.life}: ${where}`);
+      this.trace(`kill ${this.kills}, life ${life}: ${where}`);
+      this.killLog.push(`life ${life}: ${where}`);
       await this.start();
     })().finally(() => {
-      this.#killing = undefined;
+      if (this.#killing?.done === done) this.#killing = undefined;
     });
-    return this.#killing;
+    this.#killing = { life, done };
+    return done;
+  }
+
+  /**
+   * SIGKILLs life `life` now if it still runs and no kill is under way (a kill at a moment a
+   * policy chose, inside a step), and starts the next one. Whether it killed.
+   */
+  killNow(life: number, where: string): boolean {
+    if (life !== this.life || this.#killing !== undefined) return false;
+    void this.#kill(where);
+    return true;
   }
 
   /** Stops the running life (SIGKILL too: the database keeps what it wrote). */
@@ -330,7 +395,7 @@ export class CrashLab {
   async cleanup(): Promise<void> {
     await this.stop().catch(() => {});
     await new Promise((resolve) => this.#server?.close(resolve));
-    await this.#install?.remove();
+    if (this.computers === undefined) await this.#install?.remove();
     if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true });
     if (this.#bundleDir !== '') await rm(this.#bundleDir, { recursive: true, force: true });
     this.lab.dispose();
@@ -366,6 +431,7 @@ export class CrashLab {
       return null;
     }
     if (method === 'module') return this.#module(life, p);
+    if (method === 'module-done') return this.#moduleDone(life, p);
     throw new Error(`lab server: no method ${method}`);
   }
 
@@ -406,10 +472,19 @@ export class CrashLab {
       await this.#kill(`at the arrival of call ${call.index}: ${kind}.${op} on ${computer}`);
       return new Promise(() => {});
     }
+    if (this.computers !== undefined) {
+      // Tapped: the life runs it and reports its end (`module-done`).
+      this.calls.push(call);
+      this.#tapped.set(this.calls.length, { call, decision });
+      return { id: this.calls.length };
+    }
     // The machine is busy with what a killed life left running until it is done.
     if (computer !== undefined) {
+      const waiting = `life ${life} ${kind}.${op} on ${computer}`;
+      this.#waiting.add(waiting);
       for (const earlier of [...(this.#busy.get(computer) ?? [])])
         if (earlier.life < life) await earlier.done;
+      this.#waiting.delete(waiting);
     }
     this.calls.push(call);
     const run = this.#run(kind, op, info, args);
@@ -437,6 +512,23 @@ export class CrashLab {
       }
       throw error;
     }
+  }
+
+  /** A tapped call ended in its life: its end, and the kill the policy chose for it. */
+  async #moduleDone(life: number, p: Record<string, unknown>): Promise<Wire> {
+    const entry = this.#tapped.get(p['id'] as number);
+    this.#tapped.delete(p['id'] as number);
+    if (entry === undefined) throw new Error(`lab server: no tapped call ${String(p['id'])}`);
+    const { call, decision } = entry;
+    call.finishedAt = Date.now();
+    if (typeof p['error'] === 'string') call.error = p['error'];
+    if (decision === 'finish' && life === this.life) {
+      await this.#kill(
+        `after call ${call.index} ${call.error === undefined ? 'ran' : 'failed'}: ${call.kind}.${call.op} on ${call.computer}`,
+      );
+      return new Promise(() => {});
+    }
+    return null;
   }
 
   #run(

@@ -19,7 +19,6 @@ interface EventRow extends Record<string, unknown> {
 export async function checkInvariants(crash: CrashLab, scenario: Scenario): Promise<string[]> {
   const problems: string[] = [];
   const events = await scenario.sql<EventRow>('SELECT * FROM events ORDER BY id');
-  const loads = crash.calls.filter((c) => c.kind === 'provisioner' && c.op === 'load');
   const captures = crash.calls.filter((c) => c.kind === 'provisioner' && c.op === 'capture');
   const revisions = await scenario.sql<{
     revision: number;
@@ -29,30 +28,7 @@ export async function checkInvariants(crash: CrashLab, scenario: Scenario): Prom
     capture_started_at: Date | null;
   }>("SELECT * FROM revisions WHERE image = 'base' ORDER BY revision");
 
-  // No load (nor any module operation) is started after a completed one for the same request:
-  // the same step of the same workflow, completed once DBOS checkpointed its outcome. An
-  // interrupted one (killed before the checkpoint) may be redone.
-  const outputs = new Map(
-    (
-      await scenario.sql<{ workflow_uuid: string; function_id: number; completed: string | null }>(
-        'SELECT workflow_uuid, function_id, completed_at_epoch_ms AS completed FROM dbos.operation_outputs',
-      )
-    ).map((o) => [
-      `${o.workflow_uuid}#${o.function_id}`,
-      o.completed === null ? undefined : Number(o.completed),
-    ]),
-  );
-  for (const call of crash.calls) {
-    if (call.workflowId === undefined) continue;
-    const key = `${call.workflowId}#${call.stepId}`;
-    const completed = outputs.get(key);
-    if (!outputs.has(key))
-      problems.push(`${call.kind}.${call.op} of ${key}: its step never completed`);
-    else if (completed !== undefined && call.startedAt > completed)
-      problems.push(`${call.kind}.${call.op} of ${key} started after its step completed`);
-  }
-  const loadsChecked = loads.filter((c) => c.workflowId !== undefined).length;
-  if (loadsChecked !== loads.length) problems.push('a load ran outside a workflow step');
+  problems.push(...(await stepCallProblems(crash, scenario)));
 
   // A capture is never started twice; a revision is published at most once.
   const perRevision = new Map<number, number>();
@@ -154,5 +130,37 @@ export async function checkInvariants(crash: CrashLab, scenario: Scenario): Prom
     if (!row.tainted && machine.power !== 'on')
       problems.push(`computer ${row.name}: untainted, but its power is ${machine.power}`);
   }
+  return problems;
+}
+
+/**
+ * No load (nor any module operation) is started after a completed one for the same request: the
+ * same step of the same workflow, completed once DBOS checkpointed its outcome. An interrupted one
+ * (killed before the checkpoint) may be redone. From the lab server's call log.
+ */
+export async function stepCallProblems(crash: CrashLab, scenario: Scenario): Promise<string[]> {
+  const problems: string[] = [];
+  const loads = crash.calls.filter((c) => c.kind === 'provisioner' && c.op === 'load');
+  const outputs = new Map(
+    (
+      await scenario.sql<{ workflow_uuid: string; function_id: number; completed: string | null }>(
+        'SELECT workflow_uuid, function_id, completed_at_epoch_ms AS completed FROM dbos.operation_outputs',
+      )
+    ).map((o) => [
+      `${o.workflow_uuid}#${o.function_id}`,
+      o.completed === null ? undefined : Number(o.completed),
+    ]),
+  );
+  for (const call of crash.calls) {
+    if (call.workflowId === undefined) continue;
+    const key = `${call.workflowId}#${call.stepId}`;
+    const completed = outputs.get(key);
+    if (!outputs.has(key))
+      problems.push(`${call.kind}.${call.op} of ${key}: its step never completed`);
+    else if (completed !== undefined && call.startedAt > completed)
+      problems.push(`${call.kind}.${call.op} of ${key} started after its step completed`);
+  }
+  const loadsChecked = loads.filter((c) => c.workflowId !== undefined).length;
+  if (loadsChecked !== loads.length) problems.push('a load ran outside a workflow step');
   return problems;
 }

@@ -1,7 +1,10 @@
 // One life of the crash test's manager: a child process the test SIGKILLs at chosen points. It
 // connects to the lab server (VLAB_CRASH_SOCKET), relays every module operation there, reports
 // every finished step (and waits for the answer: the server may kill it right there), and serves
-// the test's calls on the manager's API. Run with `node --import tsx`.
+// the test's calls on the manager's API. Run with `node --import tsx`. With VLAB_CRASH_MODULES=child
+// (lab computers) the modules run here instead, tapped (proxy-modules.ts): each operation is
+// announced to the server before it starts and reported when it ends; the OS modules reach the
+// machines with the manager's own communicators.
 import { connect } from 'node:net';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import {
@@ -79,6 +82,32 @@ socket.on('close', () => process.exit(3));
   }
 };
 
+/** Lab computers: the modules run in this process; the server only hears of each operation. */
+const modulesHere = process.env['VLAB_CRASH_MODULES'] === 'child';
+
+(globalThis as { __vlabCrashTap?: unknown }).__vlabCrashTap = async (
+  kind: string,
+  op: string,
+  ctx: unknown,
+  args: unknown[],
+) => {
+  const step = { workflowId: DBOS.workflowID, stepId: DBOS.stepID };
+  let id: number;
+  try {
+    // The server answers once it recorded the call (or never: it kills this life at its arrival).
+    ({ id } = decode(await peer.call('module', encode({ kind, op, ctx, args, step })), secret) as {
+      id: number;
+    });
+  } catch (error) {
+    rethrow(error as WireError);
+  }
+  return async (error: unknown) => {
+    const message =
+      error === undefined ? null : error instanceof Error ? error.message : String(error);
+    await peer.call('module-done', { id, error: message });
+  };
+};
+
 // The OS modules never reach the machine from here: their operations run in the server.
 const nowhere = new Proxy({} as Communicator, {
   get(_target, key) {
@@ -104,7 +133,7 @@ manager = await createManager({
   configPath: env('VLAB_CRASH_CONFIG'),
   log,
   secrets: createSecretResolver({ env: process.env as Record<string, string> }),
-  communicators: async () => nowhere,
+  communicators: modulesHere ? undefined : async () => nowhere,
   managerId: 'crash-manager',
   onStepDone: async (step) => {
     await peer.call('step', encode({ ...step, workflowId: DBOS.workflowID, stepId: DBOS.stepID }));

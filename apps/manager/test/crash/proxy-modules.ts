@@ -69,3 +69,47 @@ export default defineProvisioner({
   },
 });
 `;
+
+/**
+ * A package that taps a real module (`@vlab/os-linux`, `@vlab/provisioner-baremetal`): the same
+ * definition, its instance's operations run in the manager's process as usual, each announced to
+ * the lab server before it starts and reported once it ended, through
+ * `globalThis.__vlabCrashTap` (set by the manager's child process). The machines of the lab
+ * computers outlive the manager by nature, so nothing needs relaying; the server keeps the call
+ * log and may kill the life at a call's arrival or end.
+ */
+export function tapSource(kind: 'os' | 'provisioner', realPackage: string): string {
+  return `import real from ${JSON.stringify(realPackage)};
+const info = (ctx) => ctx === undefined || ctx === null ? {} : {
+  phase: ctx.phase,
+  remainingMs: typeof ctx.remainingMs === 'function' ? ctx.remainingMs() : undefined,
+  computer: ctx.computer,
+  image: ctx.image,
+  reservation: ctx.reservation,
+};
+const tapped = (instance) => new Proxy(instance, {
+  get(target, key, receiver) {
+    const value = Reflect.get(target, key, receiver);
+    if (typeof value !== 'function' || typeof key !== 'string' || key === 'close') return value;
+    return async (ctx, ...args) => {
+      const done = await globalThis.__vlabCrashTap(${JSON.stringify(kind)}, key, info(ctx), args);
+      let result;
+      try {
+        result = await value.call(target, ctx, ...args);
+      } catch (error) {
+        await done(error);
+        throw error;
+      }
+      await done(undefined);
+      return result;
+    };
+  },
+});
+export default {
+  ...real,
+  async create(config, deps) {
+    return tapped(await real.create(config, deps));
+  },
+};
+`;
+}

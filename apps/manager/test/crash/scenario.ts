@@ -7,19 +7,31 @@ export type Roles = Map<string, string>;
 
 const FINAL = ['ended', 'failed'];
 
+/** What a scenario asks for; the defaults are the memory lab's. */
+export interface ScenarioOptions {
+  /** The image reserved and captured. Default: `base`. */
+  readonly image?: string;
+  /** The reservations' users. Default: `alice`. */
+  readonly logins?: readonly string[];
+  /** The bound of every wait, in ms. Default: 2 min. */
+  readonly boundMs?: number;
+}
+
 /**
  * Polls `probe` until it returns a value. Lives are killed and restarted meanwhile, so the bound
- * is generous (2 min); it only turns a hang into a failure that says what was last seen.
+ * is generous (2 min unless given); it only turns a hang into a failure that says what was last
+ * seen.
  */
 export async function until<T>(
   probe: () => Promise<T | undefined>,
   last: () => Promise<string>,
+  boundMs = 120_000,
 ): Promise<T> {
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + boundMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`after 120 s: ${await last()}`);
+    if (Date.now() > deadline) throw new Error(`after ${boundMs / 1000} s: ${await last()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -31,6 +43,7 @@ export class Scenario {
     readonly url: Secret,
     /** Every reservation id by role, over all runs. */
     readonly roles: Roles,
+    readonly options: ScenarioOptions = {},
   ) {}
 
   sql<Row extends Record<string, unknown>>(text: string, values: unknown[] = []): Promise<Row[]> {
@@ -46,6 +59,28 @@ export class Scenario {
     return row;
   }
 
+  /**
+   * For a failure message: the workflows not finished (status, queue, executor, last step
+   * checkpointed) and the last steps the lives reported.
+   */
+  async unfinished(): Promise<string> {
+    const rows = await this.sql<{
+      workflow_uuid: string;
+      status: string;
+      queue_name: string | null;
+      last: string | null;
+    }>(
+      `SELECT w.workflow_uuid, w.status, w.queue_name,
+         (SELECT max(o.function_id) || ':' || max(o.function_name) FROM dbos.operation_outputs o
+           WHERE o.workflow_uuid = w.workflow_uuid) AS last
+       FROM dbos.workflow_status w WHERE w.status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`,
+    );
+    const steps = this.crash.steps
+      .slice(-6)
+      .map((s) => `life ${s.life} ${s.workflowId}#${s.stepId} ${s.step}`);
+    return `unfinished workflows: ${rows.map((r) => `${r.workflow_uuid} ${r.status} queue ${r.queue_name} last ${r.last}`).join('; ')}; last steps: ${steps.join('; ')}`;
+  }
+
   async untilState(id: string, states: readonly string[]): Promise<string> {
     return until(
       async () => {
@@ -53,7 +88,8 @@ export class Scenario {
         return states.includes(state) ? state : undefined;
       },
       async () =>
-        `reservation ${id} is ${(await this.reservation(id)).state}, not ${states}; life ${this.crash.life}; lab server: ${this.crash.describe()}`,
+        `reservation ${id} is ${(await this.reservation(id)).state}, not ${states}; life ${this.crash.life}; lab server: ${this.crash.describe()}; ${await this.unfinished()}`,
+      this.options.boundMs,
     );
   }
 
@@ -71,6 +107,7 @@ export class Scenario {
         return s === 'SUCCESS' || s === 'ERROR' ? s : undefined;
       },
       async () => `workflow ${id} is ${await status()}`,
+      this.options.boundMs,
     );
   }
 
@@ -95,16 +132,17 @@ export class Scenario {
           : undefined;
       },
       async () =>
-        `still busy: ${JSON.stringify(await busy())}; life ${this.crash.life}; lab server: ${this.crash.describe()}`,
+        `still busy: ${JSON.stringify(await busy())}; life ${this.crash.life}; lab server: ${this.crash.describe()}; ${await this.unfinished()}`,
+      this.options.boundMs,
     );
   }
 
   async request(requestId: string, role: string, computer?: string): Promise<string> {
     const status = (await this.crash.api('request', {
       requestId,
-      image: 'base',
+      image: this.options.image ?? 'base',
       minutes: 60,
-      logins: ['alice'],
+      logins: this.options.logins ?? ['alice'],
       ...(computer === undefined ? {} : { computer }),
     })) as { id: string };
     this.roles.set(status.id, role);
