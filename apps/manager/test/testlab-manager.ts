@@ -122,6 +122,41 @@ images:
 `;
 }
 
+/** The lab's generic base image as {@link LAB_IMAGE} revision 1 of the store, through the provisioner. */
+export async function seedLabImage(harness: LabHarness, storeDir: string): Promise<void> {
+  const seeder = createBaremetalProvisioner(
+    baremetalConfig({ store: { path: storeDir }, deployDisk: DEPLOY_DISK_PATH }),
+  );
+  try {
+    const source = await harness.imageSource?.();
+    if (source === undefined) throw new Error('the lab harness has no imageSource');
+    if (seeder.importImage === undefined) throw new Error('the provisioner has no importImage');
+    const stored = await seeder.importImage(
+      harness.operationContext({ phase: 'seed', timeoutMs: 600_000 }),
+      { image: LAB_IMAGE, revision: 1, source },
+    );
+    if (stored.sha256 !== source.sha256)
+      throw new Error(`seeded ${stored.sha256}, the source is ${source.sha256}`);
+  } finally {
+    await seeder.close?.();
+  }
+}
+
+/**
+ * A temporary install directory with the real @vlab/os-linux and @vlab/provisioner-baremetal
+ * linked in, readable by the system user postgres (the embedded PostgreSQL's data is below it).
+ */
+export async function labInstallDir(): Promise<InstallDir> {
+  const install = await makeInstallDir();
+  await chmod(install.dir, 0o711);
+  await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
+  await install.link(
+    '@vlab/provisioner-baremetal',
+    join(WORKSPACE, 'packages/provisioner-baremetal'),
+  );
+  return install;
+}
+
 /**
  * Starts a lab of `computers`, seeds the store with the lab's base image (the one direct module
  * call: the manager syncs the store's revisions when it starts), installs the real modules,
@@ -160,32 +195,8 @@ export async function startTestlabManager(
     for (const computer of computers)
       harnesses.set(computer, await createLabHarness(lab, computer, { storeDir }));
 
-    // Seed: the lab's generic base image as debian-bookworm revision 1, through the provisioner.
-    const first = harnesses.get(computers[0] as string) as LabHarness;
-    const seeder = createBaremetalProvisioner(
-      baremetalConfig({ store: { path: storeDir }, deployDisk: DEPLOY_DISK_PATH }),
-    );
-    try {
-      const source = await first.imageSource?.();
-      if (source === undefined) throw new Error('the lab harness has no imageSource');
-      if (seeder.importImage === undefined) throw new Error('the provisioner has no importImage');
-      const stored = await seeder.importImage(
-        first.operationContext({ phase: 'seed', timeoutMs: 600_000 }),
-        { image: LAB_IMAGE, revision: 1, source },
-      );
-      if (stored.sha256 !== source.sha256)
-        throw new Error(`seeded ${stored.sha256}, the source is ${source.sha256}`);
-    } finally {
-      await seeder.close?.();
-    }
-
-    install = await makeInstallDir();
-    await chmod(install.dir, 0o711);
-    await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
-    await install.link(
-      '@vlab/provisioner-baremetal',
-      join(WORKSPACE, 'packages/provisioner-baremetal'),
-    );
+    await seedLabImage(harnesses.get(computers[0] as string) as LabHarness, storeDir);
+    install = await labInstallDir();
     const keyPath = join(install.dir, 'user_ed25519');
     await run('ssh-keygen', [
       '-q',

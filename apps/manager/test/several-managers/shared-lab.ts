@@ -1,19 +1,11 @@
-import { chmod, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Secret } from '@vlab/core';
-import { baremetalConfig, createBaremetalProvisioner } from '@vlab/provisioner-baremetal';
-import {
-  createLabHarness,
-  DEPLOY_DISK_PATH,
-  type Lab,
-  type LabHarness,
-  labLeftovers,
-  startLab,
-} from '@vlab/testlab';
+import { createLabHarness, type Lab, type LabHarness, labLeftovers, startLab } from '@vlab/testlab';
 import { type DebianPostgres, startDebianPostgres } from '../database/debian-postgres.js';
 import { query } from '../database/lab-postgres.js';
-import { type InstallDir, makeInstallDir, WORKSPACE } from '../install-dir.js';
-import { LAB_IMAGE, labConfigText } from '../testlab-manager.js';
+import type { InstallDir } from '../install-dir.js';
+import { LAB_IMAGE, labConfigText, labInstallDir, seedLabImage } from '../testlab-manager.js';
 import {
   OBSERVED_OS,
   OBSERVED_OS_SOURCE,
@@ -67,15 +59,9 @@ export async function startSharedLab(
     lab = await startLab({ computers: [computer], clients: 0 });
     const storeDir = join(lab.dir, 'store');
     harness = await createLabHarness(lab, computer, { storeDir });
-    await seed(harness, storeDir);
+    await seedLabImage(harness, storeDir);
 
-    install = await makeInstallDir();
-    await chmod(install.dir, 0o711);
-    await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
-    await install.link(
-      '@vlab/provisioner-baremetal',
-      join(WORKSPACE, 'packages/provisioner-baremetal'),
-    );
+    install = await labInstallDir();
     await install.addPackage(OBSERVED_OS, { files: { 'index.js': OBSERVED_OS_SOURCE } });
     await install.addPackage(OBSERVED_PROVISIONER, {
       files: { 'index.js': OBSERVED_PROVISIONER_SOURCE },
@@ -112,25 +98,5 @@ export async function startSharedLab(
     const left = await cleanup().catch((e: unknown) => [`cleanup failed: ${String(e)}`]);
     if (left.length > 0) (error as Error).message += `; left behind: ${left.join(', ')}`;
     throw error;
-  }
-}
-
-/** The lab's base image as revision 1 of the lab image, through the provisioner (as testlab-manager does). */
-async function seed(harness: LabHarness, storeDir: string): Promise<void> {
-  const seeder = createBaremetalProvisioner(
-    baremetalConfig({ store: { path: storeDir }, deployDisk: DEPLOY_DISK_PATH }),
-  );
-  try {
-    const source = await harness.imageSource?.();
-    if (source === undefined) throw new Error('the lab harness has no imageSource');
-    if (seeder.importImage === undefined) throw new Error('the provisioner has no importImage');
-    const stored = await seeder.importImage(
-      harness.operationContext({ phase: 'seed', timeoutMs: 600_000 }),
-      { image: LAB_IMAGE, revision: 1, source },
-    );
-    if (stored.sha256 !== source.sha256)
-      throw new Error(`seeded ${stored.sha256}, the source is ${source.sha256}`);
-  } finally {
-    await seeder.close?.();
   }
 }
