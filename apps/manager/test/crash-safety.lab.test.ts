@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { CrashLab, type KillPolicy, type StepDone } from './crash/crash-lab.js';
+import { CrashLab } from './crash/crash-lab.js';
 import { checkInvariants } from './crash/invariants.js';
+import { baselineBoundaries, killAtEveryBoundary, seeded } from './crash/kill-plan.js';
 import { type Roles, Scenario } from './crash/scenario.js';
 import { freshDatabase, startTestPostgres, type TestPostgres } from './database/lab-postgres.js';
 
@@ -16,18 +17,6 @@ const SEED = Number(process.env['VLAB_CRASH_SEED'] ?? Math.floor(Math.random() *
 const KILLS = Number(process.env['VLAB_CRASH_KILLS'] ?? 100);
 // The memory machines' timings are drawn from the kit's seed: the same one, so one seed replays.
 process.env['VLAB_KIT_SEED'] ??= String(SEED);
-
-/** mulberry32: a small seeded generator. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let postgres: TestPostgres;
 let crash: CrashLab;
@@ -50,18 +39,6 @@ afterAll(async () => {
   await postgres?.cleanup();
 });
 
-/**
- * A step boundary's name, the same in every scenario run and for every reservation: the workflow
- * (its kind: the ids of reservations and revisions left out) and the step's id and name. Two
- * paths through one workflow (a load or a reuse) have different step ids, so both count.
- */
-function label(step: StepDone): string {
-  const workflow = step.workflowId
-    .replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '*')
-    .replace(/^revision-test:([^:]+):\d+/, 'revision-test:$1:*');
-  return `${workflow}#${step.stepId}:${step.step}`;
-}
-
 describe('crash safety', () => {
   it(`survives ${KILLS} SIGKILLs of the manager: every step boundary, then seeded random moments`, async () => {
     const started = Date.now();
@@ -76,45 +53,26 @@ describe('crash safety', () => {
     const random = seeded(SEED);
 
     // An uninterrupted run: the step boundaries it passes.
-    const seen = new Set<string>();
-    crash.policy = {
-      atStep: async (step) => {
-        seen.add(label(step));
-        return false;
-      },
-      atCall: () => undefined,
-    };
-    await scenario.run('baseline');
-    expect(await checkInvariants(crash, scenario)).toEqual([]);
-    const baseline = new Set(seen);
+    const baseline = await baselineBoundaries(crash, async () => {
+      await scenario.run('baseline');
+      expect(await checkInvariants(crash, scenario, crash.machines())).toEqual([]);
+    });
     const baselineCalls = crash.calls.length;
     const baselineMs = Date.now() - started;
 
     // Every boundary: each life is killed at the first boundary no earlier life was killed at.
-    const covered = new Set<string>();
-    const boundaries: KillPolicy = {
-      atStep: async (step) => {
-        const name = label(step);
-        seen.add(name);
-        if (covered.has(name) || crash.kills >= KILLS) return false;
-        covered.add(name);
-        return true;
+    const { covered, seen, runs } = await killAtEveryBoundary(
+      crash,
+      async (run) => {
+        await scenario.run(`boundaries${run}`);
+        expect(await checkInvariants(crash, scenario, crash.machines())).toEqual([]);
       },
-      atCall: () => undefined,
-    };
-    crash.policy = boundaries;
-    let run = 0;
-    for (;;) {
-      const before = crash.kills;
-      run += 1;
-      await scenario.run(`boundaries${run}`);
-      expect(await checkInvariants(crash, scenario)).toEqual([]);
-      // A run without a kill passed only boundaries already covered.
-      if (crash.kills === before || crash.kills >= KILLS || run >= 8) break;
-    }
+      { maxKills: KILLS, maxRuns: 8 },
+    );
+    let run = runs;
     const boundaryKills = crash.kills;
     crash.trace(
-      `boundaries: ${covered.size} killed at, ${[...baseline].filter((b) => !covered.has(b)).length} of ${baseline.size} baseline missed, ${seen.size} seen`,
+      `boundaries: ${covered.size} killed at, ${[...baseline].filter((b) => !covered.has(b)).length} of ${baseline.size} baseline missed, ${seen.size} seen in ${runs} runs`,
     );
 
     // The rest: a seeded module call of each life, on arrival or once it ran.
@@ -146,16 +104,17 @@ describe('crash safety', () => {
     while (crash.kills < KILLS) {
       run += 1;
       await scenario.run(`random${run}`);
-      expect(await checkInvariants(crash, scenario)).toEqual([]);
+      expect(await checkInvariants(crash, scenario, crash.machines())).toEqual([]);
     }
     crash.policy = { atStep: () => false, atCall: () => undefined };
     await scenario.untilQuiet();
-    expect(await checkInvariants(crash, scenario)).toEqual([]);
+    expect(await checkInvariants(crash, scenario, crash.machines())).toEqual([]);
 
     const missed = [...baseline].filter((b) => !covered.has(b));
-    const other = [...seen].filter((b) => !baseline.has(b) && !covered.has(b));
+    const beyond = [...seen].filter((b) => !baseline.has(b));
+    const other = beyond.filter((b) => !covered.has(b));
     console.log(
-      `crash-safety: ${crash.kills} kills (${boundaryKills} at step boundaries: ${covered.size} covered of ${baseline.size} baseline + ${seen.size - baseline.size} others; ${crash.kills - boundaryKills} at random module calls), seed ${SEED}, ${run} scenario runs, baseline run ${baselineMs} ms with ${baselineCalls} module calls, ${Math.round((Date.now() - started) / 1000)} s`,
+      `crash-safety: ${crash.kills} kills (${boundaryKills} at step boundaries: ${covered.size} covered of ${baseline.size} baseline + ${beyond.length} others; ${crash.kills - boundaryKills} at random module calls), seed ${SEED}, ${run} scenario runs, baseline run ${baselineMs} ms with ${baselineCalls} module calls, ${Math.round((Date.now() - started) / 1000)} s`,
     );
     if (other.length > 0)
       console.log(`crash-safety: boundaries seen but not killed at: ${other.join(', ')}`);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,21 @@ export async function makeInstallDir(): Promise<InstallDir> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An install directory with the real `@vlab/os-linux` and `@vlab/provisioner-baremetal` linked in,
+ * readable by the system user postgres (an embedded PostgreSQL's data may be below it).
+ */
+export async function makeRealModulesInstallDir(): Promise<InstallDir> {
+  const install = await makeInstallDir();
+  await chmod(install.dir, 0o711);
+  await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
+  await install.link(
+    '@vlab/provisioner-baremetal',
+    join(WORKSPACE, 'packages/provisioner-baremetal'),
+  );
+  return install;
 }
 
 const OS_OPERATIONS = [

@@ -1,9 +1,9 @@
-import { chmod, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readmeExample, runReadmeExample } from '@vlab/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InstallDir, makeInstallDir, WORKSPACE } from './install-dir.js';
+import { type InstallDir, makeRealModulesInstallDir } from './install-dir.js';
 
 // The README's configuration and example run as they stand: the configuration with its
 // /var/lib/vlab paths moved into a temporary install directory where @vlab/os-linux and
@@ -15,13 +15,7 @@ const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 let install: InstallDir;
 
 beforeAll(async () => {
-  install = await makeInstallDir();
-  await chmod(install.dir, 0o711);
-  await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
-  await install.link(
-    '@vlab/provisioner-baremetal',
-    join(WORKSPACE, 'packages/provisioner-baremetal'),
-  );
+  install = await makeRealModulesInstallDir();
 });
 
 afterAll(async () => {

@@ -1,18 +1,10 @@
 import { execFile } from 'node:child_process';
-import { chmod, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger, createSecretResolver, type LogRecord, Secret } from '@vlab/core';
-import { baremetalConfig, createBaremetalProvisioner } from '@vlab/provisioner-baremetal';
 import { hostKeyId, SshPool } from '@vlab/ssh';
-import {
-  createLabHarness,
-  DEPLOY_DISK_PATH,
-  type Lab,
-  type LabHarness,
-  labLeftovers,
-  startLab,
-} from '@vlab/testlab';
+import { DEPLOY_DISK_PATH, type Lab, type LabHarness } from '@vlab/testlab';
 import {
   type ComputerStatus,
   createManager,
@@ -26,12 +18,13 @@ import {
   startTestPostgres,
   type TestPostgres,
 } from './database/lab-postgres.js';
-import { type InstallDir, makeInstallDir, WORKSPACE } from './install-dir.js';
+import type { InstallDir } from './install-dir.js';
+import { poll } from './poll.js';
+import { failAfterCleanup, LAB_IMAGE, type SeededLab, startSeededLab } from './seeded-lab.js';
 
 const run = promisify(execFile);
 
-/** The image every lab computer gets: the testlab's base image, revision 1 seeded into the store. */
-export const LAB_IMAGE = 'debian-bookworm';
+export { LAB_IMAGE };
 
 /**
  * The manager on real lab computers: `@vlab/testlab` computers (systemd-nspawn, ipmi_sim BMCs,
@@ -122,41 +115,6 @@ images:
 `;
 }
 
-/** The lab's generic base image as {@link LAB_IMAGE} revision 1 of the store, through the provisioner. */
-export async function seedLabImage(harness: LabHarness, storeDir: string): Promise<void> {
-  const seeder = createBaremetalProvisioner(
-    baremetalConfig({ store: { path: storeDir }, deployDisk: DEPLOY_DISK_PATH }),
-  );
-  try {
-    const source = await harness.imageSource?.();
-    if (source === undefined) throw new Error('the lab harness has no imageSource');
-    if (seeder.importImage === undefined) throw new Error('the provisioner has no importImage');
-    const stored = await seeder.importImage(
-      harness.operationContext({ phase: 'seed', timeoutMs: 600_000 }),
-      { image: LAB_IMAGE, revision: 1, source },
-    );
-    if (stored.sha256 !== source.sha256)
-      throw new Error(`seeded ${stored.sha256}, the source is ${source.sha256}`);
-  } finally {
-    await seeder.close?.();
-  }
-}
-
-/**
- * A temporary install directory with the real @vlab/os-linux and @vlab/provisioner-baremetal
- * linked in, readable by the system user postgres (the embedded PostgreSQL's data is below it).
- */
-export async function labInstallDir(): Promise<InstallDir> {
-  const install = await makeInstallDir();
-  await chmod(install.dir, 0o711);
-  await install.link('@vlab/os-linux', join(WORKSPACE, 'packages/os-linux'));
-  await install.link(
-    '@vlab/provisioner-baremetal',
-    join(WORKSPACE, 'packages/provisioner-baremetal'),
-  );
-  return install;
-}
-
 /**
  * Starts a lab of `computers`, seeds the store with the lab's base image (the one direct module
  * call: the manager syncs the store's revisions when it starts), installs the real modules,
@@ -169,9 +127,7 @@ export async function startTestlabManager(
 ): Promise<TestlabManager> {
   const records: LogRecord[] = [];
   const log = createLogger((record) => records.push(record));
-  const harnesses = new Map<string, LabHarness>();
-  let lab: Lab | undefined;
-  let install: InstallDir | undefined;
+  let seeded: SeededLab | undefined;
   let postgres: TestPostgres | undefined;
   let running: Manager | undefined;
   const pool = { current: undefined as SshPool | undefined };
@@ -180,23 +136,13 @@ export async function startTestlabManager(
     await running?.close();
     running = undefined;
     await pool.current?.close();
-    for (const harness of harnesses.values()) await harness.close();
     await postgres?.cleanup();
-    await install?.remove();
-    if (lab === undefined) return [];
-    const { id, record } = lab;
-    await lab.down();
-    return Object.values(await labLeftovers(id, record.blackhole)).flat();
+    return (await seeded?.down()) ?? [];
   };
 
   try {
-    lab = await startLab({ computers, clients: 2 });
-    const storeDir = join(lab.dir, 'store');
-    for (const computer of computers)
-      harnesses.set(computer, await createLabHarness(lab, computer, { storeDir }));
-
-    await seedLabImage(harnesses.get(computers[0] as string) as LabHarness, storeDir);
-    install = await labInstallDir();
+    seeded = await startSeededLab(computers, { clients: 2 });
+    const { lab, storeDir, install, harnesses } = seeded;
     const keyPath = join(install.dir, 'user_ed25519');
     await run('ssh-keygen', [
       '-q',
@@ -216,9 +162,10 @@ export async function startTestlabManager(
     const url = await freshDatabase(postgres.server.url, name.replaceAll('-', '_'));
     const configText = labConfigText(lab, storeDir);
     const configPath = await install.write('lab/vlab.yaml', configText);
-    const secretEnv: Record<string, string> = { VLAB_TEST_DATABASE_URL: url.reveal() };
-    for (const c of lab.computers)
-      secretEnv[`VLAB_TEST_BMC_PASSWORD_${c.name.toUpperCase()}`] = c.bmc.password;
+    const secretEnv: Record<string, string> = {
+      VLAB_TEST_DATABASE_URL: url.reveal(),
+      ...seeded.bmcPasswordEnv,
+    };
 
     running = await createManager({
       configPath,
@@ -237,6 +184,7 @@ export async function startTestlabManager(
     await running.users.add({ login: 'bob', role: 'user', sshKeys: [userPublicKey] });
 
     const started = lab;
+    const { harness } = seeded;
     const fixture: TestlabManager = {
       lab: started,
       harnesses,
@@ -251,11 +199,7 @@ export async function startTestlabManager(
         if (running === undefined) throw new Error('no manager runs');
         return running;
       },
-      harness(computer) {
-        const found = harnesses.get(computer);
-        if (found === undefined) throw new Error(`no harness of ${computer}`);
-        return found;
-      },
+      harness,
       async sshAs(login, computer, argv) {
         // A pool per call: the provisioner re-pins the host keys at every load.
         const ssh = new SshPool({ hostKeys: fixture.manager.hostKeys, unknownHostKey: 'refuse' });
@@ -309,9 +253,7 @@ export async function startTestlabManager(
     };
     return fixture;
   } catch (error) {
-    const left = await cleanup().catch((e: unknown) => [`cleanup failed: ${String(e)}`]);
-    if (left.length > 0) (error as Error).message += `; left behind: ${left.join(', ')}`;
-    throw error;
+    return failAfterCleanup(error, cleanup);
   }
 }
 
@@ -325,18 +267,12 @@ export function pinId(fixture: TestlabManager, computer: string): string {
  * 15 min) only turns a hang into a failure that says what was last seen; the pause paces the
  * questions.
  */
-export async function pollLong<T>(
+export function pollLong<T>(
   probe: () => Promise<T | undefined>,
   last: () => Promise<string> | string,
   boundMs = 15 * 60_000,
 ): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`after ${boundMs / 1000} s: ${await last()}`);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
+  return poll(probe, last, { boundMs, pauseMs: 1000 });
 }
 
 /** The reservation's events as `kind:outcome`, oldest first. */

@@ -12,15 +12,18 @@ import {
   createOperationContext,
   createOsContext,
   createProvisionerContext,
+  IMAGE_STAMP_PATHS,
   instantiateOsModule,
   instantiateProvisioner,
   type OsModule,
   type Provisioner,
+  parseStamp,
   Secret,
 } from '@vlab/core';
-import { createMemoryLab, type MemoryLab } from '@vlab/core/testing';
+import { createMemoryLab, imageKey, type MemoryLab } from '@vlab/core/testing';
 import { memoryOsModule, memoryProvisioner } from '@vlab/fixture-modules';
 import { type InstallDir, makeInstallDir, WORKSPACE } from '../install-dir.js';
+import type { MachineView } from './invariants.js';
 import { PROXY_OS_SOURCE, PROXY_PROVISIONER_SOURCE } from './proxy-modules.js';
 import { decode, encode, Peer, type Wire } from './wire.js';
 
@@ -179,6 +182,25 @@ export class CrashLab {
         )
         .join('; ')
     );
+  }
+
+  /** The memory lab's machines and store, for the invariants (its image: `base`). */
+  machines(): MachineView {
+    const { lab } = this;
+    return {
+      image: 'base',
+      stored: async (revision) => lab.images.has(imageKey('base', revision)),
+      // The memory provisioner writes a capture as `.partial-<image>` until it publishes it.
+      leftovers: async () => [...lab.images.keys()].filter((key) => key.startsWith('.partial-')),
+      stamp: async (computer) => {
+        const text = lab.machine(computer).files.get(IMAGE_STAMP_PATHS.posix)?.toString('utf8');
+        return text === undefined ? undefined : parseStamp(text, computer);
+      },
+      notRunning: async (computer) => {
+        const { power } = lab.machine(computer);
+        return power === 'on' ? undefined : `its power is ${power}`;
+      },
+    };
   }
 
   /** Appends a line to the file VLAB_CRASH_TRACE names, if set (to follow a long run). */

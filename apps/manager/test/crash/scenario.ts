@@ -1,5 +1,6 @@
 import type { Secret } from '@vlab/core';
 import { query } from '../database/lab-postgres.js';
+import { poll } from '../poll.js';
 import type { CrashLab } from './crash-lab.js';
 
 /** The reservations of one scenario run, by role (`R1`: checkpoint then end; `R2`: image capture). */
@@ -19,21 +20,14 @@ export interface ScenarioOptions {
 
 /**
  * Polls `probe` until it returns a value. Lives are killed and restarted meanwhile, so the bound
- * is generous (2 min unless given); it only turns a hang into a failure that says what was last
- * seen.
+ * is generous (2 min unless given).
  */
-export async function until<T>(
+function until<T>(
   probe: () => Promise<T | undefined>,
   last: () => Promise<string>,
   boundMs = 120_000,
 ): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`after ${boundMs / 1000} s: ${await last()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return poll(probe, last, { boundMs, pauseMs: 50 });
 }
 
 /** Drives the scenario through the running lives of `crash`, reading progress from the database. */

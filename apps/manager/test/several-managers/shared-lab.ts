@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Secret } from '@vlab/core';
-import { createLabHarness, type Lab, type LabHarness, labLeftovers, startLab } from '@vlab/testlab';
+import type { Lab, LabHarness } from '@vlab/testlab';
 import { type DebianPostgres, startDebianPostgres } from '../database/debian-postgres.js';
 import { query } from '../database/lab-postgres.js';
-import type { InstallDir } from '../install-dir.js';
-import { LAB_IMAGE, labConfigText, labInstallDir, seedLabImage } from '../testlab-manager.js';
+import { failAfterCleanup, LAB_IMAGE, type SeededLab, startSeededLab } from '../seeded-lab.js';
+import { labConfigText } from '../testlab-manager.js';
 import {
   OBSERVED_OS,
   OBSERVED_OS_SOURCE,
@@ -42,26 +42,16 @@ export async function startSharedLab(
   computer: string,
   heartbeatSeconds: number,
 ): Promise<SharedLab> {
-  let lab: Lab | undefined;
-  let harness: LabHarness | undefined;
-  let install: InstallDir | undefined;
+  let seeded: SeededLab | undefined;
   let postgres: DebianPostgres | undefined;
   const cleanup = async (): Promise<string[]> => {
-    await harness?.close();
     await postgres?.cleanup();
-    await install?.remove();
-    if (lab === undefined) return [];
-    const { id, record } = lab;
-    await lab.down();
-    return Object.values(await labLeftovers(id, record.blackhole)).flat();
+    return (await seeded?.down()) ?? [];
   };
   try {
-    lab = await startLab({ computers: [computer], clients: 0 });
-    const storeDir = join(lab.dir, 'store');
-    harness = await createLabHarness(lab, computer, { storeDir });
-    await seedLabImage(harness, storeDir);
-
-    install = await labInstallDir();
+    seeded = await startSeededLab([computer], { clients: 0 });
+    const { lab, install, storeDir } = seeded;
+    const harness = seeded.harness(computer);
     await install.addPackage(OBSERVED_OS, { files: { 'index.js': OBSERVED_OS_SOURCE } });
     await install.addPackage(OBSERVED_PROVISIONER, {
       files: { 'index.js': OBSERVED_PROVISIONER_SOURCE },
@@ -78,9 +68,10 @@ export async function startSharedLab(
     if (configText.includes('@vlab/'))
       throw new Error(`the config names a module unobserved:\n${configText}`);
     const configPath = await install.write('lab/vlab.yaml', configText);
-    const env: Record<string, string> = { VLAB_TEST_DATABASE_URL: postgres.url.reveal() };
-    for (const c of lab.computers)
-      env[`VLAB_TEST_BMC_PASSWORD_${c.name.toUpperCase()}`] = c.bmc.password;
+    const env: Record<string, string> = {
+      VLAB_TEST_DATABASE_URL: postgres.url.reveal(),
+      ...seeded.bmcPasswordEnv,
+    };
     const url = postgres.url;
     return {
       lab,
@@ -95,8 +86,6 @@ export async function startSharedLab(
       cleanup,
     };
   } catch (error) {
-    const left = await cleanup().catch((e: unknown) => [`cleanup failed: ${String(e)}`]);
-    if (left.length > 0) (error as Error).message += `; left behind: ${left.join(', ')}`;
-    throw error;
+    return failAfterCleanup(error, cleanup);
   }
 }
