@@ -16,16 +16,21 @@ import { temporaryPath } from './temporary-path.js';
  * temporary file is created exclusively (`set -C`) and private (`umask 077`), gets its owner and
  * then its mode (chown clears set-id bits), and replaces the final name by rename (`mv -T`
  * refuses to move into a directory). On any failure, on SIGTERM (an abort ends the process
- * group) and when the connection is gone, the EXIT trap removes it.
+ * group) and when the connection is gone, `gone` removes it. A signal usually comes more than
+ * once (the group's, then sudo's relay of it): one arriving while a trap runs would end that trap
+ * before its `rm`. So each trap first ignores further signals (inline: bash re-enters a trap
+ * before a function in it starts, and under a flood of signals overflows its stack), `rm`
+ * inherits that and is not killed either, and each signal trap removes the file itself.
  * @internal
  */
 export const SUDO_PUT_SCRIPT = [
   'set -eu',
   'tmp=$1 dst=$2 mode=$3 owner=$4 group=$5 seal=$6',
-  `trap 'rm -f -- "$tmp"' EXIT`,
-  `trap 'exit 129' HUP`,
-  `trap 'exit 130' INT`,
-  `trap 'exit 143' TERM`,
+  `gone() { trap '' HUP INT TERM; rm -f -- "$tmp"; }`,
+  'trap gone EXIT',
+  `trap 'trap "" HUP INT TERM; gone; exit 129' HUP`,
+  `trap 'trap "" HUP INT TERM; gone; exit 130' INT`,
+  `trap 'trap "" HUP INT TERM; gone; exit 143' TERM`,
   // A dropped connection leaves no reader of stderr: a message must not kill the script first.
   `trap '' PIPE`,
   'umask 077',

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SUDO_PUT_SCRIPT } from '../src/sudo-put.js';
+import { eventually } from './lab.fixture.js';
 
 const SEAL = '0123456789abcdef0123456789abcdef';
 
@@ -75,6 +76,37 @@ describe.each(['/bin/sh', '/bin/bash'])('the put script under %s', (shell) => {
     expect({ code, signal }).toMatchObject({ signal: null });
     expect(code).not.toBe(0);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('removes its temporary file though signals keep coming while it cleans up', async () => {
+    // As on an abort: the process group gets SIGTERM, and sudo relays another one to the shell
+    // a moment later, maybe while its trap runs. Here they keep coming, at the whole group, from
+    // the point where content has reached the temporary file until the shell is gone.
+    for (let round = 0; round < 20; round += 1) {
+      const tmp = `${dir}/.file.vlab-${round}.tmp`;
+      const child = spawn(
+        shell,
+        ['-c', SUDO_PUT_SCRIPT, 'vlab-put', tmp, `${dir}/file`, '644', '', '', SEAL],
+        { stdio: ['pipe', 'ignore', 'ignore'], detached: true },
+      );
+      const exited = once(child, 'exit');
+      child.stdin.write('part of the content');
+      expect(await eventually(() => existsSync(tmp) && statSync(tmp).size > 0)).toBe(true);
+      const burst = spawn(
+        'sh',
+        ['-c', 'while kill -TERM "-$1" 2>/dev/null; do :; done', 'burst', String(child.pid)],
+        { stdio: 'ignore' },
+      );
+      const burstEnded = once(burst, 'exit');
+      const [code, signal] = (await exited) as [number | null, string | null];
+      await burstEnded;
+      expect({ round, left: readdirSync(dir), code, signal }).toEqual({
+        round,
+        left: [],
+        code: 143,
+        signal: null,
+      });
+    }
   });
 
   it('never replaces a directory, and removes its temporary file', () => {
