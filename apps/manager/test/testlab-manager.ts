@@ -236,7 +236,9 @@ export async function startTestlabManager(
             auth: { kind: 'key', privateKey: management },
             computer,
           });
-          await client.execChecked(['sh', '-c', `cat >${path} && chmod 0644 ${path} && sync`], {
+          // The path is an argument (quoted by the client), never pasted into the script.
+          const write = 'cat >"$1" && chmod 0644 "$1" && sync';
+          await client.execChecked(['sh', '-c', write, 'write-as-root', path], {
             stdin: Buffer.from(text),
           });
         } finally {

@@ -84,7 +84,13 @@ describe('capture in checkpoint mode', () => {
     await bm.provisioner.load(bm.ctx('c1', 'load'), { image: IMAGE, revision: 1 });
     const written = await bm
       .ctx('c1', 'change')
-      .communicator.run(['sh', '-c', `head -c 4096 /dev/urandom >${FILE} && sha256sum ${FILE}`]);
+      .communicator.run([
+        'sh',
+        '-c',
+        'head -c 4096 /dev/urandom >"$1" && sha256sum "$1"',
+        'write',
+        FILE,
+      ]);
     expect(written.code).toBe(0);
 
     const result = await bm.provisioner.capture(bm.ctx('c1', 'capture'), {

@@ -364,7 +364,7 @@ describe('exec against a real sshd (MaxSessions 10)', () => {
       }
     };
     try {
-      const pending = failure(client.exec(['sh', '-c', `echo run >> ${log}; ${sleep}`]));
+      const pending = failure(client.exec(['sh', '-c', `echo run >>"$1"; ${sleep}`, 'run', log]));
       expect(
         await eventually(() => remoteProcesses(lab.sshd.user, sleep).length === 1, 10_000),
       ).toBe(true);

@@ -184,7 +184,10 @@ describe('files and streams over a real sshd', () => {
 
   it('streams into and out of remote programs, with hashes', async () => {
     const data = Buffer.from('line\n'.repeat(100_000));
-    const into = await client.streamTo(['sh', '-c', `cat > ${dir}/piped`], Readable.from([data]));
+    const into = await client.streamTo(
+      ['sh', '-c', 'cat >"$1"', 'into', `${dir}/piped`],
+      Readable.from([data]),
+    );
     expect(into).toEqual({ bytes: data.length, sha256: sha256(data) });
     expect(sha256(readFileSync(`${dir}/piped`))).toBe(sha256(data));
     const out = client.streamFrom(['cat', `${dir}/piped`]);

@@ -85,7 +85,7 @@ describe('the lab harness (kit 2)', () => {
 
   /** Whether the guest's own sudo grants `login` anything (`sudo -l -U`, as root, on). */
   async function sudoAllows(login: string): Promise<boolean> {
-    const out = await guest(['sh', '-c', `sudo -l -U ${login} || true`]);
+    const out = await guest(['sh', '-c', 'sudo -l -U "$1" || true', 'sudo-l', login]);
     if (/is not allowed to run sudo/.test(out)) return false;
     if (/may run the following commands/.test(out)) return true;
     throw new Error(`sudo -l -U ${login} said neither: ${out}`);

@@ -5,7 +5,14 @@ import { type Lab, labLeftovers, startLab } from '../src/lab.js';
 async function bannerFrom(lab: Lab, client: string, address: string): Promise<string> {
   const out = await lab.clients
     .find((c) => c.name === client)
-    ?.exec('timeout', ['3', 'bash', '-c', `exec 3<>/dev/tcp/${address}/22; head -c 8 <&3`]);
+    ?.exec('timeout', [
+      '3',
+      'bash',
+      '-c',
+      'exec 3<>"/dev/tcp/$1/22"; head -c 8 <&3',
+      'banner',
+      address,
+    ]);
   return out?.code === 0 ? out.stdout : `(no banner: exit ${out?.code})`;
 }
 
