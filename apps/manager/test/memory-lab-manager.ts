@@ -11,6 +11,7 @@ import {
   type TestPostgres,
 } from './database/lab-postgres.js';
 import { type InstallDir, makeInstallDir, WORKSPACE } from './install-dir.js';
+import { poll } from './poll.js';
 
 /**
  * A manager on the memory lab's fixture modules (installed in a temporary install directory) and
@@ -139,17 +140,11 @@ export async function startMemoryLabManager(
  * their own, so a test follows their effects; the pause only paces the questions, and the 60 s
  * bound only turns a hang into a failure that says what was last seen (`last`).
  */
-export async function pollUntil<T>(
+export function pollUntil<T>(
   probe: () => Promise<T | undefined>,
   last: () => Promise<string> | string,
 ): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`after 60 s: ${await last()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return poll(probe, last, { boundMs: 60_000, pauseMs: 50 });
 }
 
 /** Follows the reservation until it is in one of `states` (its workflow runs on its own). */
