@@ -77,6 +77,37 @@ export const MANAGER_ERROR_CODES = {
     meaning: 'No reservation has the given id.',
     hint: 'List the reservations (Manager.reservations.list) for their ids.',
   },
+  VLAB_ERR_AUTH_REQUIRED: {
+    meaning:
+      'A request to the HTTP API carries no bearer token, or one the lab does not know (malformed, revoked, or its user removed).',
+    hint: 'Send the header "Authorization: Bearer <token>" with a token of yours; an admin issues tokens (POST /api/v1/tokens), and the first admin token is in the file the manager named at its first start.',
+  },
+  VLAB_ERR_AUTH_FORBIDDEN: {
+    meaning: "The request's user may not do this: it is for admins, or for the image's owner.",
+    hint: 'Ask an admin of the lab to do it, or to do it with their token.',
+  },
+  VLAB_ERR_AUTH_RATE_LIMITED: {
+    meaning:
+      'Too many requests from this address failed to authenticate; the manager refuses its requests for a while.',
+    hint: 'Wait the seconds the Retry-After header gives, and check the token you send.',
+  },
+  VLAB_ERR_ROUTE_NOT_FOUND: {
+    meaning: 'The HTTP API has no such path, or the path takes no such method.',
+    hint: 'Read the API description at /openapi.json for the paths and methods.',
+  },
+  VLAB_ERR_REQUEST_TOO_LARGE: {
+    meaning: 'The request body is larger than the HTTP API accepts (1 MiB).',
+    hint: 'Send a smaller body: no request of the API needs more.',
+  },
+  VLAB_ERR_TOKEN_NOT_FOUND: {
+    meaning: 'No API token of yours has the given id.',
+    hint: 'List your tokens (GET /api/v1/tokens) for their ids.',
+  },
+  VLAB_ERR_MANAGER_INTERNAL: {
+    meaning:
+      'The manager failed on a request in a way it does not foresee (a bug); the response carries no detail, the manager logged the error.',
+    hint: "Read the manager's log line with the request id the response gives, and report it to vlab's authors.",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of {@link MANAGER_ERROR_CODES}. @public */

@@ -68,6 +68,19 @@ export {
   type ManagerErrorCode,
   RETIRED_MANAGER_ERROR_CODES,
 } from './errors.js';
+export {
+  type ApiToken,
+  type ApiTokens,
+  type IssuedApiToken,
+  MAX_TOKEN_NAME,
+  type TokenHolder,
+} from './http/api-tokens.js';
+export {
+  FIRST_ADMIN_LOGIN,
+  type FirstAdminToken,
+  issueFirstAdminToken,
+} from './http/first-admin-token.js';
+export { createHttpApi, type HttpApiOptions, MAX_REQUEST_BODY } from './http/http-api.js';
 export { type CreateManagerOptions, createManager, type Manager } from './manager.js';
 export type { LoadedModuleInfo } from './modules/compose-modules.js';
 export type { InventoryChanges } from './state/inventory.js';

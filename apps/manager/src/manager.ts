@@ -24,6 +24,7 @@ import { type LabImages, labImages } from './engine/images.js';
 import { type LabReservations, labReservations } from './engine/reservations.js';
 import { sshCommunicators } from './engine/ssh-communicators.js';
 import { startWorkflowRuntime } from './engine/workflow-runtime.js';
+import { ApiTokenStore, type ApiTokens } from './http/api-tokens.js';
 import {
   type ComposedModules,
   composeModules,
@@ -71,6 +72,10 @@ export interface Manager {
   readonly config: ManagerConfig;
   /** The lab's users: whom reservations are made for. */
   readonly users: LabUsers;
+  /** The HTTP API's bearer tokens, each acting for one of the users. */
+  readonly apiTokens: ApiTokens;
+  /** Where the manager logs. */
+  readonly log: Logger;
   /**
    * The SSH host-key pins of every computer, in the database: they survive restarts and are
    * shared by the managers of the lab (a `HostKeyStore` of `@vlab/ssh`).
@@ -246,6 +251,8 @@ function managerOver(
   return {
     config,
     users: new UserRegistry(db),
+    apiTokens: new ApiTokenStore(db),
+    log: engine.log,
     hostKeys,
     modules: modules.definitions,
     inventory,

@@ -44,11 +44,13 @@ describe('README', () => {
     const first = await run();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('c1 available bm\nc2 available bm\n');
+    expect(first.stdout).toContain('HTTP 200 c1 c2\n');
     expect(first.stdout).toMatch(/^linux @vlab\/os-linux@\d+\.\d+\.\d+$/m);
     expect(first.stderr).not.toContain('not-used-at-start');
     const second = await run();
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('c1 available bm\nc2 available bm\n');
+    expect(second.stdout).toContain('HTTP 200 c1 c2\n');
     // The second start found alice registered, so the image has its owner now.
     expect(first.stderr).toMatch(/image owners are not registered users/);
     expect(second.stderr).not.toMatch(/image owners are not registered users/);

@@ -2,6 +2,7 @@ import type { Logger } from '@vlab/core';
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely';
 import { migrationError } from './errors.js';
 import { initial } from './migrations/0001-initial.js';
+import { apiTokens } from './migrations/0002-api-tokens.js';
 
 /**
  * The schema migrations, oldest first, by name. Listed in code — no directory scan — so they work
@@ -11,6 +12,7 @@ import { initial } from './migrations/0001-initial.js';
  */
 export const LAB_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': initial,
+  '0002-api-tokens': apiTokens,
 });
 
 /** The table recording which migrations ran, and the one Kysely locks while migrating. @public */

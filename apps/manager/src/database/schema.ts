@@ -270,6 +270,26 @@ export interface ManagersTable {
   heartbeat_at: DefaultTimestamp;
 }
 
+/**
+ * Table `api_tokens`: the HTTP API's bearer tokens. Only a token's SHA-256 hash is kept; the token
+ * itself is shown once, when it is issued.
+ * @public
+ */
+export interface ApiTokensTable {
+  /** Primary key; a UUID, also the token's public part. */
+  id: string;
+  /** The user the token acts for; removing the user removes their tokens. */
+  login: string;
+  /** What the token is for, 1 to 100 characters. */
+  name: string;
+  /** SHA-256 of the whole token. */
+  hash: Buffer;
+  /** When it was issued. */
+  created_at: DefaultTimestamp;
+  /** When it last authenticated a request (updated at most once a minute). */
+  last_used_at: NullableTimestamp;
+}
+
 /** The manager's database, for `Kysely<LabDatabase>`. Column names are the SQL ones. @public */
 export interface LabDatabase {
   /** {@inheritDoc UsersTable} */
@@ -290,4 +310,6 @@ export interface LabDatabase {
   events: EventsTable;
   /** {@inheritDoc ManagersTable} */
   managers: ManagersTable;
+  /** {@inheritDoc ApiTokensTable} */
+  api_tokens: ApiTokensTable;
 }

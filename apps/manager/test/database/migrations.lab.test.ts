@@ -12,6 +12,7 @@ import {
 import { freshDatabase, query, startTestPostgres, type TestPostgres } from './lab-postgres.js';
 
 const TABLES = [
+  'api_tokens',
   'computers',
   'events',
   'host_keys',
