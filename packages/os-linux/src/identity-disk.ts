@@ -17,8 +17,10 @@ export const IDENTITY_UNIT = 'vlab-identity.service';
  * without mounting (`debugfs`, read-only), accepts only a manifest of version 1, checks that each
  * private key gives its `.pub`, then replaces every `/etc/ssh/ssh_host_*` file with the disk's
  * keys (private `0600`, public `0644`, root's). Logs what it did, never a key. Anything wrong with
- * a disk that is there leaves the keys as they were and exits 1. `VLAB_IDENTITY_SSH_DIR`
- * overrides `/etc/ssh` for tests only (systemd starts the unit with a clean environment).
+ * a disk that is there leaves the keys as they were and exits 1. A signal (HUP, INT, TERM) ends it
+ * with 128 + its number and removes its scratch directory, even when signals keep coming.
+ * `VLAB_IDENTITY_SSH_DIR` overrides `/etc/ssh` for tests only (systemd starts the unit with a
+ * clean environment).
  */
 export const IDENTITY_SCRIPT = `#!/bin/sh
 # Written by vlab os-linux: the identity disk protocol (@vlab/core IDENTITY_DISK, version ${IDENTITY_DISK.version}).
@@ -41,9 +43,17 @@ fail() {
   log "$*; the host keys are left as they were"
   exit 1
 }
-cleanup() { [ -z "$work" ] || rm -rf -- "$work"; }
+# A signal can come again while a trap runs, and would end it before its rm: each trap first
+# ignores them (inline too: bash can re-enter a trap before a function in it starts), rm inherits
+# that, and each signal trap cleans up itself.
+cleanup() {
+  trap '' HUP INT TERM
+  [ -z "$work" ] || rm -rf -- "$work"
+}
 trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+trap 'trap "" HUP INT TERM; cleanup; exit 129' HUP
+trap 'trap "" HUP INT TERM; cleanup; exit 130' INT
+trap 'trap "" HUP INT TERM; cleanup; exit 143' TERM
 
 command -v blkid >/dev/null 2>&1 || fail "blkid is missing: cannot look for an identity disk"
 dev=$(blkid -L "$label" 2>/dev/null) || dev=
@@ -113,7 +123,8 @@ done
 unset IFS
 [ -n "$types" ] || fail "the identity disk $dev holds no host key under $keys"
 
-work=$(mktemp -d "$ssh_dir/.vlab-identity.XXXXXX") || fail "cannot write to $ssh_dir"
+# mktemp ignores the signals too: it never makes a directory that $work does not get.
+work=$(trap '' HUP INT TERM; mktemp -d "$ssh_dir/.vlab-identity.XXXXXX") || fail "cannot write to $ssh_dir"
 installed=
 found=
 for type in $types; do

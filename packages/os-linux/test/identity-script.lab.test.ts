@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -92,41 +94,69 @@ async function snapshot(dir: string): Promise<Record<string, { content: string; 
   return out;
 }
 
+/** The files of the script's scratch directory in `dir`. */
+async function scratchFiles(dir: string): Promise<string[]> {
+  const scratch = (await readdir(dir)).filter((name) => name.startsWith('.vlab-identity.'));
+  expect(scratch).toHaveLength(1);
+  return (await readdir(join(dir, scratch[0] as string))).sort();
+}
+
+/** Attaches `image` read-only; the loop device. */
+async function attach(image: string): Promise<string> {
+  const loop = (await runChecked('losetup', ['-r', '-f', '--show', image])).stdout.trim();
+  attached.add(loop);
+  return loop;
+}
+
+async function detach(loop: string): Promise<void> {
+  await runChecked('losetup', ['-d', loop]);
+  attached.delete(loop);
+}
+
 /**
- * Runs the script with `image` attached read-only (none: no identity disk) and `dir` as its
- * /etc/ssh, in a clean environment as systemd would; detaches the disk whatever happens.
+ * unshare's arguments that run the script under `shell` with the disk `loop` ('': none) and `dir`
+ * as its /etc/ssh, in a clean environment as systemd would. `chown` (none: the real one) replaces
+ * /usr/bin/chown in the namespace.
  */
-async function runScript(image: string | undefined, dir: string) {
-  let loop = '';
-  try {
-    if (image !== undefined) {
-      loop = (await runChecked('losetup', ['-r', '-f', '--show', image])).stdout.trim();
-      attached.add(loop);
-    }
-    const [major = '', minor = ''] =
-      loop === '' ? [] : (await runChecked('stat', ['-c', '%t %T', loop])).stdout.trim().split(' ');
-    return await run('unshare', [
-      '--mount',
-      'sh',
-      '-c',
-      `set -e
+async function isolated(
+  loop: string,
+  dir: string,
+  options: { readonly shell?: string; readonly chown?: string } = {},
+): Promise<string[]> {
+  const [major = '', minor = ''] =
+    loop === '' ? [] : (await runChecked('stat', ['-c', '%t %T', loop])).stdout.trim().split(' ');
+  return [
+    '--mount',
+    'sh',
+    '-c',
+    `set -e
 mount -t tmpfs -o mode=755 vlab-dev /dev
 mknod -m 666 /dev/null c 1 3
 [ -z "$1" ] || mknod -m 600 "$1" b "$((0x$2))" "$((0x$3))"
 mount -t tmpfs vlab-run /run
-exec env -i VLAB_IDENTITY_SSH_DIR="$4" /bin/sh "$5"`,
-      'sh',
-      loop,
-      major,
-      minor,
-      dir,
-      script,
-    ]);
+[ -z "$7" ] || mount --bind "$7" /usr/bin/chown
+exec env -i VLAB_IDENTITY_SSH_DIR="$4" "$6" "$5"`,
+    'sh',
+    loop,
+    major,
+    minor,
+    dir,
+    script,
+    options.shell ?? '/bin/sh',
+    options.chown ?? '',
+  ];
+}
+
+/**
+ * Runs the script with `image` attached (none: no identity disk) and `dir` as its /etc/ssh;
+ * detaches the disk whatever happens.
+ */
+async function runScript(image: string | undefined, dir: string) {
+  const loop = image === undefined ? '' : await attach(image);
+  try {
+    return await run('unshare', await isolated(loop, dir));
   } finally {
-    if (loop !== '') {
-      await runChecked('losetup', ['-d', loop]);
-      attached.delete(loop);
-    }
+    if (loop !== '') await detach(loop);
   }
 }
 
@@ -311,5 +341,65 @@ describe('the identity disk script (vlab-identity)', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('no identity disk');
     expect(await snapshot(dir)).toEqual(before);
+  });
+});
+
+describe.each(['/bin/sh', '/bin/bash'])('the identity disk script under %s', (shell) => {
+  it('removes its scratch directory though signals keep coming while it cleans up', async () => {
+    // A stop or a second Ctrl-C can signal the script again while its trap runs. Here SIGTERM
+    // keeps coming, at the whole group, from the point where the disk's keys are copied and
+    // checked in the scratch directory until the group is gone. A stand-in for chown, the next
+    // step, says so on the script's output and holds it there.
+    const chown = join(work, 'hold-chown');
+    await writeFile(chown, '#!/bin/sh\necho vlab-test-held\nexec sleep 600\n', { mode: 0o755 });
+    const dir = await sshDir();
+    const before = await snapshot(dir);
+    const loop = await attach(await diskImage(identityDiskFiles([generateHostKey('c1')])));
+    try {
+      for (let round = 0; round < 20; round += 1) {
+        const child = spawn('unshare', await isolated(loop, dir, { shell, chown }), {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
+        });
+        const exited = once(child, 'exit');
+        let output = '';
+        const held = new Promise<boolean>((resolve) => {
+          for (const stream of [child.stdout, child.stderr])
+            stream.on('data', (chunk: Buffer) => {
+              output += chunk.toString();
+              if (output.includes('vlab-test-held')) resolve(true);
+            });
+          child.on('exit', () => resolve(false));
+        });
+        try {
+          expect(await held, output).toBe(true);
+          expect(await scratchFiles(dir)).toEqual([
+            'ssh_host_ed25519_key',
+            'ssh_host_ed25519_key.pub',
+          ]);
+          const burst = spawn(
+            'sh',
+            ['-c', 'while kill -TERM "-$1" 2>/dev/null; do :; done', 'burst', String(child.pid)],
+            { stdio: 'ignore' },
+          );
+          const burstEnded = once(burst, 'exit');
+          const [code, signal] = (await exited) as [number | null, string | null];
+          await burstEnded;
+          expect({ round, left: (await readdir(dir)).sort(), code, signal }).toEqual({
+            round,
+            left: Object.keys(before),
+            code: 143,
+            signal: null,
+          });
+          expect(await snapshot(dir)).toEqual(before);
+        } finally {
+          // A failure before the flood: the script may be held still.
+          if (child.exitCode === null && child.signalCode === null)
+            process.kill(-(child.pid as number), 'SIGKILL');
+        }
+      }
+    } finally {
+      await detach(loop);
+    }
   });
 });

@@ -4,6 +4,21 @@
  * the script, and secrets only through stdin.
  */
 
+/**
+ * The start of a script with a scratch directory `$dir`, removed on exit and on HUP, INT and TERM
+ * (an abort ends the remote process group), even when signals keep coming: one arriving while a
+ * trap runs would end it before its `rm`. So each trap first ignores them (inline too: bash can
+ * re-enter a trap before a function in it starts), `rm` inherits that, and each signal trap
+ * cleans up itself. mktemp ignores them too, so it never makes a directory `$dir` does not get.
+ */
+const SCRATCH_DIR = `dir=
+gone() { trap '' HUP INT TERM; [ -z "$dir" ] || rm -rf -- "$dir"; }
+trap gone EXIT
+trap 'trap "" HUP INT TERM; gone; exit 129' HUP
+trap 'trap "" HUP INT TERM; gone; exit 130' INT
+trap 'trap "" HUP INT TERM; gone; exit 143' TERM
+dir=$(trap '' HUP INT TERM; mktemp -d)`;
+
 /** Exit status of a script that found the disk smaller than the image. */
 export const DISK_TOO_SMALL_EXIT = 3;
 
@@ -39,8 +54,7 @@ export const READ_DISK_SUM = /^vlab-sha256 ([0-9a-f]{64}) ([0-9]+)$/m;
  */
 export const READ_DISK = `set -eu
 disk=$1 level=$2
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+${SCRATCH_DIR}
 mkfifo "$dir/tee"
 (sha256sum <"$dir/tee" | cut -d' ' -f1 >"$dir/sum") &
 hasher=$!
@@ -56,8 +70,7 @@ echo "vlab-sha256 $(cat "$dir/sum") $(blockdev --getsize64 "$disk")" >&2`;
  */
 export const PUT_HOST_KEY = `set -eu
 fs=$1 pub=$2
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+${SCRATCH_DIR}
 umask 077
 cat >"$dir/key"
 printf '%s\\n' "$pub" >"$dir/key.pub"

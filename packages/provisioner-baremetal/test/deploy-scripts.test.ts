@@ -1,11 +1,15 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { generateHostKey } from '@vlab/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DISK_TOO_SMALL_EXIT,
   HASH_DISK,
@@ -110,4 +114,120 @@ describe('the deploy scripts on a loop device', () => {
     expect(await cat('/etc/ssh/ssh_host_ed25519_key')).toBe(key.privateKey.reveal());
     expect(await cat('/etc/ssh/ssh_host_ed25519_key.pub')).toBe(`${hostile}\n`);
   });
+});
+
+/** The processes of group `pgid` that are not zombies, as `pid command` (from /proc). */
+function liveInGroup(pgid: number): string[] {
+  const live: string[] = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^[0-9]+$/.test(entry))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (command) state ppid pgrp …: the command may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z')
+      live.push(`${pid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`);
+  }
+  return live;
+}
+
+// An abort ends the script's process group in the deploy environment, and a signal can come again
+// while its trap runs. Run here under the local shells (dash is Debian's sh, bash the RHEL
+// family's), with mktemp's directory under a TMPDIR of the test's. No disk needed: each script is
+// held where it waits for its input, on stdin or from a fifo as the disk.
+describe.each(['/bin/sh', '/bin/bash'])('the deploy scripts under %s', (shell) => {
+  let work: string;
+  let tmp: string;
+  let disk: string;
+  let diskWriter: number;
+  beforeEach(async () => {
+    work = await mkdtemp(join(tmpdir(), 'vlab-deploy-signals-'));
+    tmp = join(work, 'tmp');
+    disk = join(work, 'disk');
+    await mkdir(tmp);
+    await exec('mkfifo', [disk]);
+    // Read-write: opens at once, and holds the fifo open so a reader waits for more.
+    diskWriter = openSync(disk, 'r+');
+  });
+  afterEach(async () => {
+    closeSync(diskWriter);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** Sizes of the files in the script's scratch directory (none before it exists). */
+  function scratch(): Record<string, number> {
+    const [name] = readdirSync(tmp);
+    if (name === undefined) return {};
+    const dir = join(tmp, name);
+    return Object.fromEntries(
+      readdirSync(dir).map((file) => [file, statSync(join(dir, file)).size]),
+    );
+  }
+
+  it.each([
+    {
+      name: 'PUT_HOST_KEY',
+      script: PUT_HOST_KEY,
+      args: () => ['/dev/null', 'ssh-ed25519 AAAA c1'],
+      feed: (stdin: Writable) => stdin.write('part of the key'),
+      // Part of the private key has reached its file; cat waits for the rest.
+      held: (files: Record<string, number>) => (files['key'] ?? 0) > 0,
+    },
+    {
+      name: 'READ_DISK',
+      script: READ_DISK,
+      args: () => [disk, '3'],
+      feed: () => writeSync(diskWriter, 'part of the disk'),
+      // The fifo is made and the hasher has started (its sum's file is open); dd then waits for
+      // more of the disk.
+      held: (files: Record<string, number>) => 'tee' in files && 'sum' in files,
+    },
+  ])(
+    '$name removes its scratch directory though signals keep coming while it cleans up',
+    async ({ script, args, feed, held }) => {
+      // SIGTERM at the whole group, without pause, from the point where the scratch directory
+      // holds the script's files until no process of the group is alive.
+      for (let round = 0; round < 20; round += 1) {
+        const child = spawn(shell, ['-c', script, 'vlab-deploy', ...args()], {
+          stdio: ['pipe', 'ignore', 'ignore'],
+          detached: true,
+          env: { ...process.env, TMPDIR: tmp },
+        });
+        const exited = once(child, 'exit');
+        try {
+          feed(child.stdin);
+          // A bound for a script that never gets there, not a wait for one that does.
+          const deadline = Date.now() + 10_000;
+          while (!held(scratch()) && Date.now() < deadline) await delay(20);
+          expect(held(scratch()), `round ${round}: ${JSON.stringify(scratch())}`).toBe(true);
+          const burst = spawn(
+            'sh',
+            ['-c', 'while kill -TERM "-$1" 2>/dev/null; do :; done', 'burst', String(child.pid)],
+            { stdio: 'ignore' },
+          );
+          const burstEnded = once(burst, 'exit');
+          const [code, signal] = (await exited) as [number | null, string | null];
+          // The group is gone once init has reaped what the shell left (seconds in some VMs):
+          // until then the flood goes on while a process of it is alive.
+          const bound = Date.now() + 10_000;
+          while (liveInGroup(child.pid as number).length > 0 && Date.now() < bound) await delay(20);
+          burst.kill('SIGKILL');
+          await burstEnded;
+          expect({ round, left: readdirSync(tmp), code, signal }).toEqual({
+            round,
+            left: [],
+            code: 143,
+            signal: null,
+          });
+          expect(liveInGroup(child.pid as number)).toEqual([]);
+        } finally {
+          if (liveInGroup(child.pid as number).length > 0)
+            process.kill(-(child.pid as number), 'SIGKILL');
+        }
+      }
+    },
+  );
 });
