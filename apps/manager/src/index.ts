@@ -31,12 +31,14 @@ export {
   type PoolComputerConfig,
   type PoolConfig,
 } from './config/manager-config.js';
-export type { EventQuery, LabEvent } from './database/events.js';
+export { type EventQuery, type LabEvent, PROGRESS_EVENT } from './database/events.js';
+export type { FollowQuery } from './database/follow-events.js';
 export type { HostKeyPins } from './database/host-key-store.js';
 export type {
   ComputerState,
   EventOutcome,
   NewRevisionTest,
+  ProgressSample,
   ReservationState,
   RevisionState,
   UserRole,

@@ -14,13 +14,16 @@ import { readManagerConfig } from './config/config-file.js';
 import type { ManagerConfig } from './config/manager-config.js';
 import { type LabDatabaseHandle, openDatabase } from './database/database.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './database/embedded-postgres.js';
+import { EventAnnouncements } from './database/event-announcements.js';
 import { type EventQuery, type LabEvent, listEvents } from './database/events.js';
+import { type FollowQuery, followEvents } from './database/follow-events.js';
 import { type HostKeyPins, PostgresHostKeyStore } from './database/host-key-store.js';
 import { type LabUsers, UserRegistry } from './database/users.js';
 import { type CommunicatorFactory, ComputerAccess } from './engine/computer-access.js';
 import { type LabComputers, labComputers } from './engine/computers.js';
 import type { Engine, StepObserver } from './engine/engine.js';
 import { type LabImages, labImages } from './engine/images.js';
+import { ProgressRecorder } from './engine/progress-recorder.js';
 import { type LabReservations, labReservations } from './engine/reservations.js';
 import { sshCommunicators } from './engine/ssh-communicators.js';
 import { startWorkflowRuntime } from './engine/workflow-runtime.js';
@@ -99,6 +102,12 @@ export interface Manager {
   /** Recorded events, oldest first. */
   events(query: EventQuery): Promise<readonly LabEvent[]>;
   /**
+   * The events of `query` after `query.after`, oldest first, then each new one as it is recorded
+   * by any manager sharing the database, until `signal` aborts (the iteration then ends). Resuming
+   * after the last id seen misses none.
+   */
+  followEvents(query: FollowQuery, signal: AbortSignal): AsyncIterable<LabEvent>;
+  /**
    * Closes the modules (their `close`), the database pool and, when embedded, stops PostgreSQL.
    * Idempotent.
    */
@@ -137,6 +146,8 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
     await mkdir(dirname(config.dataDir), { recursive: true });
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const { database, url } = await connect(config, secrets, log, cleanups);
+    const announcements = await EventAnnouncements.start(url, log.child({ component: 'events' }));
+    cleanups.push(() => announcements.close());
     const key = await secretKey(config, secrets);
     const modules = await composeModules(config, source, { log, secrets });
     cleanups.push(() => modules.close());
@@ -155,6 +166,7 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
         communicators: options.communicators ?? defaultCommunicators(hostKeys, cleanups),
         secrets,
         log,
+        progress: new ProgressRecorder(database.db, log),
       }),
       key,
       log,
@@ -182,7 +194,7 @@ export async function createManager(options: CreateManagerOptions): Promise<Mana
         [...modules.definitions.provisioners].map(([k, m]) => [k, `${m.package}@${m.version}`]),
       ),
     });
-    return managerOver(engine, hostKeys, modules, inventory, undo);
+    return managerOver(engine, announcements, hostKeys, modules, inventory, undo);
   } catch (error) {
     await undo();
     throw error;
@@ -241,6 +253,7 @@ async function secretKey(config: ManagerConfig, secrets: SecretResolver): Promis
 
 function managerOver(
   engine: Engine,
+  announcements: EventAnnouncements,
   hostKeys: HostKeyPins,
   modules: ComposedModules,
   inventory: InventoryChanges,
@@ -260,6 +273,7 @@ function managerOver(
     computers: labComputers(engine),
     images: labImages(engine),
     events: (query) => listEvents(db, query),
+    followEvents: (query, signal) => followEvents(db, announcements, query, signal),
     close() {
       closing ??= undo();
       return closing;

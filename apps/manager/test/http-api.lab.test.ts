@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueFirstAdminToken } from '../src/http/first-admin-token.js';
 import { createHttpApi } from '../src/http/http-api.js';
 import { type MemoryLabManager, startMemoryLabManager, untilState } from './memory-lab-manager.js';
+import { poll } from './poll.js';
 
 let fixture: MemoryLabManager;
 let api: FastifyInstance;
@@ -144,6 +145,44 @@ describe('reservations', () => {
     await untilState(fixture.manager, id, ['ended']);
     const image = await call('bob', 'GET', '/images/base');
     expect(image.body.revisions.map((r: { revision: number }) => r.revision)).toContain(2);
+  });
+});
+
+describe('metrics', () => {
+  it("give the lab's reservations and computers by state, step durations and failures by code", async () => {
+    // c3's BMC password is wrong: its load fails with a code.
+    const failed = await call('alice', 'POST', '/reservations', {
+      image: 'base',
+      minutes: 30,
+      computer: 'c3',
+    });
+    await untilState(fixture.manager, failed.body.id, ['failed']);
+    const expected = [
+      /^vlab_reservations\{state="ended"\} [1-9]/m,
+      /^vlab_reservations\{state="failed"\} 1$/m,
+      /^vlab_computers\{state="available"\} [1-9]/m,
+      /^vlab_queue_depth 0$/m,
+      /^vlab_step_duration_seconds_count\{step="load",outcome="ok"\} [1-9]/m,
+      /^vlab_step_failures_total\{step="load",code="VLAB_ERR_[A-Z_]+"\} 1$/m,
+    ];
+    // The step counts follow the recorded events, as they are announced.
+    const text = await poll(
+      async () => {
+        const response = await api.inject({
+          url: '/metrics',
+          headers: { authorization: `Bearer ${token.carol}` },
+        });
+        expect(response.statusCode).toBe(200);
+        expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+        return expected.every((line) => line.test(response.body)) ? response.body : undefined;
+      },
+      async () =>
+        (await api.inject({ url: '/metrics', headers: { authorization: `Bearer ${token.carol}` } }))
+          .body,
+      { boundMs: 60_000, pauseMs: 100 },
+    );
+    expect(text).not.toContain(token.carol);
+    expect((await api.inject({ url: '/metrics' })).statusCode).toBe(401);
   });
 });
 

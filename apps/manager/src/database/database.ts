@@ -86,7 +86,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<LabDat
 }
 
 /** `host:port/database` of a url, never its password. */
-function describeUrl(url: Secret): string {
+export function describeUrl(url: Secret): string {
   try {
     const parsed = new URL(url.reveal());
     return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
@@ -96,7 +96,7 @@ function describeUrl(url: Secret): string {
 }
 
 /** The url and the password in it (decoded), for redaction. */
-function urlSecrets(url: Secret): Secret[] {
+export function urlSecrets(url: Secret): Secret[] {
   try {
     const password = decodeURIComponent(new URL(url.reveal()).password);
     return password === '' ? [url] : [url, new Secret(password)];

@@ -1,7 +1,16 @@
 import { ERROR_CODE_PATTERN } from '@vlab/core';
-import type { Kysely, Selectable } from 'kysely';
+import type { Expression, Kysely, Selectable, SqlBool } from 'kysely';
 import { invalidValueError } from './errors.js';
-import { EVENT_OUTCOMES, type EventOutcome, type EventsTable, type LabDatabase } from './schema.js';
+import {
+  EVENT_OUTCOMES,
+  type EventOutcome,
+  type EventsTable,
+  type LabDatabase,
+  type ProgressSample,
+} from './schema.js';
+
+/** The kind of the events that are progress samples. @public */
+export const PROGRESS_EVENT = 'progress';
 
 /** Longest event message kept, in characters; a longer one is cut, ending in `…`. @public */
 export const MAX_EVENT_MESSAGE = 4000;
@@ -30,6 +39,8 @@ export interface LabEvent {
   readonly errorCode: string | null;
   /** A message for people. */
   readonly message: string | null;
+  /** The figures of a progress sample (kind `progress`; its phase is `step`). */
+  readonly progress: ProgressSample | null;
 }
 
 /** What {@link recordEvent} records; only `kind` is required. @public */
@@ -52,6 +63,8 @@ export interface NewEvent {
   readonly errorCode?: string | undefined;
   /** A message for people — never a secret (pass it through `redact` first). Cut to 4000 characters. */
   readonly message?: string | undefined;
+  /** The figures of a progress sample (kind `progress`). */
+  readonly progress?: ProgressSample | undefined;
 }
 
 /** Which events `Manager.events` (and `listEvents`) return. @public */
@@ -64,6 +77,8 @@ export interface EventQuery {
   readonly after?: number | undefined;
   /** At most this many, 1 to 1000. */
   readonly limit: number;
+  /** Whether progress samples (kind `progress`) are among them. Default: false. */
+  readonly progress?: boolean | undefined;
 }
 
 /**
@@ -109,6 +124,7 @@ export async function recordEvent(db: Kysely<LabDatabase>, event: NewEvent): Pro
       outcome: event.outcome ?? null,
       error_code: event.errorCode ?? null,
       message,
+      progress: event.progress === undefined ? null : JSON.stringify(event.progress),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -117,11 +133,15 @@ export async function recordEvent(db: Kysely<LabDatabase>, event: NewEvent): Pro
 
 /**
  * Events in the order they were recorded (by id), filtered by reservation and computer, after a
- * given id: page with `after` = the last id returned.
+ * given id: page with `after` = the last id returned. `only` adds a condition of its own.
  * @throws `VLAB_ERR_CONFIG_INVALID` for a limit outside 1–1000 or a malformed filter.
  * @public
  */
-export async function listEvents(db: Kysely<LabDatabase>, query: EventQuery): Promise<LabEvent[]> {
+export async function listEvents(
+  db: Kysely<LabDatabase>,
+  query: EventQuery,
+  only?: Expression<SqlBool>,
+): Promise<LabEvent[]> {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MAX_EVENTS_PER_PAGE) {
     throw invalidValueError(
       'limit',
@@ -137,6 +157,8 @@ export async function listEvents(db: Kysely<LabDatabase>, query: EventQuery): Pr
   }
   if (query.computer !== undefined) select = select.where('computer', '=', query.computer);
   if (query.after !== undefined) select = select.where('id', '>', query.after);
+  if (query.progress !== true) select = select.where('kind', '<>', PROGRESS_EVENT);
+  if (only !== undefined) select = select.where(only);
   const rows = await select.orderBy('id').limit(query.limit).execute();
   return rows.map(toEvent);
 }
@@ -153,6 +175,7 @@ function toEvent(row: Selectable<EventsTable>): LabEvent {
     outcome: row.outcome,
     errorCode: row.error_code,
     message: row.message,
+    progress: row.progress,
   };
 }
 

@@ -3,6 +3,7 @@ import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } f
 import { migrationError } from './errors.js';
 import { initial } from './migrations/0001-initial.js';
 import { apiTokens } from './migrations/0002-api-tokens.js';
+import { eventStream } from './migrations/0003-event-stream.js';
 
 /**
  * The schema migrations, oldest first, by name. Listed in code — no directory scan — so they work
@@ -13,6 +14,7 @@ import { apiTokens } from './migrations/0002-api-tokens.js';
 export const LAB_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': initial,
   '0002-api-tokens': apiTokens,
+  '0003-event-stream': eventStream,
 });
 
 /** The table recording which migrations ran, and the one Kysely locks while migrating. @public */

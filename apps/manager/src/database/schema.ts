@@ -260,6 +260,24 @@ export interface EventsTable {
   error_code: ColumnType<string | null, string | null | undefined, string | null>;
   /** A message for people; never a secret. */
   message: ColumnType<string | null, string | null | undefined, string | null>;
+  /** A progress sample's figures, on events of kind `progress`. */
+  progress: ColumnType<ProgressSample | null, string | null | undefined, string | null>;
+  /** The transaction that recorded it (`xid8`, set by the database). */
+  tx: ColumnType<string, never, never>;
+}
+
+/** How far an operation's phase is: an event of kind `progress`. @public */
+export interface ProgressSample {
+  /** What `done` and `total` count. */
+  readonly unit: 'bytes' | 'steps';
+  /** How much is done. */
+  readonly done: number;
+  /** How much there is in all, when known. */
+  readonly total: number | null;
+  /** Units per second over the last few seconds, when known. */
+  readonly ratePerSecond: number | null;
+  /** Seconds until done at that rate, when known. */
+  readonly etaSeconds: number | null;
 }
 
 /** Table `managers`: the manager processes sharing the database, and when each was last alive. @public */

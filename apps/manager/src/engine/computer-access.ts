@@ -18,6 +18,7 @@ import {
 import type { ManagerConfig } from '../config/manager-config.js';
 import { type ConfiguredComputer, configuredComputers } from '../config/manager-config.js';
 import type { ComposedModules } from '../modules/compose-modules.js';
+import type { ProgressRecorder } from './progress-recorder.js';
 
 /**
  * Makes the communicator the OS modules reach a computer through (`ctx.communicator`). Called
@@ -51,6 +52,7 @@ export class ComputerAccess {
   readonly #communicators: CommunicatorFactory;
   readonly #secrets: SecretResolver;
   readonly #log: Logger;
+  readonly #progress: ProgressRecorder;
   readonly #open = new Map<string, Promise<Communicator>>();
 
   constructor(
@@ -60,6 +62,8 @@ export class ComputerAccess {
       readonly communicators: CommunicatorFactory;
       readonly secrets: SecretResolver;
       readonly log: Logger;
+      /** Where the operations' progress reports go. */
+      readonly progress: ProgressRecorder;
     },
   ) {
     this.#computers = new Map(configuredComputers(config).map((c) => [c.computer.name, c]));
@@ -67,6 +71,7 @@ export class ComputerAccess {
     this.#communicators = deps.communicators;
     this.#secrets = deps.secrets;
     this.#log = deps.log;
+    this.#progress = deps.progress;
   }
 
   /** Whether the configuration names the computer. */
@@ -158,6 +163,7 @@ export class ComputerAccess {
       computer: this.computer(name),
       image: scope.image,
       reservation: scope.reservation,
+      progress: this.#progress.sink(scope.reservation?.id),
     };
   }
 

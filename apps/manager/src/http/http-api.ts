@@ -8,6 +8,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { MAX_NAME } from '../engine/reservations.js';
 import type { Manager } from '../manager.js';
 import { API_PREFIX, type ApiApp } from './api-app.js';
@@ -18,7 +19,9 @@ import {
 } from './auth-failure-limiter.js';
 import { authenticate, PUBLIC_ROUTE } from './authentication.js';
 import { badPath, errorHandler, notFoundHandler } from './error-responses.js';
+import { labMetrics } from './lab-metrics.js';
 import { computerRoutes } from './routes/computers.js';
+import { eventStreamRoutes } from './routes/event-streams.js';
 import { eventRoutes } from './routes/events.js';
 import { imageRoutes } from './routes/images.js';
 import { reservationRoutes } from './routes/reservations.js';
@@ -41,7 +44,7 @@ export interface HttpApiOptions {
  *
  * @remarks
  * Every route but `GET /openapi.json` needs a bearer token of {@link Manager.apiTokens}. The
- * routes are under `/api/v1`; `GET /openapi.json` describes them (OpenAPI 3.1). Errors answer
+ * routes are under `/api/v1`, and the lab's metrics (Prometheus) at `GET /metrics`; `GET /openapi.json` describes them (OpenAPI 3.1). Errors answer
  * `{ error: { code, message, hint, requestId } }` with a 4xx status and a `VLAB_ERR_…` code.
  * @public
  */
@@ -54,6 +57,8 @@ export async function createHttpApi(
     logger: false,
     bodyLimit: MAX_REQUEST_BODY,
     return503OnClosing: true,
+    // Closing ends every connection, streams and idle keep-alive ones alike: clients reconnect.
+    forceCloseConnections: true,
     // Room for the longest name a request may give, percent-encoded.
     routerOptions: { maxParamLength: 3 * MAX_NAME },
     // A path the router cannot read: answered like every other refusal.
@@ -96,6 +101,20 @@ export async function createHttpApi(
     transformObject: jsonSchemaTransformObject,
   });
 
+  const metrics = labMetrics(manager, log);
+  app.addHook('onClose', async () => metrics.close());
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: "The lab's metrics in Prometheus's text format (any user's token)",
+        tags: ['metrics'],
+        response: { 200: z.string() },
+      },
+    },
+    async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
   app.get('/openapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () =>
     app.swagger(),
   );
@@ -108,6 +127,7 @@ export async function createHttpApi(
         imageRoutes,
         reservationRoutes,
         eventRoutes,
+        eventStreamRoutes,
         tokenRoutes,
       ]) {
         declare(routes, context);

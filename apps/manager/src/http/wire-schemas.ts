@@ -1,5 +1,13 @@
 import { LOGIN_PATTERN } from '@vlab/core';
 import { z } from 'zod';
+import {
+  COMPUTER_STATES,
+  EVENT_OUTCOMES,
+  NEW_REVISION_TESTS,
+  RESERVATION_STATES,
+  REVISION_STATES,
+  USER_ROLES,
+} from '../database/schema.js';
 import { MAX_MAINTENANCE_REASON, MAX_RELOAD_REQUEST_ID } from '../engine/computers.js';
 import {
   MAX_END_REASON,
@@ -14,6 +22,11 @@ import { MAX_TOKEN_NAME } from './api-tokens.js';
  * objects are strict: an unknown field is refused, not ignored, so a misspelt option never
  * passes silently.
  */
+
+/** A zod enum of one of the schema's value lists (each has at least one value). */
+function oneOf<T extends string>(values: readonly T[]) {
+  return z.enum(values as readonly [T, ...T[]]);
+}
 
 const time = z.iso.datetime({ offset: true }).describe('RFC 3339 time');
 const login = z.string().regex(LOGIN_PATTERN).describe('A login of the lab');
@@ -32,14 +45,14 @@ export const errorSchema = z
   .meta({ id: 'Error' });
 
 export const userSchema = z
-  .object({ login, role: z.enum(['admin', 'user']), displayName: z.string() })
+  .object({ login, role: oneOf(USER_ROLES), displayName: z.string() })
   .meta({ id: 'User' });
 
 export const computerSchema = z
   .object({
     name: z.string(),
     provisioner: z.string(),
-    state: z.enum(['available', 'loading', 'reserved', 'reclaiming', 'maintenance', 'failed']),
+    state: oneOf(COMPUTER_STATES),
     maintenanceReason: z.string().nullable(),
     maintenanceRequested: z.string().nullable(),
     loaded: z.object({ image: z.string(), revision: z.int() }).nullable(),
@@ -51,7 +64,7 @@ export const computerSchema = z
 export const revisionSchema = z
   .object({
     revision: z.int(),
-    state: z.enum(['capturing', 'testing', 'production', 'retired', 'failed']),
+    state: oneOf(REVISION_STATES),
     sizeBytes: z.int().nullable(),
     capturedFrom: z.string().nullable(),
     failure: z.string().nullable(),
@@ -63,19 +76,12 @@ export const imageSchema = z
     name: z.string(),
     osFamily: z.string(),
     owner: z.string().nullable(),
-    newRevisionTest: z.enum(['auto', 'manual', 'off']),
+    newRevisionTest: oneOf(NEW_REVISION_TESTS),
     revisions: z.array(revisionSchema),
   })
   .meta({ id: 'Image' });
 
-export const reservationStateSchema = z.enum([
-  'pending',
-  'loading',
-  'ready',
-  'ending',
-  'ended',
-  'failed',
-]);
+export const reservationStateSchema = oneOf(RESERVATION_STATES);
 
 export const reservationSchema = z
   .object({
@@ -143,9 +149,19 @@ export const eventSchema = z
     kind: z.string(),
     step: z.string().nullable(),
     durationMs: z.int().nullable(),
-    outcome: z.enum(['ok', 'failed', 'cancelled']).nullable(),
+    outcome: oneOf(EVENT_OUTCOMES).nullable(),
     errorCode: z.string().nullable(),
     message: z.string().nullable(),
+    progress: z
+      .object({
+        unit: z.enum(['bytes', 'steps']),
+        done: z.number(),
+        total: z.number().nullable(),
+        ratePerSecond: z.number().nullable(),
+        etaSeconds: z.number().nullable(),
+      })
+      .nullable()
+      .describe('The figures of a progress sample (kind "progress"; its phase is step)'),
   })
   .meta({ id: 'Event' });
 
