@@ -25,7 +25,10 @@ export interface ProgressEvent {
   readonly done: number;
   /** How much there is in all; undefined when unknown. */
   readonly total: number | undefined;
-  /** Units per second over the last few seconds; undefined until two updates are apart in time. */
+  /**
+   * Units per second over the last few seconds, never negative; undefined until two updates of one
+   * count are apart in time (a change of unit or a `done` that goes back starts a new count).
+   */
   readonly ratePerSecond: number | undefined;
   /** Seconds until `total` at the current rate; undefined without a total or a rate. */
   readonly etaSeconds: number | undefined;
@@ -68,9 +71,18 @@ export function createProgressReporter(
   const windowMs = options.rateWindowMs ?? 5000;
   const started = now();
   const samples: { at: number; done: number }[] = [];
+  let unit: ProgressUnit | undefined;
   return {
     report(update) {
       const at = now();
+      const reported = update.unit ?? 'bytes';
+      // Another unit, or a count that went back (a new transfer in the same phase), starts a new
+      // count: samples of the old one would make the rate meaningless, even negative.
+      const previous = samples.at(-1);
+      if (reported !== unit || (previous !== undefined && update.done < previous.done)) {
+        samples.length = 0;
+      }
+      unit = reported;
       samples.push({ at, done: update.done });
       while (samples.length > 2 && (samples[0]?.at ?? at) < at - windowMs) samples.shift();
       const first = samples[0];
@@ -84,7 +96,7 @@ export function createProgressReporter(
       sink({
         phase: options.phase,
         computer: options.computer,
-        unit: update.unit ?? 'bytes',
+        unit: reported,
         done: update.done,
         total: update.total,
         ratePerSecond,

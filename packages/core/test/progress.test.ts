@@ -113,6 +113,75 @@ describe('createProgressReporter', () => {
     expect(over.last().etaSeconds).toBe(0);
   });
 
+  it('starts a new count when the unit changes within the phase', () => {
+    const { reporter, last, advance } = clocked();
+    // A deploy copies its bytes, then the steps of the same phase are counted.
+    reporter.report({ done: 0, total: 4096 });
+    advance(1000);
+    reporter.report({ done: 4096, total: 4096 });
+    expect(last().ratePerSecond).toBe(4096);
+    advance(10);
+    reporter.report({ done: 2, total: 3, unit: 'steps' });
+    expect(last()).toMatchObject({
+      unit: 'steps',
+      ratePerSecond: undefined,
+      etaSeconds: undefined,
+    });
+    advance(1000);
+    reporter.report({ done: 3, total: 4, unit: 'steps' });
+    expect(last().ratePerSecond).toBe(1);
+    expect(last().etaSeconds).toBe(1);
+    // And back to bytes: the steps say nothing about the bytes' rate either.
+    advance(1000);
+    reporter.report({ done: 100_000, total: 200_000 });
+    expect(last()).toMatchObject({
+      unit: 'bytes',
+      ratePerSecond: undefined,
+      etaSeconds: undefined,
+    });
+    advance(1000);
+    reporter.report({ done: 150_000, total: 200_000 });
+    expect(last().ratePerSecond).toBe(50_000);
+    expect(last().etaSeconds).toBe(1);
+  });
+
+  it('starts a new count when done goes back (a new transfer in the same phase)', () => {
+    const { reporter, events, last, advance } = clocked();
+    reporter.report({ done: 0, total: 1000 });
+    advance(1000);
+    reporter.report({ done: 1000, total: 1000 });
+    // The second file starts from zero a moment later …
+    advance(100);
+    reporter.report({ done: 0, total: 2000 });
+    expect(last()).toMatchObject({ done: 0, ratePerSecond: undefined, etaSeconds: undefined });
+    advance(100);
+    reporter.report({ done: 50, total: 2000 });
+    // … and its rate is its own: 50 units in 0.1 s, not a drop from the first file's 1000.
+    expect(last().ratePerSecond).toBeCloseTo(500, 10);
+    expect(last().etaSeconds).toBeCloseTo(3.9, 10);
+    advance(1000);
+    reporter.report({ done: 550, total: 2000 });
+    expect(last().ratePerSecond).toBeCloseTo(500, 10);
+    for (const event of events) {
+      expect(event.ratePerSecond ?? 0).toBeGreaterThanOrEqual(0);
+      expect(event.etaSeconds ?? 0).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('never reports a negative rate or ETA, whatever the counts do', () => {
+    const { reporter, events, advance } = clocked({ rateWindowMs: 3000 });
+    const counts = [5, 900, 3, 3, 700, 10, 10_000, 9_999, 0, 1, 2_000_000, 1_000];
+    for (const [i, done] of counts.entries()) {
+      advance(250 + 130 * (i % 4));
+      reporter.report({ done, total: 1_000_000, unit: i % 5 === 3 ? 'steps' : 'bytes' });
+    }
+    expect(events).toHaveLength(counts.length);
+    for (const event of events) {
+      expect(event.ratePerSecond ?? 0).toBeGreaterThanOrEqual(0);
+      expect(event.etaSeconds ?? 0).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('keeps a steps unit when given', () => {
     const { reporter, last } = clocked();
     reporter.report({ done: 1, total: 3, unit: 'steps' });

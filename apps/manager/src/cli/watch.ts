@@ -111,12 +111,14 @@ export function progressLine(event: StreamEvent): string {
   } else {
     parts.push(amount(p.done));
   }
-  if (p.ratePerSecond !== null && p.ratePerSecond > 0) {
+  // The reporter (core's createProgressReporter) never gives a negative rate or ETA; no rate
+  // (null) until two samples of one count, no ETA without a total or a rate.
+  if (p.ratePerSecond !== null) {
     parts.push(
       p.unit === 'bytes' ? `${bytes(p.ratePerSecond)}/s` : `${p.ratePerSecond.toFixed(1)} steps/s`,
     );
   }
-  if (p.etaSeconds !== null && p.etaSeconds >= 0) parts.push(`${seconds(p.etaSeconds)} left`);
+  if (p.etaSeconds !== null) parts.push(`${seconds(p.etaSeconds)} left`);
   return `${event.step ?? 'progress'} ${parts.join(', ')}`;
 }
 
