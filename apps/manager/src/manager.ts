@@ -5,8 +5,6 @@ import {
   createLogger,
   createSecretResolver,
   type Logger,
-  type LogLevel,
-  type LogRecord,
   type Secret,
   type SecretResolver,
 } from '@vlab/core';
@@ -28,6 +26,7 @@ import { type LabReservations, labReservations } from './engine/reservations.js'
 import { sshCommunicators } from './engine/ssh-communicators.js';
 import { startWorkflowRuntime } from './engine/workflow-runtime.js';
 import { ApiTokenStore, type ApiTokens } from './http/api-tokens.js';
+import { pinoSink } from './logging/pino-sink.js';
 import {
   type ComposedModules,
   composeModules,
@@ -42,9 +41,10 @@ export interface CreateManagerOptions {
   /** The manager's configuration file (YAML); see docs/manager.md. */
   readonly configPath: string;
   /**
-   * Where the manager and the modules log. Default: one JSON line per record on stderr, from the
-   * level the environment variable `VLAB_LOG_LEVEL` names (`debug`, `info`, `warn`, `error`;
-   * default `info`).
+   * Where the manager and the modules log. Default: pino on stderr, one JSON line per record (a
+   * readable line when stderr is a terminal; `VLAB_LOG_FORMAT=json|pretty` chooses), from the
+   * level `VLAB_LOG_LEVEL` names (`debug`, `info`, `warn`, `error`; default `info`), fields named
+   * like secrets and every `Secret` printed as `[redacted]`.
    */
   readonly log?: Logger | undefined;
   /**
@@ -129,7 +129,7 @@ export interface Manager {
  * @public
  */
 export async function createManager(options: CreateManagerOptions): Promise<Manager> {
-  const log = options.log ?? createLogger(jsonLines(process.env['VLAB_LOG_LEVEL']));
+  const log = options.log ?? createLogger(pinoSink());
   const secrets = options.secrets ?? createSecretResolver();
   const { config, source } = await readManagerConfig(options.configPath);
   const cleanups: (() => Promise<void>)[] = [];
@@ -278,18 +278,5 @@ function managerOver(
       closing ??= undo();
       return closing;
     },
-  };
-}
-
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-
-/** The default log sink: one JSON object per line on stderr, from `level` up (default `info`). */
-function jsonLines(level: string | undefined): (record: LogRecord) => void {
-  const lowest = Math.max(0, LEVELS.indexOf((level ?? 'info') as LogLevel));
-  return (record) => {
-    if (LEVELS.indexOf(record.level) < lowest) return;
-    process.stderr.write(
-      `${JSON.stringify({ time: new Date(record.time).toISOString(), level: record.level, msg: record.message, ...record.fields })}\n`,
-    );
   };
 }

@@ -25,6 +25,33 @@ function halted<T>(): Promise<T> {
   return new Promise<T>(() => {});
 }
 
+/**
+ * Writes the step's one log line, after its event is recorded: `info` when done, `warn` when a
+ * module failed (the workflow handles that), `error` when the step itself threw.
+ */
+function logStep(
+  current: Engine,
+  step: string,
+  scope: StepScope,
+  durationMs: number,
+  failure?: { readonly code: string; readonly message: string; readonly thrown?: boolean },
+): void {
+  const fields = {
+    reservationId: scope.reservationId,
+    computer: scope.computer,
+    step,
+    outcome: failure === undefined ? 'ok' : 'failed',
+    durationMs,
+  };
+  if (failure === undefined) current.log.info('workflow step done', fields);
+  else
+    current.log[failure.thrown === true ? 'error' : 'warn']('workflow step failed', {
+      ...fields,
+      errorCode: failure.code,
+      error: failure.message,
+    });
+}
+
 /** Shows the finished step to the manager's observer, if it has one. */
 async function observe(current: Engine, step: string, scope: StepScope): Promise<void> {
   await current.onStepDone?.({
@@ -61,15 +88,17 @@ export function moduleStep<T>(
         };
       }
       if (current.closing) return halted();
+      const durationMs = Date.now() - started;
       await recordEvent(current.db, {
         kind: name,
         reservationId: scope.reservationId,
         computer: scope.computer,
-        durationMs: Date.now() - started,
+        durationMs,
         outcome: outcome.ok ? 'ok' : 'failed',
         errorCode: outcome.ok ? undefined : outcome.code,
         message: outcome.ok ? undefined : outcome.message,
       });
+      logStep(current, name, scope, durationMs, outcome.ok ? undefined : outcome);
       await observe(current, name, scope);
       if (current.closing) return halted();
       return outcome;
@@ -96,17 +125,25 @@ export function stateStep<T>(
       const started = Date.now();
       const value = await run(current).catch((error: unknown) => {
         if (current.closing) return halted<T>();
+        // No event: the transaction rolled back. The line says why the workflow stops here.
+        logStep(current, name, scope, Date.now() - started, {
+          code: isVlabError(error) ? error.code : 'VLAB_ERR_MANAGER_INTERNAL',
+          message: error instanceof Error ? error.message : String(error),
+          thrown: true,
+        });
         throw error;
       });
       if (current.closing) return halted();
+      const durationMs = Date.now() - started;
       await recordEvent(current.db, {
         kind: name,
         reservationId: scope.reservationId,
         computer: scope.computer,
-        durationMs: Date.now() - started,
+        durationMs,
         outcome: 'ok',
         message: event?.(value),
       });
+      logStep(current, name, scope, durationMs);
       await observe(current, name, scope);
       if (current.closing) return halted();
       return value;
