@@ -4,8 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/database/database.js';
 import { EventAnnouncements } from '../src/database/event-announcements.js';
-import { listEvents } from '../src/database/events.js';
-import { settled } from '../src/database/follow-events.js';
+import { GAP_LIMIT_MS, GapClock, settledUpTo } from '../src/database/follow-events.js';
 import { createHttpApi } from '../src/http/http-api.js';
 import { type MemoryLabManager, startMemoryLabManager } from './memory-lab-manager.js';
 
@@ -165,28 +164,67 @@ describe('event streams', () => {
     });
   });
 
-  it('hold back an event while a transaction that may add a lower id is still open', async () => {
+  it('hold back an event while a transaction holds a lower id, whichever transaction began first', async () => {
+    const holder = new pg.Client({ connectionString: fixture.url.reveal() });
+    const other = new pg.Client({ connectionString: fixture.url.reveal() });
+    await holder.connect();
+    await other.connect();
+    const { db, close } = await openDatabase({ url: fixture.url, log: silentLogger });
+    const insert = (client: pg.Client, message: string) =>
+      client
+        .query<{ id: string }>(
+          "INSERT INTO events (kind, message) VALUES ('held', $1) RETURNING id",
+          [message],
+        )
+        .then((r) => Number(r.rows[0]?.id));
+    try {
+      for (const holderBeganFirst of [true, false]) {
+        const gaps = new GapClock(() => 0);
+        await holder.query('BEGIN');
+        await other.query('BEGIN');
+        // The transaction that begins first takes its transaction id first.
+        const [early, late] = holderBeganFirst ? [holder, other] : [other, holder];
+        await early.query('SELECT pg_current_xact_id()');
+        await late.query('SELECT pg_current_xact_id()');
+        const lower = await insert(holder, 'lower id, committed last');
+        const higher = await insert(other, 'higher id, committed first');
+        expect(higher).toBeGreaterThan(lower);
+        await other.query('COMMIT');
+        // The higher id is committed and visible, but a follower must not pass it on yet:
+        // resuming after it would skip the lower one.
+        expect(await fixture.sql('SELECT id FROM events WHERE id = $1', [higher])).toHaveLength(1);
+        expect(await settledUpTo(db, lower - 1, gaps)).toEqual({ id: lower - 1, more: false });
+        await holder.query('COMMIT');
+        expect(await settledUpTo(db, lower - 1, gaps)).toEqual({ id: higher, more: false });
+      }
+    } finally {
+      await holder.end();
+      await other.end();
+      await close();
+    }
+  });
+
+  it('pass on the ids after a rolled-back one once it has been missing for the limit', async () => {
     const client = new pg.Client({ connectionString: fixture.url.reveal() });
     await client.connect();
     const { db, close } = await openDatabase({ url: fixture.url, log: silentLogger });
+    let now = 0;
+    const gaps = new GapClock(() => now);
     try {
       await client.query('BEGIN');
-      const lower = await client.query<{ id: string }>(
-        "INSERT INTO events (kind, message) VALUES ('held', 'lower id, committed last') RETURNING id",
+      const lost = await client.query<{ id: string }>(
+        "INSERT INTO events (kind, message) VALUES ('held', 'rolled back') RETURNING id",
       );
-      const higher = await fixture.sql<{ id: number }>(
-        "INSERT INTO events (kind, message) VALUES ('held', 'higher id, committed first') RETURNING id",
+      await client.query('ROLLBACK');
+      const gap = Number(lost.rows[0]?.id);
+      const [after] = await fixture.sql<{ id: number }>(
+        "INSERT INTO events (kind, message) VALUES ('held', 'after the gap') RETURNING id",
       );
-      const ids = [Number(lower.rows[0]?.id), Number(higher[0]?.id)];
-      expect(ids[1]).toBeGreaterThan(ids[0] ?? 0);
-      const look = async () =>
-        (await listEvents(db, { after: (ids[0] ?? 0) - 1, limit: 10 }, settled)).map((e) => e.id);
-      // The higher id is committed and visible, but a follower must not pass it on yet: the
-      // open transaction holds a lower one, and resuming after the higher would skip it.
-      expect(await fixture.sql('SELECT id FROM events WHERE id = $1', [ids[1]])).toHaveLength(1);
-      expect(await look()).toEqual([]);
-      await client.query('COMMIT');
-      expect(await look()).toEqual(ids);
+      expect(await settledUpTo(db, gap - 1, gaps)).toEqual({ id: gap - 1, more: false });
+      now = GAP_LIMIT_MS - 1;
+      expect((await settledUpTo(db, gap - 1, gaps)).id).toBe(gap - 1);
+      now = GAP_LIMIT_MS;
+      expect((await settledUpTo(db, gap - 1, gaps)).id).toBe(Number(after?.id));
     } finally {
       await client.end();
       await close();
