@@ -126,6 +126,51 @@ describe('capture', () => {
     expect(await untilState(m, id, ['ended', 'failed'])).toMatchObject({ state: 'ended' });
   });
 
+  it('captures into a new image: the request makes it (same OS family, the owner named), revision 1 serves after its test', async () => {
+    const m = fixture.manager;
+    const id = await readyOn(m, 'capture-new-image', 'c1');
+    fixture.lab.machine('c1').writeFile('/srv/mine.txt', Buffer.from('mine\n'));
+    for (const bad of ['Lab-Work', 'lab..work', '../etc', 'a'.repeat(129), 'x;rm -rf /']) {
+      const refused = await m.reservations
+        .capture(id, { mode: 'image', image: bad })
+        .catch((error: unknown) => error);
+      expect(isVlabError(refused, 'VLAB_ERR_REQUEST_INVALID'), bad).toBe(true);
+    }
+    const before = (await revisions(m)).length;
+    await m.reservations.capture(id, { mode: 'image', image: 'lab-work', owner: 'bob' });
+    expect(await untilState(m, id, ['ended', 'failed'])).toMatchObject({
+      state: 'ended',
+      endReason: 'captured as lab-work revision 1 (testing)',
+    });
+    const made = await m.images.get('lab-work');
+    expect(made).toMatchObject({ osFamily: 'linux', owner: 'bob', newRevisionTest: 'auto' });
+    expect(made?.revisions[0]).toMatchObject({ revision: 1, capturedFrom: 'c1' });
+    expect((await revisions(m)).length).toBe(before);
+    expect(fixture.lab.storedImage('lab-work', 1)?.sha256).toBe(made?.revisions[0]?.sha256);
+    await pollUntil(
+      async () =>
+        (await m.images.get('lab-work'))?.revisions[0]?.state === 'production' || undefined,
+      async () => `lab-work revision 1 is ${(await m.images.get('lab-work'))?.revisions[0]?.state}`,
+    );
+    // Others reserve it like any image, and find the user's file.
+    const again = await m.reservations.request({
+      requestId: 'reserve-new-image',
+      image: 'lab-work',
+      minutes: 60,
+      logins: ['alice'],
+    });
+    const ready = await untilState(m, again.id, ['ready', 'failed']);
+    expect(ready).toMatchObject({ state: 'ready', image: 'lab-work', revision: 1 });
+    expect(
+      fixture.lab
+        .machine(ready.computer as string)
+        .files.get('/srv/mine.txt')
+        ?.toString(),
+    ).toBe('mine\n');
+    await m.reservations.end(again.id);
+    await untilState(m, again.id, ['ended']);
+  });
+
   it('never starts a capture twice: one the manager stopped in fails, its data removed, the computer reloaded', async () => {
     // Once the guest steps before the capture are done, c2 stops answering: the capture begins
     // (its mark is written before provisioner.capture is called) and hangs in preCapture.

@@ -135,16 +135,33 @@ describe('reservations', () => {
     expect(events.body.items.map((e: { kind: string }) => e.kind)).toContain('load');
   });
 
-  it('are captured by the image owner or an admin only', async () => {
+  it('are captured into an image by its owner or an admin, and into a new image by their user, who owns it', async () => {
     const refused = await call('bob', 'POST', `/reservations/${id}/capture`);
     expect(refused.status).toBe(403);
+    expect(refused.body.error.hint).toContain('new image');
+    const badName = await call('bob', 'POST', `/reservations/${id}/capture`, {
+      image: '../base',
+    });
+    expect(badName.status).toBe(400);
+    expect(badName.body.error.code).toBe('VLAB_ERR_REQUEST_INVALID');
     const extended = await call('bob', 'POST', `/reservations/${id}/extend`, { minutes: 10 });
     expect(extended.status).toBe(200);
-    const captured = await call('alice', 'POST', `/reservations/${id}/capture`);
+    const captured = await call('bob', 'POST', `/reservations/${id}/capture`, {
+      image: 'bobs-work',
+    });
     expect(captured.status).toBe(202);
     await untilState(fixture.manager, id, ['ended']);
-    const image = await call('bob', 'GET', '/images/base');
-    expect(image.body.revisions.map((r: { revision: number }) => r.revision)).toContain(2);
+    const image = await call('carol', 'GET', '/images/bobs-work');
+    expect(image.body).toMatchObject({ owner: 'bob', osFamily: 'linux' });
+    expect(image.body.revisions.map((r: { revision: number }) => r.revision)).toEqual([1]);
+    // Into an image that exists now, only its owner (or an admin) captures.
+    const made = await call('carol', 'POST', '/reservations', { image: 'base', minutes: 30 });
+    await untilState(fixture.manager, made.body.id, ['ready']);
+    const foreign = await call('carol', 'POST', `/reservations/${made.body.id}/checkpoint`, {
+      image: 'bobs-work',
+    });
+    expect(foreign.status).toBe(403);
+    expect((await call('carol', 'POST', `/reservations/${made.body.id}/end`, {})).status).toBe(200);
   });
 });
 

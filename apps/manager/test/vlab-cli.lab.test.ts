@@ -77,7 +77,7 @@ describe('vlab', () => {
     expect(run.stdout).toMatch(/^assign ok in /m);
     expect(run.stdout).toMatch(/^load on c[12] ok in /m);
     expect(run.stdout).toMatch(/^load\S* \[#*-*\] \d+%, \d+ steps of \d+ steps/m);
-    expect(lines.at(-2)).toMatch(/^ready: ssh -p \d+ bob@\S+$/);
+    expect(lines.at(-2)).toMatch(/^ready: ssh (-p \d+ )?bob@\S+$/);
     const mine = await vlab(['--json', 'reservations'], as('bob'));
     expect(JSON.parse(mine.stdout).map((r: { id: string }) => r.id)).toEqual([id]);
   });

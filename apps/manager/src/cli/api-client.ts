@@ -20,6 +20,11 @@ export class ApiClient {
     this.#settings = settings;
   }
 
+  /** Where it connects, and the user's SSH settings. */
+  get settings(): ClientSettings {
+    return this.#settings;
+  }
+
   get server(): string {
     return this.#settings.server;
   }

@@ -1,9 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, apiPath } from './api-client.js';
 import { clientSettings } from './cli-settings.js';
+import { connectLine } from './connect-line.js';
 import { minutesOf } from './durations.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { DEFAULT_LISTEN, serve } from './serve.js';
+import { waitForRevision } from './wait-for-revision.js';
 import { watch } from './watch.js';
 
 /*
@@ -93,16 +95,6 @@ function reservationRows(items: readonly Reservation[]): void {
       r.endsAt,
     ]),
   ]);
-}
-
-async function connectLine(api: ApiClient, id: string): Promise<string> {
-  const access = await api.call<{ login: string; host: string; port: number; protocol: string }>(
-    'GET',
-    apiPath('reservations', id, 'access'),
-  );
-  return access.protocol === 'ssh'
-    ? `ssh -p ${access.port} ${access.login}@${access.host}`
-    : `rdp ${access.host}:${access.port} as ${access.login}`;
 }
 
 export function vlabProgram(): Command {
@@ -211,9 +203,11 @@ export function vlabProgram(): Command {
         out(`reservation ${reservation.id} requested: vlab watch ${reservation.id}\n`);
         return;
       }
-      if (!json) out(`reservation ${reservation.id}: ${image} for ${String(options['for'])}\n`);
+      const quiet = options['quiet'] === true;
+      if (!json && !quiet)
+        out(`reservation ${reservation.id}: ${image} for ${String(options['for'])}\n`);
       const code = await watch(api, reservation.id, {
-        write: json ? () => {} : out,
+        write: json || quiet ? () => {} : out,
         tty: process.stdout.isTTY === true,
         json: false,
       });
@@ -224,7 +218,7 @@ export function vlabProgram(): Command {
           ...(await api.call<Reservation>('GET', apiPath('reservations', reservation.id))),
           connect: line,
         });
-      out(`ready: ${line}\n`);
+      out(quiet ? `${reservation.id}\n` : `ready: ${line}\n`);
       return EXIT.ok;
     },
   )
@@ -232,7 +226,8 @@ export function vlabProgram(): Command {
     .option('--user <login...>', 'who gets an account (default: you)')
     .option('--computer <name>', 'only this computer')
     .option('--revision <n>', 'this revision (default: the newest in production)')
-    .option('--no-wait', 'return once the request is accepted');
+    .option('--no-wait', 'return once the request is accepted')
+    .option('-q, --quiet', 'print only the reservation id, once it is ready');
 
   verb<[string]>(program, 'show <reservation>', 'one reservation', async (api, [id], _o, json) => {
     const reservation = await api.call<Reservation>('GET', apiPath('reservations', id));
@@ -253,11 +248,40 @@ export function vlabProgram(): Command {
 
   verb<[string]>(
     program,
-    'watch <reservation>',
-    "follows a reservation's steps and progress until it is ready, or over",
-    (api, [id], _o, json) =>
-      watch(api, id, { write: out, tty: process.stdout.isTTY === true, json }),
+    'password <reservation>',
+    "prints your password on the reservation's computer (sudo asks for it); keep it to yourself",
+    async (api, [id], _o, json) => {
+      const access = await api.call<{ password: string | null }>(
+        'GET',
+        apiPath('reservations', id, 'access'),
+      );
+      if (access.password === null) {
+        throw new CliError(
+          EXIT.refused,
+          `reservation ${id} gave you no password: your key is your login`,
+        );
+      }
+      if (json) return printJson({ password: access.password });
+      out(`${access.password}\n`);
+    },
   );
+
+  verb<[string | undefined]>(
+    program,
+    'watch [reservation]',
+    "follows a reservation's steps and progress until it is ready, or over; with --image, then until the image's newest revision is in production",
+    async (api, [id], options, json) => {
+      const image = options['image'] as string | undefined;
+      if (id === undefined && image === undefined) {
+        throw new CliError(EXIT.usage, 'vlab watch needs a reservation, --image, or both');
+      }
+      if (id !== undefined) {
+        const code = await watch(api, id, { write: out, tty: process.stdout.isTTY === true, json });
+        if (code !== EXIT.ok || image === undefined) return code;
+      }
+      return waitForRevision(api, image as string, { write: out, json });
+    },
+  ).option('--image <name>', "then wait until this image's newest revision is in production");
 
   verb<[string]>(
     program,
@@ -297,13 +321,23 @@ export function vlabProgram(): Command {
       program,
       `${mode} <reservation>`,
       mode === 'capture'
-        ? "saves the reservation's computer as its image's next revision, and ends the reservation"
-        : "saves the reservation's computer as its image's next revision, and hands it back",
-      async (api, [id], _o, json) => {
-        const reservation = await api.call<Reservation>('POST', apiPath('reservations', id, mode));
+        ? "saves the reservation's computer as a new revision of its image (or of --name), and ends the reservation"
+        : "saves the reservation's computer as a new revision of its image (or of --name), and hands it back",
+      async (api, [id], options, json) => {
+        const into = options['name'] as string | undefined;
+        const reservation = await api.call<Reservation>(
+          'POST',
+          apiPath('reservations', id, mode),
+          into === undefined ? undefined : { image: into },
+        );
         if (json) return printJson(reservation);
-        out(`${mode} of reservation ${id} started: vlab images shows the new revision\n`);
+        const image = into ?? reservation.image;
+        out(`${mode} of reservation ${id} into ${image} started\n`);
+        out(`follow it until the new revision serves: vlab watch ${id} --image ${image}\n`);
       },
+    ).option(
+      '--name <image>',
+      'the image of the new revision; a new name makes a new image, yours',
     );
   }
 

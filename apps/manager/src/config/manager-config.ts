@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { type ComputerRef, LOGIN_HINT, loginProblem, type SecretRef } from '@vlab/core';
 import { z } from 'zod';
+import { IMAGE_NAME, IMAGE_NAME_PROBLEMS, MAX_IMAGE_NAME } from '../state/image-name.js';
 import { closestKey } from './closest-key.js';
 import { formatKeyPath, type KeyPath, quoteText } from './key-path.js';
 
@@ -345,12 +346,9 @@ const image = z
   .strictObject({
     name: z
       .string()
-      .max(128, { error: 'must be at most 128 characters' })
-      .regex(DOTTED_NAME, {
-        error:
-          'must be an image name: lower-case letters, digits, ., _ and -, starting with a letter or digit',
-      })
-      .refine((text) => !text.includes('..'), { error: 'must not contain ".."' })
+      .max(MAX_IMAGE_NAME, { error: IMAGE_NAME_PROBLEMS.long })
+      .regex(IMAGE_NAME, { error: IMAGE_NAME_PROBLEMS.pattern })
+      .refine((text) => !text.includes('..'), { error: IMAGE_NAME_PROBLEMS.dots })
       .describe('The image’s name in the stores (`debian-12`).'),
     osFamily: osFamily.describe('The OS family of the image: a key of `osModules`.'),
     owner: z

@@ -46,10 +46,14 @@ export const CAPTURE_INTERRUPTED =
 export async function captureComputer(
   plan: ReservationPlan,
   mode: CaptureMode,
+  into: string | undefined,
 ): Promise<Outcome<Captured>> {
   const scope = { reservationId: plan.reservationId, computer: plan.computer };
+  // The image of the new revision: the reservation's, or the one the request named (which the
+  // request made an image of the same OS family).
+  const image = into ?? plan.image.name;
   const revision = await stateStep('capture-plan', scope, (current) =>
-    reserveRevision(current, plan),
+    reserveRevision(current, image, plan.computer),
   );
 
   await moduleStep('post-reservation', scope, async (current) =>
@@ -60,12 +64,12 @@ export async function captureComputer(
       ),
     ),
   );
-  const target = { ...plan.image, revision };
+  const target = { ...plan.image, name: image, revision };
   const captured = await moduleStep('capture', scope, async (current) => {
     const marked = await current.db
       .updateTable('revisions')
       .set({ capture_started_at: new Date() })
-      .where('image', '=', plan.image.name)
+      .where('image', '=', image)
       .where('revision', '=', revision)
       .where('capture_started_at', 'is', null)
       .returning('revision')
@@ -80,7 +84,7 @@ export async function captureComputer(
           osModuleOf(current, plan.image.osFamily),
           operationScope(current, plan, 'capture', target),
         ),
-        { image: plan.image.name, newRevision: revision, mode },
+        { image, newRevision: revision, mode },
       );
   });
 
@@ -89,7 +93,7 @@ export async function captureComputer(
       await current.db
         .updateTable('revisions')
         .set({ state: 'failed', failure: `${captured.code}: ${captured.message}`.slice(0, 2000) })
-        .where('image', '=', plan.image.name)
+        .where('image', '=', image)
         .where('revision', '=', revision)
         .execute();
       const ctx = createOperationContext({
@@ -98,9 +102,7 @@ export async function captureComputer(
         signal: current.signal,
         phase: 'discard',
       });
-      await current.access
-        .provisioner(plan.computer)
-        .deleteImage(ctx, { name: plan.image.name, revision });
+      await current.access.provisioner(plan.computer).deleteImage(ctx, { name: image, revision });
     });
     return captured;
   }
@@ -110,12 +112,12 @@ export async function captureComputer(
     scope,
     (current) =>
       current.db.transaction().execute(async (tx): Promise<Captured> => {
-        const image = await tx
+        const row = await tx
           .selectFrom('images')
           .select('new_revision_test')
-          .where('name', '=', plan.image.name)
+          .where('name', '=', image)
           .executeTakeFirstOrThrow();
-        const state = image.new_revision_test === 'off' ? 'production' : 'testing';
+        const state = row.new_revision_test === 'off' ? 'production' : 'testing';
         await tx
           .updateTable('revisions')
           .set({
@@ -124,7 +126,7 @@ export async function captureComputer(
             size_bytes: captured.value.sizeBytes,
             stored_bytes: captured.value.storedBytes ?? null,
           })
-          .where('image', '=', plan.image.name)
+          .where('image', '=', image)
           .where('revision', '=', revision)
           .execute();
         // A checkpoint leaves the new revision running (still the reservation's: tainted); an
@@ -133,10 +135,10 @@ export async function captureComputer(
           tx,
           plan.computer,
           mode === 'checkpoint'
-            ? { loaded_image: plan.image.name, loaded_revision: revision, tainted: true }
+            ? { loaded_image: image, loaded_revision: revision, tainted: true }
             : { loaded_image: null, loaded_revision: null, tainted: true },
         );
-        return { image: plan.image.name, revision, state, test: image.new_revision_test };
+        return { image, revision, state, test: row.new_revision_test };
       }),
     (value) => `${value.image} revision ${value.revision} is ${value.state}`,
   );
@@ -162,37 +164,32 @@ export async function captureComputer(
   return { ok: true, value: published };
 }
 
-/** The revision this computer's capture reserved, or the next number, reserved now. */
-async function reserveRevision(current: Engine, plan: ReservationPlan): Promise<number> {
+/** The revision of `image` this computer's capture reserved, or the next number, reserved now. */
+async function reserveRevision(current: Engine, image: string, computer: string): Promise<number> {
   return current.db.transaction().execute(async (tx) => {
     const mine = await tx
       .selectFrom('revisions')
       .select('revision')
-      .where('image', '=', plan.image.name)
+      .where('image', '=', image)
       .where('state', '=', 'capturing')
-      .where('captured_from', '=', plan.computer)
+      .where('captured_from', '=', computer)
       .executeTakeFirst();
     if (mine !== undefined) return mine.revision;
     // Serialises the numbering of one image's revisions among managers.
-    await tx
-      .selectFrom('images')
-      .select('name')
-      .where('name', '=', plan.image.name)
-      .forUpdate()
-      .execute();
+    await tx.selectFrom('images').select('name').where('name', '=', image).forUpdate().execute();
     const last = await tx
       .selectFrom('revisions')
       .select((eb) => eb.fn.max('revision').as('last'))
-      .where('image', '=', plan.image.name)
+      .where('image', '=', image)
       .executeTakeFirst();
     const revision = Number(last?.last ?? 0) + 1;
     await tx
       .insertInto('revisions')
       .values({
-        image: plan.image.name,
+        image,
         revision,
         state: 'capturing',
-        captured_from: plan.computer,
+        captured_from: computer,
       })
       .execute();
     return revision;

@@ -21,7 +21,7 @@ export type ControlMessage =
   /** Its end moved (already written to the database): read it again. */
   | { readonly kind: 'extend' }
   /** Capture its computer (checked by the caller: the reservation is ready, the modules can). */
-  | { readonly kind: 'capture'; readonly mode: CaptureMode };
+  | { readonly kind: 'capture'; readonly mode: CaptureMode; readonly image?: string };
 
 /** How often a reservation without a free computer asks again, in seconds. */
 export const ASSIGN_RETRY_SECONDS = 5;
@@ -155,7 +155,7 @@ async function reservationLife(reservationId: string): Promise<void> {
       computerScope,
       `${reservationWorkflowId(reservationId)}:capture-${capture}`,
       workflows().capture,
-      [plan, next.mode],
+      [plan, next.mode, next.image],
     );
     if (captured.ok && captured.value.test === 'auto') {
       // The new revision's own workflow; the reservation does not wait for it.
@@ -207,7 +207,7 @@ async function reservationLife(reservationId: string): Promise<void> {
 /** What ends a reservation's wait. */
 type WaitResult =
   | { readonly kind: 'end'; readonly reason: string }
-  | { readonly kind: 'capture'; readonly mode: CaptureMode };
+  | { readonly kind: 'capture'; readonly mode: CaptureMode; readonly image?: string };
 
 /**
  * Waits until the reservation's end, an end message or a capture request. Until a user is seen
@@ -253,7 +253,7 @@ async function waitForEnd(plan: ReservationPlan): Promise<WaitResult> {
       Math.max(1, Math.ceil((wakeAt - now) / 1000)),
     );
     if (message?.kind === 'end') return { kind: 'end', reason: message.reason };
-    if (message?.kind === 'capture') return { kind: 'capture', mode: message.mode };
+    if (message?.kind === 'capture') return message;
     if (message === null && times.unusedUntil !== undefined) await checkConnected(plan);
   }
 }

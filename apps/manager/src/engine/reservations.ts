@@ -7,16 +7,25 @@ import {
   type Secret,
   type UserAccess,
 } from '@vlab/core';
-import type { Selectable } from 'kysely';
+import { hostKeyId } from '@vlab/ssh';
+import type { Kysely, Selectable } from 'kysely';
 import { recordEvent } from '../database/events.js';
-import type { ReservationState, ReservationsTable } from '../database/schema.js';
+import { PostgresHostKeyStore } from '../database/host-key-store.js';
+import type {
+  LabDatabase,
+  NewRevisionTest,
+  ReservationState,
+  ReservationsTable,
+} from '../database/schema.js';
 import { UserRegistry } from '../database/users.js';
 import { managerError } from '../errors.js';
 import { open } from '../secrets/secret-box.js';
+import { imageNameProblem } from '../state/image-name.js';
 import type { Engine } from './engine.js';
 import { invalidRequest, isText, knownRevision } from './request-checks.js';
 import { passwordAad } from './reservation-users.js';
 import { CONTROL_TOPIC, type ControlMessage } from './reservation-workflow.js';
+import { sshAddress } from './ssh-communicators.js';
 import { reservationWorkflowId, workflows } from './workflow-registry.js';
 
 /** Most users one reservation may have. @public */
@@ -83,10 +92,25 @@ export interface ReservationStatus {
   readonly endReason: string | undefined;
 }
 
+/** What {@link LabReservations.capture} is asked. @public */
+export interface CaptureRequest {
+  /** `image`: saved, and the reservation ends; `checkpoint`: saved, and the users go on. */
+  readonly mode: CaptureMode;
+  /** The image the new revision belongs to. Default: the reservation's image. */
+  readonly image?: string | undefined;
+  /** The owner of the image when the capture creates it (a registered login). */
+  readonly owner?: string | undefined;
+}
+
 /** How one user reaches a reservation's computer. @public */
 export interface ReservationAccess extends UserAccess {
   /** The password the manager generated for the user, when it made one. */
   readonly password: Secret | undefined;
+  /**
+   * The computer's SSH host keys as the manager pinned them (OpenSSH public key lines), so a
+   * client checks the host without trusting it on first use; empty when it pinned none.
+   */
+  readonly hostKeys: readonly string[];
 }
 
 /** The lab's reservations. @public */
@@ -114,16 +138,22 @@ export interface LabReservations {
    */
   extend(id: string, minutes: number): Promise<ReservationStatus>;
   /**
-   * Captures the reservation's computer as the next revision of its image: `image` (the machine
-   * is saved and the reservation ends) or `checkpoint` (saved, then handed back to the users, who
-   * go on). Resolves once the request is checked and sent; the capture runs in the reservation's
-   * workflow (follow its events, and the image's revisions). The new revision is `testing`, or
-   * `production` for an image whose `newRevisionTest` is `off`.
+   * Captures the reservation's computer as the next revision of its image, or of the image
+   * `options.image` names: `image` mode (the machine is saved and the reservation ends) or
+   * `checkpoint` (saved, then handed back to the users, who go on). Resolves once the request is
+   * checked and sent; the capture runs in the reservation's workflow (follow its events, and the
+   * image's revisions). The new revision is `testing`, or `production` for an image whose
+   * `newRevisionTest` is `off`.
+   *
+   * A name the lab does not know yet becomes a new image now, before the capture runs: of the
+   * reservation's OS family, with its image's `newRevisionTest`, owned by `options.owner` (a
+   * registered user, or none). An image that exists must be of the same OS family.
    * @throws `VLAB_ERR_RESERVATION_NOT_FOUND`; `VLAB_ERR_REQUEST_INVALID` (a reservation that is
-   * not ready, a wrong mode); `VLAB_ERR_CAPABILITY_MISSING` when the computer's provisioner or the
-   * image's OS module cannot capture in that mode.
+   * not ready, a wrong mode, a bad image name, an image of another OS family);
+   * `VLAB_ERR_CAPABILITY_MISSING` when the computer's provisioner or the image's OS module cannot
+   * capture in that mode.
    */
-  capture(id: string, options: { readonly mode: CaptureMode }): Promise<void>;
+  capture(id: string, options: CaptureRequest): Promise<void>;
   /**
    * How `login` connects to a ready reservation's computer, with the password the manager
    * generated for them (a `Secret`: reveal it only to that user). An admin user needs it for
@@ -221,9 +251,12 @@ export function labReservations(current: Engine): LabReservations {
           `names a reservation that is ${row.state}: only a ready one is captured`,
         );
       }
+      const into = options.image ?? row.image;
+      const nameProblem = imageNameProblem(into);
+      if (nameProblem !== undefined) throw invalid('image', nameProblem);
       const image = await db
         .selectFrom('images')
-        .select('os_family')
+        .select(['os_family', 'new_revision_test'])
         .where('name', '=', row.image)
         .executeTakeFirstOrThrow();
       const os = current.access.osModule(image.os_family);
@@ -243,7 +276,8 @@ export function labReservations(current: Engine): LabReservations {
           { computer: row.computer },
         );
       }
-      const message: ControlMessage = { kind: 'capture', mode };
+      if (into !== row.image) await ensureImage(db, into, image, options.owner);
+      const message: ControlMessage = { kind: 'capture', mode, image: into };
       await DBOS.send(reservationWorkflowId(row.id), message, CONTROL_TOPIC);
     },
     async access(id, login) {
@@ -270,8 +304,11 @@ export function labReservations(current: Engine): LabReservations {
         computer: row.computer ?? undefined,
         message: `access of ${login}`,
       });
+      const ssh = sshAddress(current.access.computer(row.computer as string));
+      const hostKeys = await new PostgresHostKeyStore(db).get(hostKeyId(ssh.host, ssh.port));
       return {
         ...access,
+        hostKeys,
         password:
           sealed === undefined
             ? undefined
@@ -393,6 +430,51 @@ async function checkRequest(
     }
   }
   return { requestId, image, revision: chosen.revision, minutes, logins: [...logins], computer };
+}
+
+/**
+ * Makes `name` an image of `source`'s OS family, owned by `owner`, unless it is one already.
+ * Two captures into one new name race harmlessly: the second finds the first's row.
+ */
+async function ensureImage(
+  db: Kysely<LabDatabase>,
+  name: string,
+  source: { readonly os_family: string; readonly new_revision_test: NewRevisionTest },
+  owner: string | undefined,
+): Promise<void> {
+  const registered =
+    owner === undefined
+      ? undefined
+      : await db.selectFrom('users').select('login').where('login', '=', owner).executeTakeFirst();
+  const created = await db
+    .insertInto('images')
+    .values({
+      name,
+      os_family: source.os_family,
+      owner: registered?.login ?? null,
+      new_revision_test: source.new_revision_test,
+    })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returning('name')
+    .executeTakeFirst();
+  if (created !== undefined) {
+    await recordEvent(db, {
+      kind: 'image.created',
+      message: `${name} (${source.os_family}${registered === undefined ? '' : `, owner ${registered.login}`})`,
+    });
+    return;
+  }
+  const existing = await db
+    .selectFrom('images')
+    .select('os_family')
+    .where('name', '=', name)
+    .executeTakeFirstOrThrow();
+  if (existing.os_family !== source.os_family) {
+    throw invalid(
+      'image',
+      `names image ${name} of OS family ${existing.os_family}; this reservation's computer runs ${source.os_family}: capture into a new name`,
+    );
+  }
 }
 
 function invalid(field: string, problem: string) {

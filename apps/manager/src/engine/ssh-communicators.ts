@@ -30,10 +30,8 @@ export function sshCommunicators(hostKeys: HostKeyStore): {
         },
       );
     }
-    const port = Number(computer.attributes['sshPort'] ?? 22);
     const client = pool.client({
-      host: computer.addresses.management,
-      port,
+      ...sshAddress(computer),
       user: computer.attributes['sshUser'] ?? 'root',
       auth: { kind: 'key', privateKey: await secrets.resolve(ref) },
       computer: computer.name,
@@ -41,4 +39,15 @@ export function sshCommunicators(hostKeys: HostKeyStore): {
     return new SshCommunicator(client, { computer: computer.name });
   };
   return { factory, close: async () => pool.close() };
+}
+
+/** Where the manager reaches `computer` over SSH: its management address, port `sshPort` or 22. */
+export function sshAddress(computer: ComputerRef): {
+  readonly host: string;
+  readonly port: number;
+} {
+  return {
+    host: computer.addresses.management,
+    port: Number(computer.attributes['sshPort'] ?? 22),
+  };
 }

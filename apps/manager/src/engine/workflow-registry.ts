@@ -39,7 +39,11 @@ export interface Registered {
     reuse: boolean,
   ) => Promise<Outcome<readonly UserAccess[]>>;
   readonly reclaim: (plan: ReservationPlan, guest: boolean) => Promise<ReclaimResult>;
-  readonly capture: (plan: ReservationPlan, mode: CaptureMode) => Promise<Outcome<Captured>>;
+  readonly capture: (
+    plan: ReservationPlan,
+    mode: CaptureMode,
+    into: string | undefined,
+  ) => Promise<Outcome<Captured>>;
   readonly testRevision: (image: string, revision: number) => Promise<RevisionTestResult>;
   readonly testLoad: (
     image: string,

@@ -137,6 +137,11 @@ export const accessSchema = z
     host: z.string(),
     port: z.int(),
     password: z.string().nullable().describe('The password the manager made for you, if any'),
+    hostKeys: z
+      .array(z.string())
+      .describe(
+        "The computer's SSH host keys as the manager pinned them (OpenSSH lines): check the host with them",
+      ),
   })
   .meta({ id: 'Access' });
 

@@ -147,6 +147,7 @@ export function reservationRoutes(app: ApiApp, { manager }: ApiContext): void {
         host: access.host,
         port: access.port,
         password: access.password?.reveal() ?? null,
+        hostKeys: [...access.hostKeys],
       };
     },
   );
@@ -196,25 +197,35 @@ export function reservationRoutes(app: ApiApp, { manager }: ApiContext): void {
         schema: {
           summary:
             mode === 'capture'
-              ? "Saves the reservation's computer as the image's next revision and ends the reservation (admins and the image owner)"
-              : "Saves the reservation's computer as the image's next revision and hands it back (admins and the image owner)",
+              ? "Saves the reservation's computer as a new revision of its image, or of the image `image` names (a new name makes a new image), and ends the reservation"
+              : "Saves the reservation's computer as a new revision of its image, or of the image `image` names (a new name makes a new image), and hands it back",
+          description:
+            'Into an image that exists: admins and its owner. Into a new name: the reservation’s holder, who owns the new image.',
           tags: ['reservations'],
           params: byId,
+          // A request without a body arrives as null: it captures into the reservation's image.
+          body: z.strictObject({ image: limits.name.optional() }).nullish(),
           response: { 202: reservationSchema },
         },
       },
       async (request, reply) => {
         const reservation = await visible(request, request.params.id);
         const holder = holderOf(request);
-        const image = await manager.images.get(reservation.image);
-        if (holder.role !== 'admin' && image?.owner !== holder.login) {
+        const into = request.body?.image ?? reservation.image;
+        const image = await manager.images.get(into);
+        if (image !== undefined && holder.role !== 'admin' && image.owner !== holder.login) {
           throw managerError(
             'VLAB_ERR_AUTH_FORBIDDEN',
-            `only an admin or the owner of image "${reservation.image}" may capture it`,
+            `only an admin or the owner of image "${into}" may capture into it`,
+            {
+              hint: 'capture into a new image name instead (`image`; `vlab capture --name`): you will own it',
+            },
           );
         }
         await manager.reservations.capture(reservation.id, {
           mode: mode === 'capture' ? 'image' : 'checkpoint',
+          image: into,
+          owner: holder.login,
         });
         return reply.code(202).send(reservationWire(await visible(request, reservation.id)));
       },
