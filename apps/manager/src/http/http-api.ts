@@ -26,6 +26,7 @@ import { eventRoutes } from './routes/events.js';
 import { imageRoutes } from './routes/images.js';
 import { reservationRoutes } from './routes/reservations.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { statusPage } from './status-page.js';
 import { errorSchema } from './wire-schemas.js';
 
 /** Largest request body the API reads, in bytes. @public */
@@ -118,6 +119,8 @@ export async function createHttpApi(
   app.get('/openapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () =>
     app.swagger(),
   );
+  // The operator status page at `/` (public shell; its data comes through the API).
+  await app.register(statusPage);
   await app.register(
     async (api) => {
       const routes = api as ApiApp;
