@@ -67,6 +67,11 @@ export async function startMemoryLabManager(
     readonly newRevisionTest?: 'auto' | 'manual' | 'off';
     /** The configuration's `policies`, as a YAML flow mapping. Default: `{}`. */
     readonly policies?: string;
+    /**
+     * The `index.js` of the package the configuration names as provisioner `mem` (a test wraps
+     * the memory provisioner in it to add a debug hook). Default: the memory provisioner as it is.
+     */
+    readonly provisionerSource?: string;
   } = {},
 ): Promise<MemoryLabManager> {
   const records: LogRecord[] = [];
@@ -81,7 +86,9 @@ export async function startMemoryLabManager(
   });
   await install.addPackage('memory-provisioner', {
     files: {
-      'index.js': "export { memoryProvisioner as default } from '@vlab/fixture-modules';\n",
+      'index.js':
+        options.provisionerSource ??
+        "export { memoryProvisioner as default } from '@vlab/fixture-modules';\n",
     },
   });
   const postgres: TestPostgres = await startTestPostgres(name);
