@@ -1,17 +1,10 @@
 import { join } from 'node:path';
-import { baremetalConfig, createBaremetalProvisioner } from '@vlab/provisioner-baremetal';
-import {
-  createLabHarness,
-  DEPLOY_DISK_PATH,
-  type Lab,
-  type LabHarness,
-  labLeftovers,
-  startLab,
-} from '@vlab/testlab';
+import { createLabHarness, type Lab, type LabHarness, labLeftovers, startLab } from '@vlab/testlab';
+import { LAB_IMAGE } from '../scripts/demo/lab-config.js';
+import { seedLabImage } from '../scripts/demo/seed-image.js';
 import { type InstallDir, makeRealModulesInstallDir } from './install-dir.js';
 
-/** The image every lab computer gets: the testlab's base image, revision 1 seeded into the store. */
-export const LAB_IMAGE = 'debian-bookworm';
+export { LAB_IMAGE };
 
 /**
  * What every test of the manager on lab computers starts from: a testlab (systemd-nspawn guests,
@@ -59,7 +52,7 @@ export async function startSeededLab(
     const storeDir = join(lab.dir, 'store');
     for (const computer of computers)
       harnesses.set(computer, await createLabHarness(lab, computer, { storeDir }));
-    await seedLabImage(harnesses.get(computers[0] as string) as LabHarness, storeDir);
+    await seedLabImage(lab, storeDir);
     install = await makeRealModulesInstallDir();
     const bmcPasswordEnv: Record<string, string> = {};
     for (const c of lab.computers)
@@ -94,24 +87,4 @@ export async function failAfterCleanup(
   if (left.length > 0 && error instanceof Error)
     error.message += `; left behind: ${left.join(', ')}`;
   throw error;
-}
-
-/** The lab's generic base image as {@link LAB_IMAGE} revision 1 of the store, through the provisioner. */
-async function seedLabImage(harness: LabHarness, storeDir: string): Promise<void> {
-  const seeder = createBaremetalProvisioner(
-    baremetalConfig({ store: { path: storeDir }, deployDisk: DEPLOY_DISK_PATH }),
-  );
-  try {
-    const source = await harness.imageSource?.();
-    if (source === undefined) throw new Error('the lab harness has no imageSource');
-    if (seeder.importImage === undefined) throw new Error('the provisioner has no importImage');
-    const stored = await seeder.importImage(
-      harness.operationContext({ phase: 'seed', timeoutMs: 600_000 }),
-      { image: LAB_IMAGE, revision: 1, source },
-    );
-    if (stored.sha256 !== source.sha256)
-      throw new Error(`seeded ${stored.sha256}, the source is ${source.sha256}`);
-  } finally {
-    await seeder.close?.();
-  }
 }

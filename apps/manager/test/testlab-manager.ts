@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger, createSecretResolver, type LogRecord, Secret } from '@vlab/core';
 import { hostKeyId, SshPool } from '@vlab/ssh';
-import { DEPLOY_DISK_PATH, type Lab, type LabHarness } from '@vlab/testlab';
+import type { Lab, LabHarness } from '@vlab/testlab';
+import { labConfigText as sharedLabConfigText } from '../scripts/demo/lab-config.js';
 import {
   type ComputerStatus,
   createManager,
@@ -67,52 +68,21 @@ export interface TestlabManager {
 }
 
 /** The manager's config for the lab's computers, as an operator would write it. */
-export function labConfigText(lab: Lab, storeDir: string, newRevisionTest = 'auto'): string {
-  const q = (value: string | number): string => JSON.stringify(String(value));
-  const computers = lab.computers.map((c) => {
-    const deployHostKey = c.deployHostKeys[0];
-    if (deployHostKey === undefined) throw new Error(`${c.name} has no deploy host key`);
-    return `      - name: ${c.name}
-        hostname: ${c.name}
-        addresses: { management: ${q(c.ip)} }
-        attributes:
-          bmcHost: ${q(c.bmc.host)}
-          bmcPort: ${q(c.bmc.port)}
-          bmcUser: ${q(c.bmc.user)}
-          bmcCipherSuite: ${q(c.bmc.cipherSuite)}
-          deployHostKey: ${q(deployHostKey)}
-        credentials:
-          bmc: { env: VLAB_TEST_BMC_PASSWORD_${c.name.toUpperCase()} }`;
+export function labConfigText(
+  lab: Lab,
+  storeDir: string,
+  newRevisionTest: 'auto' | 'manual' | 'off' = 'auto',
+): string {
+  return sharedLabConfigText(lab, {
+    lab: 'testlab',
+    dataDir: './data',
+    installDir: '..',
+    database: '{ url: { env: VLAB_TEST_DATABASE_URL } }',
+    storeDir,
+    imageOwner: 'alice',
+    newRevisionTest,
+    bmcPasswordEnv: (computer) => `VLAB_TEST_BMC_PASSWORD_${computer.toUpperCase()}`,
   });
-  return `lab: testlab
-dataDir: ./data
-installDir: ..
-database: { url: { env: VLAB_TEST_DATABASE_URL } }
-osModules:
-  linux:
-    package: '@vlab/os-linux'
-    settings: { pollIntervalMs: 200 }
-provisioners:
-  bm:
-    package: '@vlab/provisioner-baremetal'
-    settings:
-      store: { path: ${q(storeDir)} }
-      deployDisk: ${DEPLOY_DISK_PATH}
-      # The lab's BMCs (ipmi_sim) speak suite 3 only; the operator allows it here.
-      cipherSuites: [17, 3]
-      pollIntervalMs: 200
-pools:
-  - provisioner: bm
-    attributes: { deployDisk: ${DEPLOY_DISK_PATH} }
-    credentials:
-      # The lab's management key: root on every installed OS and every deploy environment.
-      ssh: { file: ${q(lab.managementKey.path)} }
-      deployKey: { file: ${q(lab.managementKey.path)} }
-    computers:
-${computers.join('\n')}
-images:
-  - { name: ${LAB_IMAGE}, osFamily: linux, owner: alice, newRevisionTest: ${newRevisionTest} }
-`;
 }
 
 /**

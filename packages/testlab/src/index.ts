@@ -23,6 +23,7 @@ export {
   ensureDeployTree,
   type Suite,
 } from './image.js';
+export { type LabImage, labImageSource } from './image-source.js';
 export {
   type BootTarget,
   type ComputerStatus,
