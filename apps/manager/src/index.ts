@@ -55,6 +55,7 @@ export {
 export type { StepDone, StepObserver } from './engine/engine.js';
 export type { ImageStatus, LabImages, RevisionStatus } from './engine/images.js';
 export {
+  type CaptureRequest,
   type LabReservations,
   MAX_END_REASON,
   MAX_NAME,

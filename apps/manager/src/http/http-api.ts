@@ -44,9 +44,12 @@ export interface HttpApiOptions {
  * The manager's HTTP API (fastify), not yet listening: `listen` it, or `inject` requests.
  *
  * @remarks
- * Every route but `GET /openapi.json` needs a bearer token of {@link Manager.apiTokens}. The
- * routes are under `/api/v1`, and the lab's metrics (Prometheus) at `GET /metrics`; `GET /openapi.json` describes them (OpenAPI 3.1). Errors answer
- * `{ error: { code, message, hint, requestId } }` with a 4xx status and a `VLAB_ERR_…` code.
+ * The routes are under `/api/v1`, and the lab's metrics (Prometheus) at `GET /metrics`;
+ * `GET /openapi.json` describes them (OpenAPI 3.1). Each needs a bearer token of
+ * {@link Manager.apiTokens}, except that document and the operator status page (`GET /` and its
+ * files under `/status-page/`, which read everything through the API with the token its user
+ * pastes). Errors answer `{ error: { code, message, hint, requestId } }` with a 4xx status and a
+ * `VLAB_ERR_…` code.
  * @public
  */
 export async function createHttpApi(
