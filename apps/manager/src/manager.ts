@@ -33,6 +33,7 @@ import {
   type LoadedModuleInfo,
 } from './modules/compose-modules.js';
 import { createSecretKeyFile, loadSecretKey, type SecretKey } from './secrets/secret-box.js';
+import { usersWithConfiguredImages } from './state/configured-owners.js';
 import { type InventoryChanges, syncInventory } from './state/inventory.js';
 import { syncRevisions } from './state/revisions.js';
 
@@ -263,7 +264,7 @@ function managerOver(
   let closing: Promise<void> | undefined;
   return {
     config,
-    users: new UserRegistry(db),
+    users: usersWithConfiguredImages(new UserRegistry(db), db, config),
     apiTokens: new ApiTokenStore(db),
     log: engine.log,
     hostKeys,

@@ -48,6 +48,9 @@ async function revisions(m: Manager) {
 describe('capture', () => {
   it('refuses a wrong mode and a reservation that is not ready, touching nothing', async () => {
     const m = fixture.manager;
+    // alice was registered after the start: registering her gave her the image the
+    // configuration says she owns.
+    expect((await m.images.get('base'))?.owner).toBe('alice');
     const id = await readyOn(m, 'capture-refused', 'c1');
     const wrong = await m.reservations
       .capture(id, { mode: 'snapshot' as never })

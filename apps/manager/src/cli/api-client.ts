@@ -48,7 +48,10 @@ export class ApiClient {
         hint: "An admin's first token is in the file vlab serve printed at the first start.",
       });
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    const headers: Record<string, string> = {
+      ...(init.headers as Record<string, string> | undefined),
+      authorization: `Bearer ${token}`,
+    };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {

@@ -37,6 +37,8 @@ export async function watch(
   id: string,
   output: { readonly write: (text: string) => void; readonly tty: boolean; readonly json: boolean },
 ): Promise<number> {
+  // Read before the state: an end recorded after this id is then never missed.
+  const newest = await newestEventId(client, id);
   const status = await client.call<{ state: string }>('GET', apiPath('reservations', id));
   if (status.state === 'ended' || status.state === 'failed') {
     output.write(`reservation ${id} is ${status.state}\n`);
@@ -44,8 +46,10 @@ export async function watch(
   }
   const until = status.state === 'pending' || status.state === 'loading' ? 'ready' : 'over';
   const controller = new AbortController();
+  // One being prepared is shown from its start; a ready one from now (a capture, its end).
   const response = await client.fetch(apiPath('api', 'v1', 'reservations', id, 'stream'), {
     signal: controller.signal,
+    headers: until === 'over' ? { 'last-event-id': String(newest) } : {},
   });
   if (response.body === null) throw new CliError(EXIT.unreachable, 'the stream has no body');
   let bar = false;
@@ -87,6 +91,19 @@ export async function watch(
   throw new CliError(EXIT.unreachable, 'the manager closed the stream', {
     hint: 'Run vlab watch again: it goes on where the reservation is.',
   });
+}
+
+/** The id of the reservation's newest event so far (0 when it has none). */
+async function newestEventId(client: ApiClient, id: string): Promise<number> {
+  let after = 0;
+  for (;;) {
+    const { items } = await client.call<{ items: { id: number }[] }>(
+      'GET',
+      `/events?reservation=${encodeURIComponent(id)}&after=${after}&limit=1000`,
+    );
+    after = items.at(-1)?.id ?? after;
+    if (items.length < 1000) return after;
+  }
 }
 
 function stepLine(event: StreamEvent): string {
