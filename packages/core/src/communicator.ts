@@ -109,7 +109,12 @@ export interface ReachOptions {
 export interface Communicator {
   /** The computer this talks to (its name, for errors and logs). */
   readonly computer: string;
-  /** The remote command language: argv is quoted for a POSIX shell, or for PowerShell. */
+  /**
+   * The remote command language. `posix`: `argv` is a program and its arguments, quoted for a POSIX
+   * shell. `powershell` (Windows): `argv[0]` is the module's own PowerShell code, run as a script
+   * block, and every further element a verbatim literal bound in order to its `param()` or `$args`;
+   * data never goes into `argv[0]`, and long or secret values go on stdin.
+   */
   readonly shell: 'posix' | 'powershell';
   /**
    * Runs a program and returns its exit code and output, whatever the code.

@@ -59,6 +59,18 @@ export function putArgumentsError(
       'Give the absolute path of the file to write.',
     );
   }
+  if (
+    target.shell === 'powershell' &&
+    (options.sudo === true || options.owner !== undefined || options.group !== undefined)
+  ) {
+    return refuse(
+      'sudo, owner and group are POSIX; a PowerShell target has none of them',
+      {
+        argument: options.sudo === true ? 'sudo' : options.owner !== undefined ? 'owner' : 'group',
+      },
+      'Log in to the Windows computer as an administrator and put the file without sudo, owner or group; set its ACL with a command.',
+    );
+  }
   const mode = options.mode;
   if (mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o7777)) {
     return refuse(

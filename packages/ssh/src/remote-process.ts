@@ -6,8 +6,9 @@ import { ChannelOpenError, type ExecChannel, type SshConnection } from './connec
 import { operationSignal, UNANSWERED_MS } from './deadline.js';
 import { sshError } from './errors.js';
 import type { ConnectionPool } from './pool.js';
+import { encodePowerShellCommand, powerShellKillCommand, powerShellScript } from './powershell.js';
 import { assertCommandLineLength, quoteCommand } from './quote.js';
-import { computerOf, describeTarget, type SshTarget } from './target.js';
+import { computerOf, describeTarget, type RemoteShell, type SshTarget } from './target.js';
 
 /** Options of {@link SshClient.spawn}. @public */
 export interface SpawnOptions {
@@ -64,7 +65,23 @@ const MARKER = 'vlab-pid:';
  * `exec`s the program in place, so every child of the program is in that group.
  * @internal
  */
-export function wrapCommand(argv: readonly string[], sudo: boolean): string {
+export function wrapCommand(
+  argv: readonly string[],
+  sudo: boolean,
+  shell: RemoteShell = 'posix',
+): string {
+  if (shell === 'powershell') {
+    if (sudo) {
+      throw coreError(
+        'VLAB_ERR_ARGUMENT_INVALID',
+        'sudo is a POSIX command; a PowerShell target has none',
+        {
+          hint: 'Log in to the Windows computer as an administrator (its SSH logon runs elevated) and run the command without sudo.',
+        },
+      );
+    }
+    return encodePowerShellCommand(powerShellScript(argv));
+  }
   const line = `echo ${MARKER}$$ >&2; exec ${sudo ? 'sudo -n -- ' : ''}${quoteCommand(argv)}`;
   assertCommandLineLength(line);
   return line;
@@ -79,7 +96,13 @@ export function wrapCommand(argv: readonly string[], sudo: boolean): string {
  * `kill -SIG -pgid` is the form both dash and bash accept.
  * @internal
  */
-export function killCommand(pid: number, graceMs: number, sudo: boolean): string {
+export function killCommand(
+  pid: number,
+  graceMs: number,
+  sudo: boolean,
+  shell: RemoteShell = 'posix',
+): string {
+  if (shell === 'powershell') return powerShellKillCommand(pid);
   const rounds = Math.max(0, Math.ceil(graceMs / 50));
   const script =
     `p=${pid}; ` +
@@ -118,9 +141,11 @@ class MarkerStripper extends Transform {
       const newline = buffer.indexOf(10);
       if (newline === -1) break;
       const line = buffer.subarray(0, newline).toString('latin1');
-      if (line.startsWith(MARKER) && /^\d+$/.test(line.slice(MARKER.length))) {
+      // Windows ends its lines with CR LF.
+      const pid = line.slice(MARKER.length).replace(/\r$/, '');
+      if (line.startsWith(MARKER) && /^\d+$/.test(pid)) {
         this.#pending = undefined;
-        this.#onPid(Number(line.slice(MARKER.length)));
+        this.#onPid(Number(pid));
         const rest = buffer.subarray(newline + 1);
         callback(null, rest.length > 0 ? rest : undefined);
         return;
@@ -193,7 +218,7 @@ export function spawnRemote(
   const sudo = options.sudo === true;
   let command: string;
   try {
-    command = wrapCommand(argv, sudo);
+    command = wrapCommand(argv, sudo, target.shell);
   } catch (error) {
     return Promise.reject(argumentError(error, target));
   }
@@ -426,7 +451,9 @@ class Running {
       );
       try {
         await this.pool.withSession(this.target, deadline.signal, async (connection) => {
-          const kill = await connection.openExec(killCommand(pid, this.graceMs, this.sudo));
+          const kill = await connection.openExec(
+            killCommand(pid, this.graceMs, this.sudo, this.target.shell),
+          );
           this.#killAnswered = true;
           kill.channel.resume();
           kill.channel.stderr.resume();

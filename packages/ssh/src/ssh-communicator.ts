@@ -24,14 +24,16 @@ export interface SshCommunicatorOptions {
 }
 
 /**
- * The SSH implementation of `@vlab/core`'s `Communicator` (POSIX shells), over a pooled
- * {@link SshClient}: what OS modules receive in their context. The manager builds it with its
- * known-hosts store; closing the pool is the manager's business.
+ * The SSH implementation of `@vlab/core`'s `Communicator`, over a pooled {@link SshClient}: what
+ * OS modules receive in their context. The client's target decides the shell: POSIX (argv quoted
+ * for `sh`), or PowerShell on Windows' OpenSSH (`argv[0]` the module's code, the rest verbatim
+ * literals; see `powerShellScript`). The manager builds it with its known-hosts store; closing the
+ * pool is the manager's business.
  * @public
  */
 export class SshCommunicator implements Communicator {
-  /** Commands are quoted for a POSIX shell. */
-  readonly shell = 'posix' as const;
+  /** The remote command language: the client target's `shell`, `posix` by default. */
+  readonly shell: 'posix' | 'powershell';
   /** The computer's name. */
   readonly computer: string;
   readonly #client: SshClient;
@@ -39,6 +41,7 @@ export class SshCommunicator implements Communicator {
   constructor(client: SshClient, options: SshCommunicatorOptions = {}) {
     this.#client = client;
     this.computer = options.computer ?? client.computer;
+    this.shell = client.target.shell ?? 'posix';
   }
 
   /** Runs a program (see `SshClient.exec`); defaults: 60 s timeout, 16 MiB output cap. */

@@ -22,6 +22,9 @@ export type SshAuth =
       readonly socket?: string | undefined;
     };
 
+/** The remote command language of an {@link SshTarget}. @public */
+export type RemoteShell = 'posix' | 'powershell';
+
 /** One SSH login: where, as whom, how. The pool keeps connections per distinct target. @public */
 export interface SshTarget {
   /** Host name or address. */
@@ -39,6 +42,12 @@ export interface SshTarget {
   readonly hostKeyAlias?: string | undefined;
   /** The computer's name, for errors and progress. Default: `host`. */
   readonly computer?: string | undefined;
+  /**
+   * The remote command language: `posix` (default) quotes argv for the POSIX shell sshd starts;
+   * `powershell` (Windows' OpenSSH) runs `argv[0]` as PowerShell code with the rest as verbatim
+   * literals, sent as `powershell.exe -EncodedCommand` (see {@link powerShellScript}).
+   */
+  readonly shell?: RemoteShell | undefined;
   /** A jump host to reach `host` through (a management network behind one gateway). */
   readonly via?: SshTarget | undefined;
 }

@@ -39,7 +39,7 @@ export async function waitForSsh(
   options: WaitForSshOptions = {},
 ): Promise<number> {
   const timeoutMs = options.timeoutMs ?? 600_000;
-  const probe = options.probe ?? ['true'];
+  const probe = options.probe ?? (client.target.shell === 'powershell' ? ['exit 0'] : ['true']);
   const computer = client.computer;
   const outer = operationSignal(options.signal, timeoutMs, computer, 'waiting for SSH');
   let delay = options.initialDelayMs ?? 500;

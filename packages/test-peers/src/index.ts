@@ -20,3 +20,18 @@ export {
   setTestPassword,
   type TestAccount,
 } from './test-account.js';
+export { POWERSHELL_HOSTILE_VALUES } from './windows/hostile-values.js';
+export { WindowsMachine } from './windows/model/windows-machine.js';
+export {
+  assertOnlyLiteral,
+  listParseProblems,
+  literalOccurrences,
+  parsePowerShell,
+} from './windows/powershell-grammar.js';
+export {
+  type CommandStart,
+  type ExecRecord,
+  startWindowsPeer,
+  type WindowsPeer,
+  type WindowsPeerOptions,
+} from './windows/windows-peer.js';

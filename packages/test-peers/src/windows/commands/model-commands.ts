@@ -1,0 +1,17 @@
+// Every command this peer models over the WindowsMachine (the interpreter's basic-*.ts are separate).
+import type { CommandDefinition } from '../interpreter/command.js';
+import { accountCommands } from './accounts.js';
+import { cimCommands } from './cim.js';
+import { firewallCommands } from './firewall.js';
+import { itemCommands } from './items.js';
+import { sessionCommands } from './sessions.js';
+import { systemCommands } from './system.js';
+
+export const machineCommands: readonly CommandDefinition[] = [
+  ...accountCommands,
+  ...cimCommands,
+  ...sessionCommands,
+  ...firewallCommands,
+  ...itemCommands,
+  ...systemCommands,
+];
