@@ -44,7 +44,7 @@ export type {
   UserRole,
 } from './database/schema.js';
 export type { LabUser, LabUsers, NewUser, UserChanges } from './database/users.js';
-export type { CommunicatorFactory } from './engine/computer-access.js';
+export type { CommandShell, CommunicatorFactory } from './engine/computer-access.js';
 export {
   type ComputerStatus,
   type LabComputers,

@@ -56,14 +56,16 @@ export async function captureComputer(
     reserveRevision(current, image, plan.computer),
   );
 
-  await moduleStep('post-reservation', scope, async (current) =>
-    osModuleOf(current, plan.image.osFamily).postReservation(
+  await moduleStep('post-reservation', scope, async (current) => {
+    const os = osModuleOf(current, plan.image.osFamily);
+    await os.postReservation(
       await current.access.osContext(
         plan.computer,
+        os,
         operationScope(current, plan, 'postReservation'),
       ),
-    ),
-  );
+    );
+  });
   const target = { ...plan.image, name: image, revision };
   const captured = await moduleStep('capture', scope, async (current) => {
     const marked = await current.db
@@ -152,6 +154,7 @@ export async function captureComputer(
       await module.postCapture?.(
         await current.access.osContext(
           plan.computer,
+          module,
           operationScope(current, plan, 'postCapture', target),
         ),
       );

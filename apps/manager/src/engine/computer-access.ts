@@ -21,14 +21,20 @@ import type { ComposedModules } from '../modules/compose-modules.js';
 import type { ProgressRecorder } from './progress-recorder.js';
 
 /**
- * Makes the communicator the OS modules reach a computer through (`ctx.communicator`). Called
- * once per computer; the manager keeps what it returns for as long as it runs.
+ * Makes the communicator the OS modules reach a computer through (`ctx.communicator`), speaking
+ * `shell`: the one the OS module of the computer's image declares (`OsModule.shell`, `posix` when
+ * it declares none). Called once per computer and shell; the manager keeps what it returns for as
+ * long as it runs.
  * @public
  */
 export type CommunicatorFactory = (
   computer: ComputerRef,
   secrets: SecretResolver,
+  shell: CommandShell,
 ) => Promise<Communicator>;
+
+/** The remote command language of a communicator (`Communicator.shell`). @public */
+export type CommandShell = 'posix' | 'powershell';
 
 /** What one operation's context concerns. */
 export interface OperationScope {
@@ -118,11 +124,11 @@ export class ComputerAccess {
     return createComputerContext(this.#init(name, scope));
   }
 
-  /** A context for an OS module's operation on the computer. */
-  async osContext(name: string, scope: OperationScope): Promise<OsContext> {
+  /** A context for an operation of `os` on the computer. */
+  async osContext(name: string, os: OsModule, scope: OperationScope): Promise<OsContext> {
     return createOsContext({
       ...this.#init(name, scope),
-      communicator: await this.communicator(name),
+      communicator: await this.communicator(name, os),
       power: this.powerProbe(name, scope),
     });
   }
@@ -135,20 +141,26 @@ export class ComputerAccess {
   ): Promise<ProvisionerContext> {
     return createProvisionerContext({
       ...this.#init(name, scope),
-      communicator: await this.communicator(name),
+      communicator: await this.communicator(name, os),
       power: this.powerProbe(name, scope),
       os,
     });
   }
 
-  /** The computer's communicator, made at first use. */
-  communicator(name: string): Promise<Communicator> {
-    let communicator = this.#open.get(name);
+  /**
+   * The computer's communicator for `os`, made at first use: one per computer and shell, read
+   * from the OS module before connecting (a computer loaded with Windows after Linux needs the
+   * other one).
+   */
+  communicator(name: string, os?: OsModule): Promise<Communicator> {
+    const shell: CommandShell = os?.shell ?? 'posix';
+    const key = `${shell}:${name}`;
+    let communicator = this.#open.get(key);
     if (communicator === undefined) {
-      communicator = this.#communicators(this.computer(name), this.#secrets);
+      communicator = this.#communicators(this.computer(name), this.#secrets, shell);
       // A failed attempt is not kept: the next operation tries again.
-      communicator.catch(() => this.#open.delete(name));
-      this.#open.set(name, communicator);
+      communicator.catch(() => this.#open.delete(key));
+      this.#open.set(key, communicator);
     }
     return communicator;
   }

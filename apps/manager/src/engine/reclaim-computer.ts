@@ -142,17 +142,20 @@ async function preloadImage(current: Engine, plan: ReservationPlan): Promise<Ima
 /** `os.postReservation` and `os.sanitize`: a failure is recorded and the reclaim goes on. */
 async function guestSteps(plan: ReservationPlan): Promise<void> {
   const scope = { reservationId: plan.reservationId, computer: plan.computer };
-  await moduleStep('post-reservation', scope, async (current) =>
-    osModuleOf(current, plan.image.osFamily).postReservation(
+  await moduleStep('post-reservation', scope, async (current) => {
+    const os = osModuleOf(current, plan.image.osFamily);
+    await os.postReservation(
       await current.access.osContext(
         plan.computer,
+        os,
         operationScope(current, plan, 'postReservation'),
       ),
-    ),
-  );
-  await moduleStep('sanitize', scope, async (current) =>
-    osModuleOf(current, plan.image.osFamily).sanitize(
-      await current.access.osContext(plan.computer, operationScope(current, plan, 'sanitize')),
-    ),
-  );
+    );
+  });
+  await moduleStep('sanitize', scope, async (current) => {
+    const os = osModuleOf(current, plan.image.osFamily);
+    await os.sanitize(
+      await current.access.osContext(plan.computer, os, operationScope(current, plan, 'sanitize')),
+    );
+  });
 }

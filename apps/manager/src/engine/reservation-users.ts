@@ -38,8 +38,9 @@ export function reserveUsers(plan: ReservationPlan): Promise<Outcome<readonly Us
   const scope = { reservationId: plan.reservationId, computer: plan.computer };
   return moduleStep('reserve', scope, async (current) => {
     const users = await reservationUsers(current, plan);
-    const result = await osModuleOf(current, plan.image.osFamily).reserve(
-      await current.access.osContext(plan.computer, operationScope(current, plan, 'reserve')),
+    const os = osModuleOf(current, plan.image.osFamily);
+    const result = await os.reserve(
+      await current.access.osContext(plan.computer, os, operationScope(current, plan, 'reserve')),
       { users },
     );
     const access = result.access.map((a) => ({

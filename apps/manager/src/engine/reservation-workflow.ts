@@ -265,7 +265,7 @@ async function checkConnected(plan: ReservationPlan): Promise<void> {
     const os = osModuleOf(e, plan.image.osFamily);
     if (os.userConnected === undefined) return 0;
     const found = await os.userConnected(
-      await e.access.osContext(plan.computer, operationScope(e, plan, 'userConnected')),
+      await e.access.osContext(plan.computer, os, operationScope(e, plan, 'userConnected')),
       { users: plan.logins },
     );
     return found.sessions.length;

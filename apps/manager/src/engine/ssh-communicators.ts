@@ -8,6 +8,7 @@ export const SSH_KEY_CREDENTIAL = 'ssh';
 
 /**
  * The manager's default communicators: SSH (`@vlab/ssh`) to each computer's management address,
+ * speaking the shell the OS module declares (PowerShell for Windows' OpenSSH),
  * as the user of its attribute `sshUser` (default `root`) on port `sshPort` (default 22), with
  * the private key of its credential `ssh`. Host keys are checked against `hostKeys` (the
  * database's pins): an unknown host is refused, a provisioner pins the keys of each image it
@@ -19,7 +20,7 @@ export function sshCommunicators(hostKeys: HostKeyStore): {
   close(): Promise<void>;
 } {
   const pool = new SshPool({ hostKeys, unknownHostKey: 'refuse' });
-  const factory: CommunicatorFactory = async (computer: ComputerRef, secrets) => {
+  const factory: CommunicatorFactory = async (computer: ComputerRef, secrets, shell) => {
     const ref = computer.credentials[SSH_KEY_CREDENTIAL];
     if (ref === undefined) {
       throw managerError(
@@ -35,6 +36,7 @@ export function sshCommunicators(hostKeys: HostKeyStore): {
       user: computer.attributes['sshUser'] ?? 'root',
       auth: { kind: 'key', privateKey: await secrets.resolve(ref) },
       computer: computer.name,
+      shell,
     });
     return new SshCommunicator(client, { computer: computer.name });
   };
