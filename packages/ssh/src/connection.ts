@@ -168,6 +168,22 @@ export class SshConnection {
     return this.#closed;
   }
 
+  /**
+   * ssh2 threw before sending anything (its socket no longer writable: the server ended the
+   * connection, and the close has not been emitted yet). The connection counts as closed from
+   * now on, so the pool opens another instead of choosing this one again.
+   */
+  #unusable(error: unknown): ChannelOpenError {
+    this.#closed = true;
+    this.#lastError ??= error;
+    try {
+      this.client.end();
+    } catch {
+      // already ending
+    }
+    return new ChannelOpenError('the connection is not usable', false, false, error);
+  }
+
   /** The error that ended the connection, if one did. */
   get lastError(): unknown {
     return this.#lastError;
@@ -326,7 +342,7 @@ export class SshConnection {
           resolve(opened);
         });
       } catch (error) {
-        reject(new ChannelOpenError('the connection is not usable', false, false, error));
+        reject(this.#unusable(error));
       }
     });
   }
@@ -348,7 +364,7 @@ export class SshConnection {
           }
         });
       } catch (error) {
-        reject(new ChannelOpenError('the connection is not usable', false, false, error));
+        reject(this.#unusable(error));
       }
     });
   }

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { abortError, type Logger } from '@vlab/core';
 import { ChannelOpenError, type ConnectionSettings, SshConnection } from './connection.js';
 import { sshError } from './errors.js';
@@ -267,7 +268,12 @@ export class ConnectionPool {
           throw this.#poolClosedError(target);
         }
         if (!(error instanceof ChannelOpenError) || error.started) throw error;
-        if (!error.refused) continue; // the connection died before the channel opened: retry
+        if (!error.refused) {
+          // The connection died before the channel opened: retry, on another connection. Yield
+          // first, so that no state ssh2 has yet to report can make this a loop that never does.
+          await setImmediate();
+          continue;
+        }
         // Refused: back-pressure if other channels are (or just were) open on this connection.
         const others = connection.active - 1;
         if (others === 0 && Date.now() - connection.lastReleaseAt > this.#refusedRetryMs) {

@@ -143,4 +143,21 @@ describe('the PowerShell dialect against the scripted Windows peer', () => {
     expect(peer.execs.find((exec) => exec.pid === started.pid)?.outcome).toBe('killed');
     expect(stillRunning()).toEqual([]);
   });
+
+  it('comes back after a reboot ended the connection under a running command', async () => {
+    // The server ends the connection cleanly; until ssh2 emits its close, the socket is no longer
+    // writable and ssh2 throws on a new channel. The pool must open another connection, not pick
+    // this one again in a loop that never yields (it froze the process, timers and all).
+    const running = windows.run(['Start-Sleep -Seconds 600']).catch((error: unknown) => error);
+    await peer.whenCommandStarts('Start-Sleep');
+    const booted = peer.state.bootId;
+    peer.state.reboot();
+    // Ended by the shutdown: an exit status if it still got out, else the connection was lost.
+    const ended = await running;
+    if (isVlabError(ended)) expect(ended.code).toBe('VLAB_ERR_CONNECTION_LOST');
+    else expect((ended as { code: number }).code).not.toBe(0);
+    await windows.waitUntilReachable({ timeoutMs: 30_000 });
+    expect((await windows.run(['exit 4'])).code).toBe(4);
+    expect(peer.state.bootId).not.toBe(booted);
+  });
 });

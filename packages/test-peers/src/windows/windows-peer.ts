@@ -23,6 +23,7 @@ import {
 } from './interpreter/command.js';
 import { executeScript } from './interpreter/exec.js';
 import { WindowsMachine } from './model/windows-machine.js';
+import { ed25519KeyPair } from './ssh-key-pair.js';
 
 /** cmd.exe's longest command line (characters). */
 export const CMD_MAX_COMMAND_LINE = 8191;
@@ -109,7 +110,7 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
     ...machineCommands,
     ...(options.commands ?? []),
   ]);
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ed25519KeyPair();
   const hostKey = keys.public.split(' ').slice(0, 2).join(' ');
   const authorized = (options.authorizedKeys ?? []).map((line) => {
     const parsed = ssh2.utils.parseKey(line);
