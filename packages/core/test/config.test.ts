@@ -2,17 +2,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { noConfig, parseConfig } from '../src/config.js';
-import { isVlabError, type VlabError } from '../src/errors/vlab-error.js';
-
-async function rejection(promise: Promise<unknown>): Promise<VlabError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isVlabError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejection } from './rejection.js';
 
 const schema = z.object({
   imageDir: z.string(),

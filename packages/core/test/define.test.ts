@@ -15,6 +15,7 @@ import { silentLogger } from '../src/logger.js';
 import type { OsModule } from '../src/os-module.js';
 import type { Provisioner } from '../src/provisioner.js';
 import { createSecretResolver } from '../src/secret.js';
+import { rejection } from './rejection.js';
 
 function unused(): never {
   throw new Error('not used by this test');
@@ -74,16 +75,6 @@ function thrown(fn: () => void): VlabError {
     throw error;
   }
   throw new Error('expected a throw');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<VlabError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isVlabError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('defineOsModule / defineProvisioner', () => {

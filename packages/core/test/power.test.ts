@@ -1,28 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isVlabError, type VlabError } from '../src/errors/vlab-error.js';
-import { type PowerProbe, type PowerState, waitForPowerState } from '../src/power.js';
-
-/** A probe that answers from a script and then repeats its last answer. */
-function scriptedProbe(states: readonly PowerState[]) {
-  const calls: (AbortSignal | undefined)[] = [];
-  const probe: PowerProbe = {
-    async status(options) {
-      calls.push(options?.signal);
-      return states[Math.min(calls.length - 1, states.length - 1)] ?? 'unknown';
-    },
-  };
-  return { probe, calls };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<VlabError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isVlabError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { type PowerProbe, waitForPowerState } from '../src/power.js';
+import { scriptedProbe } from './power-fakes.js';
+import { rejection } from './rejection.js';
 
 describe('waitForPowerState', () => {
   beforeEach(() => {
@@ -38,14 +17,14 @@ describe('waitForPowerState', () => {
     const done = waitForPowerState(probe, 'off', { signal, intervalMs: 100, timeoutMs: 10_000 });
     await vi.advanceTimersByTimeAsync(200);
     await expect(done).resolves.toBeUndefined();
-    expect(calls).toHaveLength(3);
-    expect(calls.every((s) => s === signal)).toBe(true);
+    expect(calls.status).toHaveLength(3);
+    expect(calls.status.every((s) => s === signal)).toBe(true);
   });
 
   it('resolves without waiting when the state is already right', async () => {
     const { probe, calls } = scriptedProbe(['on']);
     await waitForPowerState(probe, 'on', { signal: new AbortController().signal });
-    expect(calls).toHaveLength(1);
+    expect(calls.status).toHaveLength(1);
   });
 
   it('times out with VLAB_ERR_POWER_UNCONFIRMED naming the last state seen', async () => {
@@ -67,8 +46,8 @@ describe('waitForPowerState', () => {
     expect(error.message).toContain('node12');
     expect(error.details).toMatchObject({ wanted: 'off', last: 'unknown', timeoutMs: 5000 });
     // Polled at 0, 1, 2, 3, 4 and 5 s, no more.
-    expect(calls.length).toBeGreaterThanOrEqual(5);
-    expect(calls.length).toBeLessThanOrEqual(6);
+    expect(calls.status.length).toBeGreaterThanOrEqual(5);
+    expect(calls.status.length).toBeLessThanOrEqual(6);
   });
 
   it('rejects with VLAB_ERR_OP_CANCELLED when the signal fires while waiting', async () => {
@@ -96,7 +75,7 @@ describe('waitForPowerState', () => {
     );
     expect(error.code).toBe('VLAB_ERR_OP_CANCELLED');
     expect(error.message).toContain('waiting for power off was cancelled: gone');
-    expect(calls).toHaveLength(0);
+    expect(calls.status).toHaveLength(0);
   });
 
   it('lets a probe error through', async () => {

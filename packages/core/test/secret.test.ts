@@ -5,20 +5,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { format, inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isVlabError, type VlabError } from '../src/errors/vlab-error.js';
 import { createSecretResolver, redact, Secret } from '../src/secret.js';
+import { rejection } from './rejection.js';
 
 const VALUE = 'hunter2-Zq9!';
-
-async function rejection(promise: Promise<unknown>): Promise<VlabError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isVlabError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('Secret', () => {
   const secret = new Secret(VALUE, 'bmc password of node12');

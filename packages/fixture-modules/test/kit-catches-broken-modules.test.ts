@@ -41,6 +41,7 @@ import passwordInModuleLog from '../src/broken/password-in-module-log.js';
 import passwordInReadableFile from '../src/broken/password-in-readable-file.js';
 import postLoadAlwaysChanged from '../src/broken/post-load-always-changed.js';
 import postLoadKeepsHostKey from '../src/broken/post-load-keeps-host-key.js';
+import postLoadKeepsMachineId from '../src/broken/post-load-keeps-machine-id.js';
 import postLoadReadyFirst from '../src/broken/post-load-ready-first.js';
 import preCaptureKeepsIdentity from '../src/broken/pre-capture-keeps-identity.js';
 import readsDiskBeforePreCapture from '../src/broken/reads-disk-before-pre-capture.js';
@@ -526,6 +527,14 @@ const cases: readonly BrokenCase[] = [
     good: goodOs,
     check: 'os/post-load-rotates-identity',
     failure: "postLoad kept the image's host keys: ssh-ed25519",
+  },
+  {
+    what: "an OS module whose postLoad rotates the host key but keeps the image's machine id",
+    broken: osSubject(postLoadKeepsMachineId),
+    good: goodOs,
+    check: 'os/post-load-rotates-identity',
+    failure:
+      "postLoad kept the image's machine id: two loads of the image both have it (postLoad, or the image's first boot, must make a new one)",
   },
   {
     what: 'an OS module whose preCapture leaves the host key and machine id on the disk',

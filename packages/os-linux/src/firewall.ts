@@ -1,11 +1,10 @@
+import type { Network } from '@vlab/core';
 import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
 import { installUnit } from './systemd-unit.js';
 
 /** The unit that loads the rules at boot. */
 export const FIREWALL_UNIT = 'vlab-firewall.service';
-
-import type { Network } from './validate.js';
 
 /** Who may reach the guest's SSH port: the management always, the reservation's users while it lasts. */
 export interface SshAccess {
@@ -173,7 +172,7 @@ export async function applySshAccess(
   return true;
 }
 
-/** An address (validated by `parseNetwork`) as a number: 32 bits for IPv4, 128 for IPv6. */
+/** An address (validated by `assertNetwork`) as a number: 32 bits for IPv4, 128 for IPv6. */
 function addressBits(address: string): bigint {
   if (!address.includes(':')) {
     return address.split('.').reduce((sum, part) => (sum << 8n) | BigInt(Number(part)), 0n);

@@ -1,13 +1,14 @@
 import type { EndState, OsContext, OsFeature, OsModule } from '@vlab/core';
+import { waitForGuest } from '@vlab/core';
 import { type LinuxOsConfig, linuxOsConfig } from './config.js';
 import { Guest } from './guest.js';
 import { postLoad } from './post-load.js';
-import { guestResponds, rebootStarted, shutdownConfirmed, waitForGuest } from './power.js';
+import { guestResponds, rebootStarted, shutdownConfirmed } from './power.js';
 import { preCapture } from './pre-capture.js';
 import { postReservation, reserve, sanitize } from './reservation.js';
 import { readStampFile } from './stamp-file.js';
 import { userConnected } from './user-connected.js';
-import { assertPublicKey, assertServer, parseNetwork } from './validate.js';
+import { assertNetwork, assertPublicKey, assertServer } from './validate.js';
 
 /** The end states `preCapture` reaches: all three. @public */
 export const LINUX_END_STATES: readonly EndState[] = ['off', 'reboot', 'on'];
@@ -23,7 +24,7 @@ export function createLinuxOsModule(config: LinuxOsConfig = linuxOsConfig()): Os
     assertPublicKey(key, '(config)', `managementKeys[${index}]`);
   });
   for (const network of config.managementNetworks)
-    parseNetwork(network, '(config)', 'managementNetworks entry');
+    assertNetwork(network, '(config)', 'managementNetworks entry');
   for (const server of config.timeServers) assertServer(server, '(config)');
 
   const features: OsFeature[] = ['passwordLogin', 'adminUsers', 'userConnected', 'identityDisk'];

@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
-import { coreError } from '@vlab/core';
+import { coreError, type Network } from '@vlab/core';
 import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
-import { assertLogin, type Network, parseNetwork } from './validate.js';
+import { assertLogin, assertNetwork } from './validate.js';
 
 /**
  * What a reservation changed on the guest, kept on the guest itself: `sanitize` removes exactly
@@ -34,7 +34,7 @@ export async function readReservationState(guest: Guest): Promise<ReservationSta
       }),
       allowFrom: (value.allowFrom ?? []).flatMap((n) => {
         try {
-          return [parseNetwork(String(n.text), guest.computer, 'recorded address')];
+          return [assertNetwork(String(n.text), guest.computer, 'recorded address')];
         } catch {
           guest.ctx.log.warn('ignored an invalid address in the reservation state');
           return [];

@@ -1,4 +1,4 @@
-import { type ReserveArgs, type ReserveResult, taintedStamp } from '@vlab/core';
+import { type Network, type ReserveArgs, type ReserveResult, taintedStamp } from '@vlab/core';
 import { applyAccount, assertAccountsFree, readAccounts, removeAccount } from './accounts.js';
 import type { LinuxOsConfig } from './config.js';
 import type { Guest } from './guest.js';
@@ -7,7 +7,7 @@ import { type GuestFacts, probeGuest } from './probe.js';
 import { readReservationState, writeReservationState } from './reservation-state.js';
 import { firewallTool, setSshAccess } from './ssh-access.js';
 import { readStampFile, writeStampFile } from './stamp-file.js';
-import { assertReservationUsers, isUnitName, type Network } from './validate.js';
+import { assertReservationUsers, isUnitName } from './validate.js';
 
 /** The units the image declares for users (`/etc/vlab/reservation-services`), invalid names skipped. */
 async function declaredServices(guest: Guest): Promise<string[]> {

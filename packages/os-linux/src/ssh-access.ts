@@ -1,9 +1,9 @@
-import { coreError } from '@vlab/core';
+import { coreError, type Network } from '@vlab/core';
 import type { LinuxOsConfig } from './config.js';
 import { applySshAccess } from './firewall.js';
 import type { Guest } from './guest.js';
 import type { GuestFacts } from './probe.js';
-import { type Network, parseNetwork } from './validate.js';
+import { assertNetwork } from './validate.js';
 
 /** A firewall tool the module uses on a guest. */
 export type FirewallTool = 'nftables' | 'iptables';
@@ -38,11 +38,11 @@ export function firewallTool(
 /** The management's addresses: the configured networks and the communicator's own connection. */
 function managementNetworks(config: LinuxOsConfig, facts: GuestFacts, computer: string): Network[] {
   const networks = config.managementNetworks.map((n) =>
-    parseNetwork(n, computer, 'managementNetworks entry'),
+    assertNetwork(n, computer, 'managementNetworks entry'),
   );
   if (facts.managementSource !== undefined) {
     try {
-      networks.push(parseNetwork(facts.managementSource, computer, 'SSH_CONNECTION source'));
+      networks.push(assertNetwork(facts.managementSource, computer, 'SSH_CONNECTION source'));
     } catch {
       // Not an address (an odd sshd): the configured networks must then cover the management.
     }

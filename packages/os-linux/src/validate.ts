@@ -1,20 +1,21 @@
 import { isIP } from 'node:net';
-import { coreError, LOGIN_HINT, loginProblem, type ReservationUser } from '@vlab/core';
+import {
+  coreError,
+  LOGIN_HINT,
+  loginProblem,
+  NETWORK_HINT,
+  type Network,
+  parseNetwork,
+  type ReservationUser,
+  SSH_PUBLIC_KEY_HINT,
+  sshPublicKeyProblem,
+} from '@vlab/core';
 
 // Everything a reservation or the config hands the module is checked here, before anything on
 // the machine changes. What the guest cannot hold literally is refused, never quoted into shape.
 
 /** One DNS label; a host name is one or more, dot-separated (RFC 1123). */
 const LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
-const KEY_TYPES = new Set([
-  'ssh-ed25519',
-  'ssh-rsa',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'sk-ssh-ed25519@openssh.com',
-  'sk-ecdsa-sha2-nistp256@openssh.com',
-]);
 /** Regular users' uid range of Debian and RHEL (`UID_MIN`…`UID_MAX` in login.defs). */
 export const UID_RANGE = { min: 1000, max: 60000 } as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
@@ -41,49 +42,18 @@ export function assertLogin(login: string, computer: string): void {
   if (problem !== undefined) invalid(problem, computer, LOGIN_HINT);
 }
 
-/** Throws unless `line` is one OpenSSH public key: `type base64 [comment]`, no options. */
+/** Throws unless `line` is one OpenSSH public key (core's rule, `sshPublicKeyProblem`). */
 export function assertPublicKey(line: string, computer: string, what: string): void {
-  if (CONTROL.test(line)) invalid(`${what} holds a control character or a line break`, computer);
-  const [type = '', body = '', ...rest] = line.trim().split(/ +/);
-  if (!KEY_TYPES.has(type)) {
-    invalid(
-      `${what} is not an OpenSSH public key of a known type (it starts ${shown(type)})`,
-      computer,
-      `Give the key in one-line OpenSSH format, without options: "ssh-ed25519 AAAA… comment". Known types: ${[...KEY_TYPES].join(', ')}.`,
-    );
-  }
-  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, 'base64') : undefined;
-  // The key blob starts with its own type, as a length-prefixed string.
-  const inner =
-    bytes !== undefined && bytes.length > 4
-      ? bytes.subarray(4, 4 + bytes.readUInt32BE(0)).toString('latin1')
-      : undefined;
-  if (inner !== type) invalid(`${what} has a damaged key body`, computer);
-  if (rest.join(' ').length > 256) invalid(`${what} has a comment over 256 characters`, computer);
+  const problem = sshPublicKeyProblem(line, what);
+  if (problem !== undefined) invalid(problem, computer, SSH_PUBLIC_KEY_HINT);
 }
 
 /** Throws unless `value` is an IPv4/IPv6 address or CIDR prefix; returns it normalized. */
-export function parseNetwork(value: string, computer: string, what: string): Network {
-  const [address = '', prefix, extra] = value.split('/');
-  const family = isIP(address);
-  const max = family === 4 ? 32 : 128;
-  const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
-  if (family === 0 || extra !== undefined || bits < 0 || bits > max) {
-    invalid(
-      `${what} ${shown(value)} is not an IP address or CIDR prefix`,
-      computer,
-      'Give addresses like 192.0.2.7, 192.0.2.0/24 or 2001:db8::/64.',
-    );
-  }
-  return { family: family === 4 ? 4 : 6, text: bits === max ? address : `${address}/${bits}` };
-}
-
-/** An address or prefix the firewall opens the SSH port to. */
-export interface Network {
-  /** IPv4 or IPv6. */
-  readonly family: 4 | 6;
-  /** The address, or `address/bits` for a prefix shorter than the whole address. */
-  readonly text: string;
+export function assertNetwork(value: string, computer: string, what: string): Network {
+  const network = parseNetwork(value);
+  if (network === undefined)
+    invalid(`${what} ${shown(value)} is not an IP address or CIDR prefix`, computer, NETWORK_HINT);
+  return network;
 }
 
 /** Throws unless `name` is a host name of DNS labels (RFC 1123), at most 253 characters. */
@@ -147,7 +117,7 @@ export function assertReservationUsers(
       assertPublicKey(key, computer, `SSH key ${index + 1} of "${user.login}"`);
     });
     for (const from of user.allowFrom)
-      networks.push(parseNetwork(from, computer, `allowFrom of "${user.login}"`));
+      networks.push(assertNetwork(from, computer, `allowFrom of "${user.login}"`));
   }
   return networks;
 }

@@ -2,9 +2,9 @@ import { isVlabError, type ReservationUser, Secret } from '@vlab/core';
 import { describe, expect, it } from 'vitest';
 import {
   assertHostname,
+  assertNetwork,
   assertPublicKey,
   assertReservationUsers,
-  parseNetwork,
 } from '../src/validate.js';
 
 const KEY =
@@ -103,9 +103,9 @@ describe('reservation users', () => {
   });
 
   it('takes addresses and prefixes of both families, and nothing else', () => {
-    expect(parseNetwork('192.0.2.0/24', 'c1', 'x')).toEqual({ family: 4, text: '192.0.2.0/24' });
-    expect(parseNetwork('192.0.2.9/32', 'c1', 'x')).toEqual({ family: 4, text: '192.0.2.9' });
-    expect(parseNetwork('2001:db8::/64', 'c1', 'x')).toEqual({ family: 6, text: '2001:db8::/64' });
+    expect(assertNetwork('192.0.2.0/24', 'c1', 'x')).toEqual({ family: 4, text: '192.0.2.0/24' });
+    expect(assertNetwork('192.0.2.9/32', 'c1', 'x')).toEqual({ family: 4, text: '192.0.2.9' });
+    expect(assertNetwork('2001:db8::/64', 'c1', 'x')).toEqual({ family: 6, text: '2001:db8::/64' });
     for (const bad of [
       '1.2.3.4; nft flush ruleset',
       '1.2.3.4/33',
@@ -115,7 +115,7 @@ describe('reservation users', () => {
       '::/129',
       '1.2.3.4/ 8',
     ])
-      expect(refusal(() => parseNetwork(bad, 'c1', 'allowFrom'))).toMatch(/allowFrom/);
+      expect(refusal(() => assertNetwork(bad, 'c1', 'allowFrom'))).toMatch(/allowFrom/);
   });
 
   it('takes host names of DNS labels only', () => {

@@ -75,6 +75,17 @@ export {
   VlabError,
   type VlabErrorOptions,
 } from '../errors/vlab-error.js';
+export {
+  type BootMark,
+  type ConfirmPowerOptions,
+  confirmPowerOff,
+  confirmWentDown,
+  type GuestBootId,
+  readBootMark,
+  type StartGoingDownOptions,
+  startGoingDown,
+  waitForGuest,
+} from '../going-down.js';
 export { generateHostKey, type HostKeyPair } from '../host-key.js';
 export { IDENTITY_DISK, type IdentityDiskFile, identityDiskFiles } from '../identity-disk.js';
 export {
@@ -86,6 +97,7 @@ export {
   silentLogger,
 } from '../logger.js';
 export { LOGIN_HINT, LOGIN_PATTERN, loginProblem, RESERVED_LOGINS } from '../login.js';
+export { NETWORK_HINT, type Network, parseNetwork } from '../network.js';
 export { nodeVerdict } from '../node-verdict.js';
 export type {
   OsCapabilities,
@@ -145,6 +157,11 @@ export {
   type SecretResolver,
   type SecretSources,
 } from '../secret.js';
+export {
+  SSH_PUBLIC_KEY_HINT,
+  SSH_PUBLIC_KEY_TYPES,
+  sshPublicKeyProblem,
+} from '../ssh-public-key.js';
 export {
   capturedStamp,
   IMAGE_STAMP_PATHS,

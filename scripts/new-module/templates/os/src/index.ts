@@ -8,6 +8,8 @@
 import {
   capturedStamp,
   commandFailedError,
+  confirmPowerOff,
+  confirmWentDown,
   coreError,
   defineOsModule,
   IMAGE_STAMP_PATHS,
@@ -17,11 +19,11 @@ import {
   type OsModule,
   parseStamp,
   type ReservationUser,
+  readBootMark,
   readyStamp,
   serializeStamp,
-  sleep,
+  startGoingDown,
   taintedStamp,
-  waitForPowerState,
 } from '@vlab/core';
 import { z } from 'zod';
 
@@ -83,28 +85,20 @@ const definition = defineOsModule({
 
     // Power is confirmed through ctx.power (the provisioner's BMC or hypervisor), never by the
     // connection dropping: off for a shutdown; off or a new boot id for a reboot (a warm reboot
-    // may never show off).
-    const goDown = async (ctx: OsContext, verb: 'poweroff' | 'reboot'): Promise<void> => {
-      const probe = ctx.power;
-      const bootId = await probe.bootId?.({ signal: ctx.signal });
-      await run(ctx, ['systemctl', verb]);
-      const options = {
+    // may never show off). The guest's own boot id serves where the probe has none.
+    const guestBootId = async (ctx: OsContext): Promise<string | undefined> => {
+      const read = await ctx.communicator.run(['cat', '/proc/sys/kernel/random/boot_id'], {
         signal: ctx.signal,
-        timeoutMs: ctx.remainingMs(),
-        intervalMs: config.pollIntervalMs,
-        computer: ctx.computer.name,
-      };
-      if (verb === 'poweroff' || bootId === undefined)
-        return waitForPowerState(probe, 'off', options);
-      const until = Date.now() + options.timeoutMs;
-      while ((await probe.status({ signal: ctx.signal })) !== 'off') {
-        if ((await probe.bootId?.({ signal: ctx.signal })) !== bootId) return;
-        if (Date.now() + config.pollIntervalMs > until)
-          throw coreError('VLAB_ERR_POWER_UNCONFIRMED', 'the machine did not go down', {
-            computer: ctx.computer.name,
-          });
-        await sleep(config.pollIntervalMs, ctx.signal, ctx.computer.name);
-      }
+      });
+      return read.code === 0 ? read.stdout.toString('utf8').trim() : undefined;
+    };
+    const goDown = async (ctx: OsContext, verb: 'poweroff' | 'reboot'): Promise<void> => {
+      const bootId = () => guestBootId(ctx);
+      const before = await readBootMark(ctx, bootId);
+      const startError = await startGoingDown(ctx, verb, () => run(ctx, ['systemctl', verb]));
+      const options = { intervalMs: config.pollIntervalMs, startError };
+      if (verb === 'poweroff') return confirmPowerOff(ctx, options);
+      return confirmWentDown(ctx, before, bootId, options);
     };
     const waitForResponse = (ctx: OsContext, timeoutMs?: number) =>
       ctx.communicator.waitUntilReachable({
