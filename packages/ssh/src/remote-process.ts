@@ -18,7 +18,10 @@ export interface SpawnOptions {
   readonly timeoutMs?: number | undefined;
   /** Run through `sudo -n` (as root; the login user needs passwordless sudo). */
   readonly sudo?: boolean | undefined;
-  /** After SIGTERM to the process group, how long before SIGKILL, in ms. Default: 2000. */
+  /**
+   * After SIGTERM to the process group, how long before SIGKILL, in ms. Default: 2000. Not used on
+   * a PowerShell target: `taskkill /T /F` ends its process tree at once (Windows has no SIGTERM).
+   */
   readonly killGraceMs?: number | undefined;
 }
 

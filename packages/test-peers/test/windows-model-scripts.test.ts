@@ -16,6 +16,24 @@ const run = (machine: WindowsMachine, script: string) =>
   runPowerShell(script, { machine, commands: [...machineCommands] });
 
 describe('modelled commands through the interpreter', () => {
+  it('Get-ChildItem | Remove-Item removes the items (bound by PSPath); other input is refused', async () => {
+    const m = make();
+    const setup = await run(
+      m,
+      `New-Item -ItemType Directory -Path C:\\Windows\\Temp\\d -Force | Out-Null; Set-Content -Path C:\\Windows\\Temp\\a.txt -Value x; Set-Content -Path C:\\Windows\\Temp\\d\\b.txt -Value y`,
+    );
+    expect(setup.exitCode).toBe(0);
+    const removed = await run(
+      m,
+      `Get-ChildItem -Path C:\\Windows\\Temp -Force | Remove-Item -Recurse -Force`,
+    );
+    expect(removed.stderr).toBe('');
+    expect(m.fs.children('C:\\Windows\\Temp')).toEqual([]);
+    const refused = await run(m, `5 | Remove-Item`);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('The input object cannot be bound to any parameters');
+  });
+
   it('SecureString never prints its text; New-LocalUser stores the password', async () => {
     const m = make();
     const r = await run(
@@ -73,5 +91,30 @@ describe('modelled commands through the interpreter', () => {
     expect(m.power).toBe('on');
     m.flushPendingPower();
     expect(m.power).toBe('off');
+  });
+});
+
+describe('icacls', () => {
+  it('removes inheritance and grants full control to SIDs; a missing file is exit 2; other forms are not modelled', async () => {
+    const m = make();
+    const key = 'C:\\ProgramData\\ssh\\administrators_authorized_keys';
+    expect(
+      (await run(m, `Set-Content -Path '${key}' -Value 'ssh-ed25519 AAAA lab'`)).exitCode,
+    ).toBe(0);
+    const done = await run(
+      m,
+      `& icacls.exe '${key}' /inheritance:r /grant '*S-1-5-32-544:F' '*S-1-5-18:F'; exit $LASTEXITCODE`,
+    );
+    expect(done).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(done.stdout).toContain('Successfully processed 1 files; Failed processing 0 files');
+    expect(m.fileAcls.get(key.toLowerCase())).toEqual(['S-1-5-32-544', 'S-1-5-18']);
+    const missing = await run(
+      m,
+      `& icacls.exe 'C:\\nope' /inheritance:r /grant '*S-1-5-18:F'; exit $LASTEXITCODE`,
+    );
+    expect(missing.exitCode).toBe(2);
+    const other = await run(m, `& icacls.exe '${key}' /reset`);
+    expect(other.exitCode).toBe(1);
+    expect(other.stderr).toContain('does not model icacls');
   });
 });

@@ -23,7 +23,6 @@ import {
 } from './interpreter/command.js';
 import { executeScript } from './interpreter/exec.js';
 import { WindowsMachine } from './model/windows-machine.js';
-import { ed25519KeyPair } from './ssh-key-pair.js';
 
 /** cmd.exe's longest command line (characters). */
 export const CMD_MAX_COMMAND_LINE = 8191;
@@ -69,7 +68,10 @@ export interface CommandStart {
 export interface WindowsPeer extends AsyncDisposable {
   readonly host: '127.0.0.1';
   readonly port: number;
-  /** The host's public key, OpenSSH one-line format (`ssh-ed25519 AAAA…`), for known_hosts. */
+  /**
+   * The public key sshd presents now (the machine's ed25519 host key, else its first), OpenSSH
+   * one-line format (`ssh-ed25519 AAAA…`), for known_hosts. Changes when sshd restarts with new keys.
+   */
   readonly hostKey: string;
   readonly user: string;
   /** The modelled Windows. */
@@ -110,8 +112,6 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
     ...machineCommands,
     ...(options.commands ?? []),
   ]);
-  const keys = ed25519KeyPair();
-  const hostKey = keys.public.split(' ').slice(0, 2).join(' ');
   const authorized = (options.authorizedKeys ?? []).map((line) => {
     const parsed = ssh2.utils.parseKey(line);
     if (parsed instanceof Error) throw new Error(`authorizedKeys: ${parsed.message}`);
@@ -162,8 +162,9 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
   const handleExec = (
     channel: Ssh2.ServerChannel,
     commandLine: string,
-    parentPid: number,
+    connection: { readonly parentPid: number; readonly env: ReadonlyMap<string, string> },
   ): void => {
+    const { parentPid } = connection;
     commandLines.push(commandLine);
     let ended = false;
     const finish = (status: number): void => {
@@ -279,13 +280,14 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
       stderr: (text) => {
         if (!controller.signal.aborted && !ended) channel.stderr.write(text);
       },
-      env: new Map([
-        ['computername', machine.computerName],
-        ['username', options.user],
-        ['systemroot', 'C:\\Windows'],
-        ['windir', 'C:\\Windows'],
-        ['programdata', 'C:\\ProgramData'],
-      ]),
+      // What Windows' sshd gives a session: the user's environment and the SSH_* variables
+      // (the OS module reads SSH_CONNECTION to learn the management address). Keys lowercase.
+      env: new Map(
+        [...machine.environmentFor(options.user), ...connection.env].map(([key, value]) => [
+          key.toLowerCase(),
+          value,
+        ]),
+      ),
       processes,
       commandStarted: (name) => recordStart({ pid, name }),
     };
@@ -300,9 +302,16 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
     );
   };
 
-  const sshServer = new ssh2.Server({ hostKeys: [keys.private] }, (client) => {
+  const onClient = (client: Ssh2.Connection, info: Ssh2.ClientInfo): void => {
     const parentPid = nextParentPid;
     nextParentPid += 4;
+    const connection = {
+      parentPid,
+      env: new Map([
+        ['SSH_CLIENT', `${info.ip} ${info.port} ${port}`],
+        ['SSH_CONNECTION', `${info.ip} ${info.port} 127.0.0.1 ${port}`],
+      ]),
+    };
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
       const methods: ('password' | 'publickey')[] = [];
@@ -344,7 +353,7 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
         session.on('exec', (accept, _reject, info) => {
           const channel = accept();
           try {
-            handleExec(channel, info.command, parentPid);
+            handleExec(channel, info.command, connection);
           } catch (error) {
             internalError(error);
             channel.exit(1);
@@ -359,8 +368,28 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
       client.on('tcpip', (_accept, reject) => reject());
       client.on('request', (_accept, reject) => reject?.());
     });
-  });
-  sshServer.on('error', internalError);
+  };
+
+  /**
+   * sshd as it starts: with the machine's host key files (C:\ProgramData\ssh\ssh_host_*_key),
+   * generated first when there are none — Windows' OpenSSH service generates missing host keys
+   * when it starts (the install docs' first start; modelled as every start). Connections already
+   * open keep the keys they were made with, as with a real restart.
+   */
+  const startSshd = (): { server: Ssh2.Server; publicKey: string } => {
+    if (machine.hostKeys().length === 0) machine.generateMissingHostKeys();
+    const keys = machine.hostKeys();
+    const preferred = keys.find((key) => key.type === 'ed25519') ?? keys[0];
+    if (preferred?.publicKey == null) throw new Error('the machine has no readable host key');
+    const server = new ssh2.Server({ hostKeys: keys.map((key) => key.privateKey) }, onClient);
+    server.on('error', internalError);
+    return { server, publicKey: preferred.publicKey.split(' ').slice(0, 2).join(' ') };
+  };
+  let sshd = startSshd();
+  const onService = (name: string, action: string): void => {
+    if (!closed && name.toLowerCase() === 'sshd' && action !== 'stop') sshd = startSshd();
+  };
+  machine.events.on('service', onService);
 
   const listener: NetServer = createServer((socket) => {
     if (machine.power !== 'on' || closed) {
@@ -369,7 +398,9 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    sshServer.injectSocket(socket);
+    // As OpenSSH's sshd does for a session: without it every exec waits out delayed ACKs (~90 ms).
+    socket.setNoDelay(true);
+    sshd.server.injectSocket(socket);
   });
   listener.on('error', internalError);
   await new Promise<void>((resolve, reject) => {
@@ -412,7 +443,10 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
         listening = false;
         closing = new Promise((resolve) => listener.close(() => resolve()));
       }
-    } else if (event === 'on' && !listening) {
+    } else if (event === 'on') {
+      // A new boot: sshd starts again, with the host key files as they are now.
+      sshd = startSshd();
+      if (listening) return;
       listening = true;
       accepting = closing.then(
         () =>
@@ -428,7 +462,9 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
   const peer: WindowsPeer = {
     host: '127.0.0.1',
     port,
-    hostKey,
+    get hostKey() {
+      return sshd.publicKey;
+    },
     user: options.user,
     state: machine,
     events,
@@ -453,6 +489,7 @@ export async function startWindowsPeer(options: WindowsPeerOptions): Promise<Win
       if (closed) return;
       closed = true;
       machine.events.off('power', onPower);
+      machine.events.off('service', onService);
       const socketsClosed = [...sockets].map(
         (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
       );

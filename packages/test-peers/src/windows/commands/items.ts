@@ -20,7 +20,7 @@
 // specified name <p> already exists.", "Could not find a part of the path '<p>'.".
 // Relative paths resolve against the SSH user's profile directory (sshd starts the shell there).
 import { type CommandCall, defineCmdlet, type PsValue } from '../interpreter/command.js';
-import { toPsNumber, toPsString } from '../interpreter/values.js';
+import { PsObject, toPsNumber, toPsString } from '../interpreter/values.js';
 import {
   type FsEntry,
   hasWildcard,
@@ -267,9 +267,25 @@ function propertyObject(k: RegistryKey, names: string[] | null, cmdlet: string):
   ]);
 }
 
+/**
+ * The paths a call names: -Path, -LiteralPath, and pipeline input — strings bind to -Path, items
+ * (what Get-ChildItem and Get-Item write) to -LiteralPath through their PSPath property
+ * (ValueFromPipelineByPropertyName, as the cmdlets' help says). Other input cannot bind.
+ */
 function paths(call: CommandCall): string[] {
   const p = [...strs(call, 'Path'), ...strs(call, 'LiteralPath')];
-  for (const i of call.input) if (typeof i === 'string') p.push(i);
+  for (const i of call.input) {
+    if (typeof i === 'string') p.push(i);
+    else if (i instanceof PsObject && typeof i.get('PSPath') === 'string')
+      p.push(i.get('PSPath') as string);
+    else
+      throw psError(
+        `The input object cannot be bound to any parameters for the command either because the command does not take pipeline input or the input and its properties do not match any of the parameters that take pipeline input.`,
+        `InputObjectNotBound,${cls(call.name)}`,
+        'InvalidArgument',
+        'System.Management.Automation.ParameterBindingException',
+      );
+  }
   return p;
 }
 

@@ -225,6 +225,11 @@ export class WindowsMachine {
   firewallRules: FirewallRule[] = [];
   services: WindowsService[] = [];
   eventLogs: EventLogInfo[] = [];
+  /**
+   * Files whose inherited ACL icacls removed, by lowercase path: the SIDs granted full control.
+   * Files not listed keep their inherited ACL (ACLs are otherwise not modelled).
+   */
+  readonly fileAcls = new Map<string, readonly string[]>();
   /** Local password policy: Server editions enforce complexity and 7 characters by default. */
   passwordPolicy: { minLength: number; complexity: boolean };
 
