@@ -28,3 +28,10 @@ export function parseNetwork(value: string): Network | undefined {
   if (family === 0 || extra !== undefined || bits < 0 || bits > max) return undefined;
   return { family: family === 4 ? 4 : 6, text: bits === max ? address : `${address}/${bits}` };
 }
+
+/** `networks` without repeats (the same `text`), in first-seen order. @public */
+export function uniqueNetworks(networks: readonly Network[]): Network[] {
+  const seen = new Map<string, Network>();
+  for (const network of networks) if (!seen.has(network.text)) seen.set(network.text, network);
+  return [...seen.values()];
+}

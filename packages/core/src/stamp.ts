@@ -1,3 +1,4 @@
+import type { OsContext } from './context.js';
 import { coreError } from './errors/core-errors.js';
 
 /** Where the image stamp lives, per shell family. Fixed: tools and nodeStatus rely on it. @public */
@@ -141,4 +142,31 @@ function stampProblem(value: unknown): string | undefined {
   if (typeof s['capturedAt'] !== 'string') return 'has no capturedAt time';
   if (typeof s['tainted'] !== 'boolean') return 'has no tainted flag';
   return undefined;
+}
+
+/**
+ * The stamp `postLoad` starts from: `found` (the machine's), or — for an image that has none — a
+ * `captured` stamp of the context's image, with a warning in the log. Throws
+ * `VLAB_ERR_STAMP_INVALID` when there is neither.
+ * @param found - The stamp read from the machine, `undefined` when it has none.
+ * @public
+ */
+export function stampToPrepare(
+  ctx: Pick<OsContext, 'image' | 'log' | 'computer'>,
+  found: ImageStamp | undefined,
+): ImageStamp {
+  if (found !== undefined) return found;
+  const image = ctx.image;
+  if (image === undefined) {
+    throw coreError(
+      'VLAB_ERR_STAMP_INVALID',
+      'the machine has no image stamp and the context names no image',
+      { computer: ctx.computer.name },
+    );
+  }
+  ctx.log.warn('the image has no stamp: taking it as a fresh image', {
+    image: image.name,
+    revision: image.revision,
+  });
+  return capturedStamp({ image: image.name, revision: image.revision });
 }

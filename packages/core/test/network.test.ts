@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNetwork } from '../src/network.js';
+import { type Network, parseNetwork, uniqueNetworks } from '../src/network.js';
 
 describe('parseNetwork', () => {
   it.each([
@@ -26,5 +26,19 @@ describe('parseNetwork', () => {
     '1.2.3.4\n5.6.7.8',
   ])('refuses %j', (value) => {
     expect(parseNetwork(value)).toBeUndefined();
+  });
+});
+
+describe('uniqueNetworks', () => {
+  it('drops repeats of the same address or prefix, keeping the first-seen order', () => {
+    const parsed = ['192.0.2.7', '2001:db8::/64', '192.0.2.7/32', '192.0.2.0/24', '2001:db8::/64']
+      .map(parseNetwork)
+      .filter((n): n is Network => n !== undefined);
+    expect(uniqueNetworks(parsed).map((n) => n.text)).toEqual([
+      '192.0.2.7',
+      '2001:db8::/64',
+      '192.0.2.0/24',
+    ]);
+    expect(uniqueNetworks([])).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isVlabError, type VlabError } from '../src/errors/vlab-error.js';
+import { createLogger, type LogRecord } from '../src/logger.js';
 import {
   capturedStamp,
   IMAGE_STAMP_PATHS,
@@ -7,6 +8,7 @@ import {
   parseStamp,
   readyStamp,
   serializeStamp,
+  stampToPrepare,
   taintedStamp,
 } from '../src/stamp.js';
 
@@ -130,5 +132,39 @@ describe('serializeStamp / parseStamp', () => {
     expect(error.message).toContain(`the image stamp `);
     expect(error.message).toContain(problem);
     expect(error.computer).toBe('node12');
+  });
+});
+
+describe('stampToPrepare', () => {
+  const computer = { name: 'c1' } as const;
+  const records: LogRecord[] = [];
+  const log = createLogger((record) => records.push(record));
+
+  it("takes the machine's stamp as it is", () => {
+    const found = readyStamp(capturedStamp({ image: 'img', revision: 3 }, when), 'c1', later);
+    expect(stampToPrepare({ computer, log, image: { name: 'other', revision: 1 } }, found)).toBe(
+      found,
+    );
+  });
+
+  it("makes a captured stamp of the context's image for an image without one, and says so", () => {
+    records.length = 0;
+    const stamp = stampToPrepare(
+      { computer, log, image: { name: 'img', revision: 3, osFamily: 'linux' } },
+      undefined,
+    );
+    expect(stamp).toMatchObject({ image: 'img', revision: 3, state: 'captured', tainted: false });
+    expect(records).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: 'the image has no stamp: taking it as a fresh image',
+      }),
+    ]);
+  });
+
+  it('refuses when there is neither a stamp nor an image in the context', () => {
+    const error = thrown(() => stampToPrepare({ computer, log, image: undefined }, undefined));
+    expect(error.code).toBe('VLAB_ERR_STAMP_INVALID');
+    expect(error.computer).toBe('c1');
   });
 });

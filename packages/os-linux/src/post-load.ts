@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import {
-  capturedStamp,
-  coreError,
-  type ImageStamp,
-  type PostLoadResult,
-  readyStamp,
-} from '@vlab/core';
+import { type PostLoadResult, readyStamp, stampToPrepare } from '@vlab/core';
 import type { LinuxOsConfig } from './config.js';
 import type { Guest } from './guest.js';
 import { installIdentityDisk } from './identity-disk.js';
@@ -147,27 +141,6 @@ async function setTimeServers(guest: Guest, servers: readonly string[]): Promise
   return changed;
 }
 
-/** The stamp to start from: the machine's, or for an image without one, the context's image. */
-async function loadedStamp(guest: Guest): Promise<ImageStamp> {
-  const stamp = await readStampFile(guest);
-  if (stamp !== undefined) return stamp;
-  const image = guest.ctx.image;
-  if (image === undefined) {
-    throw coreError(
-      'VLAB_ERR_STAMP_INVALID',
-      'the machine has no image stamp and the context names no image',
-      {
-        computer: guest.computer,
-      },
-    );
-  }
-  guest.ctx.log.warn('the image has no stamp: taking it as a fresh image', {
-    image: image.name,
-    revision: image.revision,
-  });
-  return capturedStamp({ image: image.name, revision: image.revision });
-}
-
 /**
  * `postLoad`: makes a freshly loaded image this machine. Each step compares before it writes, so
  * a second call changes nothing; only a fresh image (a stamp not `ready` for this computer) gets
@@ -176,7 +149,7 @@ async function loadedStamp(guest: Guest): Promise<ImageStamp> {
 export async function postLoad(guest: Guest, config: LinuxOsConfig): Promise<PostLoadResult> {
   const { ctx } = guest;
   const facts: GuestFacts = await probeGuest(guest);
-  const stamp = await loadedStamp(guest);
+  const stamp = stampToPrepare(guest.ctx, await readStampFile(guest));
   const fresh = !(stamp.state === 'ready' && stamp.computer === ctx.computer.name);
   const changes: string[] = [];
   const step = async (name: string, work: () => Promise<boolean>): Promise<void> => {

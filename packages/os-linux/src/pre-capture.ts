@@ -1,10 +1,9 @@
 import {
   capturedStamp,
-  coreError,
-  DEFAULT_END_STATE,
   type EndState,
   type PreCaptureArgs,
   type PreCaptureResult,
+  requestedEndState,
 } from '@vlab/core';
 import type { LinuxOsConfig } from './config.js';
 import { FIREWALL_UNIT } from './firewall.js';
@@ -62,14 +61,7 @@ export async function preCapture(
   args: PreCaptureArgs,
 ): Promise<PreCaptureResult> {
   const { ctx } = guest;
-  const endState = args.endState ?? DEFAULT_END_STATE;
-  if (!endStates.includes(endState)) {
-    throw coreError(
-      'VLAB_ERR_CAPABILITY_MISSING',
-      `os-linux does not offer the end state "${endState}" (it offers ${endStates.join(', ')})`,
-      { computer: guest.computer },
-    );
-  }
+  const endState = requestedEndState(args.endState, endStates, 'os-linux', guest.computer);
   const facts = await probeGuest(guest);
   await sanitize(guest, config, facts);
   await guest.script('generalize', GENERALIZE, facts.distro.leaseGlobs, { timeoutMs: 120_000 });

@@ -1,4 +1,4 @@
-import { type Network, type ReserveArgs, type ReserveResult, taintedStamp } from '@vlab/core';
+import { type ReserveArgs, type ReserveResult, taintedStamp, uniqueNetworks } from '@vlab/core';
 import { applyAccount, assertAccountsFree, readAccounts, removeAccount } from './accounts.js';
 import type { LinuxOsConfig } from './config.js';
 import type { Guest } from './guest.js';
@@ -73,12 +73,6 @@ export async function reserve(
   return {
     access: users.map((u) => ({ login: u.login, protocol: 'ssh', host, port: config.sshPort })),
   };
-}
-
-function uniqueNetworks(networks: readonly Network[]): Network[] {
-  const seen = new Map<string, Network>();
-  for (const network of networks) seen.set(network.text, network);
-  return [...seen.values()];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { coreError, type Network } from '@vlab/core';
+import { coreError, type Network, parseNetwork } from '@vlab/core';
 import type { LinuxOsConfig } from './config.js';
 import { applySshAccess } from './firewall.js';
 import type { Guest } from './guest.js';
@@ -37,17 +37,13 @@ export function firewallTool(
 
 /** The management's addresses: the configured networks and the communicator's own connection. */
 function managementNetworks(config: LinuxOsConfig, facts: GuestFacts, computer: string): Network[] {
-  const networks = config.managementNetworks.map((n) =>
+  const networks: Network[] = config.managementNetworks.map((n) =>
     assertNetwork(n, computer, 'managementNetworks entry'),
   );
-  if (facts.managementSource !== undefined) {
-    try {
-      networks.push(assertNetwork(facts.managementSource, computer, 'SSH_CONNECTION source'));
-    } catch {
-      // Not an address (an odd sshd): the configured networks must then cover the management.
-    }
-  }
-  return networks;
+  // The module's own connection; not an address (an odd sshd): the configured networks must then
+  // cover the management.
+  const source = parseNetwork(facts.managementSource ?? '');
+  return source === undefined ? networks : [...networks, source];
 }
 
 /**

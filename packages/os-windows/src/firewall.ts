@@ -1,4 +1,4 @@
-import type { Network } from '@vlab/core';
+import { type Network, parseNetwork } from '@vlab/core';
 import type { WindowsOsConfig } from './config.js';
 import type { GuestFacts } from './facts.js';
 import type { Guest } from './guest.js';
@@ -23,17 +23,13 @@ export function managementNetworks(
   facts: GuestFacts,
   computer: string,
 ): Network[] {
-  const networks = config.managementNetworks.map((n) =>
+  const networks: Network[] = config.managementNetworks.map((n) =>
     assertNetwork(n, computer, 'managementNetworks entry'),
   );
-  if (facts.managementSource !== undefined) {
-    try {
-      networks.push(assertNetwork(facts.managementSource, computer, 'SSH_CONNECTION source'));
-    } catch {
-      // Not an address: the configured networks must then cover the management.
-    }
-  }
-  return networks;
+  // The module's own connection; not an address (an odd sshd): the configured networks must then
+  // cover the management.
+  const source = parseNetwork(facts.managementSource ?? '');
+  return source === undefined ? networks : [...networks, source];
 }
 
 function unique(networks: readonly Network[]): string[] {

@@ -1,10 +1,8 @@
 import {
-  capturedStamp,
-  coreError,
-  type ImageStamp,
   type PostLoadResult,
   readyStamp,
   sleep,
+  stampToPrepare,
   startGoingDown,
   waitForGuest,
 } from '@vlab/core';
@@ -58,27 +56,6 @@ async function setupFinished(guest: Guest, config: WindowsOsConfig): Promise<Gue
   }
 }
 
-/** The stamp to start from: the machine's, or for an image without one, the context's image. */
-async function loadedStamp(guest: Guest): Promise<ImageStamp> {
-  const stamp = await readStampFile(guest);
-  if (stamp !== undefined) return stamp;
-  const image = guest.ctx.image;
-  if (image === undefined) {
-    throw coreError(
-      'VLAB_ERR_STAMP_INVALID',
-      'the machine has no image stamp and the context names no image',
-      {
-        computer: guest.computer,
-      },
-    );
-  }
-  guest.ctx.log.warn('the image has no stamp: taking it as a fresh image', {
-    image: image.name,
-    revision: image.revision,
-  });
-  return capturedStamp({ image: image.name, revision: image.revision });
-}
-
 /**
  * New host keys for a fresh image (or keys where there are none), pinned over the still-trusted
  * connection before sshd uses them. Returns whether sshd must restart.
@@ -115,7 +92,7 @@ export async function postLoad(guest: Guest, config: WindowsOsConfig): Promise<P
   const { ctx } = guest;
   const name = computerNameOf(ctx.computer.hostname, guest.computer);
   const facts = await setupFinished(guest, config);
-  const stamp = await loadedStamp(guest);
+  const stamp = stampToPrepare(guest.ctx, await readStampFile(guest));
   const fresh = !(stamp.state === 'ready' && stamp.computer === ctx.computer.name);
   const changes: string[] = [];
   const step = async (label: string, work: () => Promise<boolean>): Promise<void> => {

@@ -2,13 +2,12 @@ import {
   capturedStamp,
   confirmPowerOff,
   confirmWentDown,
-  coreError,
-  DEFAULT_END_STATE,
   type EndState,
   isVlabError,
   type PreCaptureArgs,
   type PreCaptureResult,
   type RunResult,
+  requestedEndState,
   startGoingDown,
 } from '@vlab/core';
 import { imageAdministratorPassword } from './administrator.js';
@@ -38,14 +37,7 @@ export async function preCapture(
   args: PreCaptureArgs,
 ): Promise<PreCaptureResult> {
   const { ctx } = guest;
-  const endState = args.endState ?? DEFAULT_END_STATE;
-  if (!endStates.includes(endState)) {
-    throw coreError(
-      'VLAB_ERR_CAPABILITY_MISSING',
-      `os-windows does not offer the end state "${String(endState)}" (it offers ${endStates.join(', ')})`,
-      { computer: guest.computer },
-    );
-  }
+  const endState = requestedEndState(args.endState, endStates, 'os-windows', guest.computer);
   // Resolved before anything changes: a missing secret must not leave a half-generalized machine.
   const password = await imageAdministratorPassword(guest, config);
   const facts = await readFacts(guest);

@@ -1,9 +1,9 @@
 import {
-  type Network,
   type ReserveArgs,
   type ReserveResult,
   taintedStamp,
   type UserAccess,
+  uniqueNetworks,
 } from '@vlab/core';
 import { applyAccount, assertAccountsFree, readAccounts, removeAccount } from './accounts.js';
 import type { WindowsOsConfig } from './config.js';
@@ -16,12 +16,6 @@ import { assertReservationUsers } from './validate.js';
 
 /** Where the image keeps its end-of-reservation scripts (`*.cmd`, run in name order). */
 export const POST_RESERVATION_DIR = 'C:\\ProgramData\\vlab\\post-reservation.d';
-
-function uniqueNetworks(networks: readonly Network[]): Network[] {
-  const seen = new Map<string, Network>();
-  for (const network of networks) seen.set(network.text, network);
-  return [...seen.values()];
-}
 
 /** `reserve`: see the README's table for what changes on the machine. */
 export async function reserve(

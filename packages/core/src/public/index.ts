@@ -60,7 +60,12 @@ export {
   type OsModuleDefinition,
   type ProvisionerDefinition,
 } from '../define.js';
-export { DEFAULT_END_STATE, END_STATES, type EndState } from '../end-state.js';
+export {
+  DEFAULT_END_STATE,
+  END_STATES,
+  type EndState,
+  requestedEndState,
+} from '../end-state.js';
 export {
   CORE_ERROR_CODES,
   type CoreErrorCode,
@@ -97,7 +102,7 @@ export {
   silentLogger,
 } from '../logger.js';
 export { LOGIN_HINT, LOGIN_PATTERN, loginProblem, RESERVED_LOGINS } from '../login.js';
-export { NETWORK_HINT, type Network, parseNetwork } from '../network.js';
+export { NETWORK_HINT, type Network, parseNetwork, uniqueNetworks } from '../network.js';
 export { nodeVerdict } from '../node-verdict.js';
 export type {
   OsCapabilities,
@@ -171,6 +176,7 @@ export {
   type StampState,
   type StampTarget,
   serializeStamp,
+  stampToPrepare,
   taintedStamp,
 } from '../stamp.js';
 export {
