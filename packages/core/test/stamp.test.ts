@@ -136,15 +136,24 @@ describe('serializeStamp / parseStamp', () => {
 });
 
 describe('stampToPrepare', () => {
-  const computer = { name: 'c1' } as const;
+  const computer = {
+    name: 'c1',
+    hostname: 'c1',
+    addresses: { management: '192.0.2.1' },
+    credentials: {},
+    attributes: {},
+  };
   const records: LogRecord[] = [];
   const log = createLogger((record) => records.push(record));
 
   it("takes the machine's stamp as it is", () => {
     const found = readyStamp(capturedStamp({ image: 'img', revision: 3 }, when), 'c1', later);
-    expect(stampToPrepare({ computer, log, image: { name: 'other', revision: 1 } }, found)).toBe(
-      found,
-    );
+    expect(
+      stampToPrepare(
+        { computer, log, image: { name: 'other', revision: 1, osFamily: 'linux' } },
+        found,
+      ),
+    ).toBe(found);
   });
 
   it("makes a captured stamp of the context's image for an image without one, and says so", () => {
