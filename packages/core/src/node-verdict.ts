@@ -1,5 +1,6 @@
-import type { ImageRef } from './context.js';
-import type { NodeVerdict } from './provisioner.js';
+import type { ImageRef, ProvisionerContext } from './context.js';
+import type { PowerState } from './power.js';
+import type { NodeStatus, NodeVerdict } from './provisioner.js';
 import type { ImageStamp } from './stamp.js';
 
 /**
@@ -35,4 +36,27 @@ export function nodeVerdict(
     };
   }
   return { verdict: 'ready' };
+}
+
+/**
+ * `nodeStatus` from the power the provisioner read: a machine that is off is `reload` with
+ * `offReason`; otherwise the OS module is asked whether it answers and for its stamp, and the
+ * verdict is {@link nodeVerdict}'s against `ctx.image` for `ctx.computer`.
+ * @public
+ */
+export async function nodeStatusFromPower(
+  ctx: ProvisionerContext,
+  power: PowerState,
+  offReason = 'the machine is off',
+): Promise<NodeStatus> {
+  if (power === 'off')
+    return { power, responding: false, stamp: undefined, verdict: 'reload', reason: offReason };
+  const responding = await ctx.os.isResponding(ctx.child({ phase: 'isResponding' }));
+  const stamp = responding ? await ctx.os.readStamp(ctx.child({ phase: 'readStamp' })) : undefined;
+  return {
+    power,
+    responding,
+    stamp,
+    ...nodeVerdict({ responding, stamp }, ctx.image, ctx.computer.name),
+  };
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { nodeVerdict } from '../src/node-verdict.js';
+import type { Communicator } from '../src/communicator.js';
+import { createProvisionerContext } from '../src/create-context.js';
+import { silentLogger } from '../src/logger.js';
+import { nodeStatusFromPower, nodeVerdict } from '../src/node-verdict.js';
+import type { OsModule } from '../src/os-module.js';
 import type { ImageStamp } from '../src/stamp.js';
 
 const ready: ImageStamp = {
@@ -90,6 +94,56 @@ describe('nodeVerdict', () => {
     expect(nodeVerdict({ responding: true, stamp: captured }, wanted)).toEqual({
       verdict: 'post-load',
       reason: 'postLoad has not finished',
+    });
+  });
+});
+
+describe('nodeStatusFromPower', () => {
+  const ctx = (os: Partial<OsModule>) =>
+    createProvisionerContext({
+      log: silentLogger,
+      deadline: Date.now() + 60_000,
+      computer: {
+        name: 'node12',
+        hostname: 'node12',
+        addresses: { management: '10.0.0.12' },
+        credentials: {},
+        attributes: {},
+      },
+      image: { name: 'alma9', revision: 3, osFamily: 'linux' },
+      communicator: {} as Communicator,
+      power: { status: async () => 'on' },
+      os: os as OsModule,
+    });
+
+  it('gives reload for a machine that is off without asking the OS', async () => {
+    const asked = () => {
+      throw new Error('the OS was asked');
+    };
+    expect(
+      await nodeStatusFromPower(ctx({ isResponding: asked, readStamp: asked }), 'off', 'VM off'),
+    ).toEqual({
+      power: 'off',
+      responding: false,
+      stamp: undefined,
+      verdict: 'reload',
+      reason: 'VM off',
+    });
+  });
+
+  it("judges a running machine's answer and stamp with nodeVerdict", async () => {
+    const os = { isResponding: async () => true, readStamp: async () => ready };
+    expect(await nodeStatusFromPower(ctx(os), 'on')).toEqual({
+      power: 'on',
+      responding: true,
+      stamp: ready,
+      verdict: 'ready',
+    });
+    const silent = { isResponding: async () => false, readStamp: async () => ready };
+    expect(await nodeStatusFromPower(ctx(silent), 'unknown')).toMatchObject({
+      responding: false,
+      stamp: undefined,
+      verdict: 'reload',
     });
   });
 });

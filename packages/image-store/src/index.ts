@@ -24,6 +24,7 @@ export {
   type ImageManifest,
   isValidImageName,
   isValidRevision,
+  storedImage,
 } from './manifest.js';
 export { SshBackend, type SshStoreCallOptions, type SshStoreClient } from './ssh-backend.js';
 export {

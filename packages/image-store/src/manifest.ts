@@ -1,4 +1,4 @@
-import { coreError, type StampTarget } from '@vlab/core';
+import { coreError, type StampTarget, type StoredImage } from '@vlab/core';
 
 /**
  * How a revision's `disk.raw.zst` holds the disk: zstd-compressed raw (`raw+zstd`, what a capture
@@ -157,4 +157,18 @@ export function parseManifest(
 /** The manifest as `manifest.json` holds it: fixed key order, two-space indent, final newline. */
 export function serializeManifest(manifest: ImageManifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** A manifest as the contract's `StoredImage` (what a provisioner's `listImages` returns). @public */
+export function storedImage(manifest: ImageManifest): StoredImage {
+  return {
+    name: manifest.name,
+    revision: manifest.revision,
+    sizeBytes: manifest.sizeBytes,
+    storedBytes: manifest.storedBytes,
+    sha256: manifest.sha256,
+    osFamily: manifest.osFamily,
+    createdAt: manifest.createdAt,
+    ...(manifest.stamp === undefined ? {} : { stamp: manifest.stamp }),
+  };
 }

@@ -1,7 +1,7 @@
 import { IDENTITY_DISK } from '@vlab/core';
 import type { Guest } from './guest.js';
 import { GUEST_PATHS } from './paths.js';
-import { installUnit } from './systemd-unit.js';
+import { installUnit, UNIT_DIR } from './systemd-unit.js';
 
 // The identity disk protocol of @vlab/core (IDENTITY_DISK, version 1): a provisioner that cannot
 // write a guest's disk before its first boot attaches a small ext4 disk labelled VLAB-ID holding
@@ -200,4 +200,36 @@ export async function installIdentityDisk(guest: Guest): Promise<boolean> {
   });
   const unit = await installUnit(guest, IDENTITY_UNIT, IDENTITY_UNIT_TEXT);
   return script || unit;
+}
+
+/**
+ * One entry of a Linux root file system that an image builder writes (no running guest needed).
+ * @public
+ */
+export interface ImageFile {
+  /** Absolute path in the image (`/etc/systemd/system/vlab-identity.service`). */
+  readonly path: string;
+  /** The file's text (UTF-8). Absent for a symlink. */
+  readonly data?: string;
+  /** The file's mode (`0o755` for a script). Absent for a symlink. */
+  readonly mode?: number;
+  /** The symlink's target, when the entry is a symlink. */
+  readonly symlink?: string;
+}
+
+/**
+ * What an image builder puts into a Linux root file system (owned by root) so that the image's
+ * very first boot already takes its SSH host keys from an identity disk: the script
+ * `/usr/local/lib/vlab/vlab-identity`, the unit `vlab-identity.service` and the symlink that
+ * enables it (what `systemctl enable` makes), the same texts `postLoad` and `preCapture` install
+ * in a running guest.
+ * @public
+ */
+export function identityDiskImageFiles(): readonly ImageFile[] {
+  const unit = `${UNIT_DIR}/${IDENTITY_UNIT}`;
+  return [
+    { path: GUEST_PATHS.identityScript, data: IDENTITY_SCRIPT, mode: 0o755 },
+    { path: unit, data: IDENTITY_UNIT_TEXT, mode: 0o644 },
+    { path: `${UNIT_DIR}/sysinit.target.wants/${IDENTITY_UNIT}`, symlink: unit },
+  ];
 }

@@ -16,6 +16,7 @@ export {
   linuxOsConfigSchema,
 } from './config.js';
 export { DISTRO_FAMILIES, type DistroFamily, detectDistro } from './distro.js';
+export { type ImageFile, identityDiskImageFiles } from './identity-disk.js';
 export { createLinuxOsModule, LINUX_END_STATES } from './linux-os-module.js';
 
 /** The package version, as the manager reports it. */

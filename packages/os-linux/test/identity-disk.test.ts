@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { isAbsolute, posix } from 'node:path';
 import { IDENTITY_DISK } from '@vlab/core';
 import { describe, expect, it } from 'vitest';
 import { IDENTITY_SCRIPT, IDENTITY_UNIT, IDENTITY_UNIT_TEXT } from '../src/identity-disk.js';
+import { identityDiskImageFiles } from '../src/index.js';
 import { GUEST_PATHS } from '../src/paths.js';
 
 // The script itself runs against real disks in identity-script.lab.test.ts (root, loop devices).
@@ -41,5 +43,38 @@ describe('the identity disk unit and script', () => {
     expect(IDENTITY_SCRIPT).not.toMatch(/\bmount\b|\/dev\/disk\/by-label/);
     expect(IDENTITY_SCRIPT.startsWith('#!/bin/sh\n')).toBe(true);
     execFileSync('sh', ['-n', '-c', IDENTITY_SCRIPT]);
+  });
+});
+
+describe('the identity disk files for an image builder', () => {
+  const files = identityDiskImageFiles();
+  const byPath = new Map(files.map((file) => [file.path, file]));
+  const unitPath = `/etc/systemd/system/${IDENTITY_UNIT}`;
+
+  it('are absolute, normalized paths, each once, either a file or a symlink', () => {
+    expect(files).toHaveLength(3);
+    expect(byPath.size).toBe(files.length);
+    for (const file of files) {
+      expect(isAbsolute(file.path)).toBe(true);
+      expect(posix.normalize(file.path)).toBe(file.path);
+      expect((file.data === undefined) !== (file.symlink === undefined)).toBe(true);
+      if (file.symlink !== undefined) expect(file.mode).toBeUndefined();
+    }
+  });
+
+  it('hold the script and the unit with their modes', () => {
+    expect(byPath.get(GUEST_PATHS.identityScript)).toEqual({
+      path: GUEST_PATHS.identityScript,
+      data: IDENTITY_SCRIPT,
+      mode: 0o755,
+    });
+    expect(byPath.get(unitPath)).toEqual({ path: unitPath, data: IDENTITY_UNIT_TEXT, mode: 0o644 });
+  });
+
+  it('enable the unit as systemctl enable would for its WantedBy', () => {
+    const wantedBy = /^WantedBy=(.+)$/m.exec(IDENTITY_UNIT_TEXT)?.[1];
+    expect(wantedBy).toBe('sysinit.target');
+    const link = `/etc/systemd/system/${wantedBy}.wants/${IDENTITY_UNIT}`;
+    expect(byPath.get(link)).toEqual({ path: link, symlink: unitPath });
   });
 });

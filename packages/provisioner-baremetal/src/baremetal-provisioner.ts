@@ -1,31 +1,16 @@
 import {
   type ComputerContext,
   type ModuleDeps,
-  nodeVerdict,
+  nodeStatusFromPower,
   type Provisioner,
-  type StoredImage,
 } from '@vlab/core';
-import { type ImageManifest, ImageStore } from '@vlab/image-store';
+import { ImageStore, storedImage } from '@vlab/image-store';
 import { BmcSessions } from './bmc-sessions.js';
 import { capture } from './capture.js';
 import { computerFacts } from './computer-facts.js';
 import type { BaremetalConfig } from './config.js';
 import { load } from './load.js';
 import type { ProvisionerDeps } from './provisioner-deps.js';
-
-/** A manifest as the contract's `StoredImage`. */
-function storedImage(manifest: ImageManifest): StoredImage {
-  return {
-    name: manifest.name,
-    revision: manifest.revision,
-    sizeBytes: manifest.sizeBytes,
-    storedBytes: manifest.storedBytes,
-    sha256: manifest.sha256,
-    osFamily: manifest.osFamily,
-    createdAt: manifest.createdAt,
-    ...(manifest.stamp === undefined ? {} : { stamp: manifest.stamp }),
-  };
-}
 
 /**
  * Makes the provisioner: machines through their BMCs (`@vlab/ipmi`) and a PXE-booted deploy
@@ -68,25 +53,7 @@ export function createBaremetalProvisioner(
       return (await bmcOf(ctx)).status(ctx.signal);
     },
     async nodeStatus(ctx) {
-      const power = await (await bmcOf(ctx)).status(ctx.signal);
-      if (power === 'off')
-        return {
-          power,
-          responding: false,
-          stamp: undefined,
-          verdict: 'reload',
-          reason: 'the machine is off',
-        };
-      const responding = await ctx.os.isResponding(ctx.child({ phase: 'isResponding' }));
-      const stamp = responding
-        ? await ctx.os.readStamp(ctx.child({ phase: 'readStamp' }))
-        : undefined;
-      return {
-        power,
-        responding,
-        stamp,
-        ...nodeVerdict({ responding, stamp }, ctx.image, ctx.computer.name),
-      };
+      return nodeStatusFromPower(ctx, await (await bmcOf(ctx)).status(ctx.signal));
     },
     imageExists: (ctx, query) => deps.store.exists(query, call(ctx)),
     imageSize: (ctx, ref) => deps.store.size(ref, call(ctx)),

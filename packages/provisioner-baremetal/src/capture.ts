@@ -2,6 +2,7 @@ import {
   type CaptureArgs,
   type CaptureResult,
   isVlabError,
+  namedStep,
   type ProvisionerContext,
   runSteps,
 } from '@vlab/core';
@@ -12,7 +13,6 @@ import { type DiskRead, readDisk } from './disk-transfer.js';
 import { baremetalError } from './errors.js';
 import { putHostKey } from './host-key.js';
 import { bootDeployEnvironment, bootInstalledOs, leaveOff } from './machine-boot.js';
-import { namedStep } from './named-step.js';
 import type { ProvisionerDeps } from './provisioner-deps.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { abortError, coreError, type OperationContext } from '@vlab/core';
+import { abortError, coreError, type OperationContext, TransferWatch } from '@vlab/core';
 import type { ImageManifest, Reservation } from '@vlab/image-store';
 import type { BaremetalConfig } from './config.js';
 import type { DeployEnvironment } from './deploy-environment.js';
@@ -15,7 +15,6 @@ import {
 } from './deploy-scripts.js';
 import { baremetalError } from './errors.js';
 import { localZstd } from './local-zstd.js';
-import { TransferWatch } from './transfer-watch.js';
 
 /** Where a transfer goes: the computer, its deploy environment and the disk there. */
 export interface TransferTarget {

@@ -2,6 +2,7 @@ import {
   coreError,
   type LoadArgs,
   type LoadResult,
+  namedStep,
   type ProvisionerContext,
   runSteps,
 } from '@vlab/core';
@@ -10,7 +11,6 @@ import { DeployEnvironment } from './deploy-environment.js';
 import { writeImage } from './disk-transfer.js';
 import { putHostKey } from './host-key.js';
 import { bootDeployEnvironment, bootInstalledOs, leaveOff } from './machine-boot.js';
-import { namedStep } from './named-step.js';
 import type { ProvisionerDeps } from './provisioner-deps.js';
 
 /**

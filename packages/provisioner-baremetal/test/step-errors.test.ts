@@ -3,13 +3,13 @@ import {
   coreError,
   createOperationContext,
   isVlabError,
+  namedStep,
   type ProgressEvent,
   runSteps,
   silentLogger,
+  TransferWatch,
 } from '@vlab/core';
 import { describe, expect, it } from 'vitest';
-import { namedStep } from '../src/named-step.js';
-import { TransferWatch } from '../src/transfer-watch.js';
 
 const context = (progress?: (event: ProgressEvent) => void) =>
   createOperationContext({

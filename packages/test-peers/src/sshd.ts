@@ -23,7 +23,10 @@ export type KeyType = 'ed25519' | 'rsa';
 export interface SshdOptions {
   /** sshd's `MaxSessions`: session channels per connection. Default: 10 (OpenSSH's default). */
   readonly maxSessions?: number;
-  /** The account to log in as; created if missing. Default: `vlab-test`. */
+  /**
+   * The account to log in as; created if missing. Default: `vlab-test`. `root` (a hypervisor
+   * host's login in tests) is used as it is, keys only, and never changed.
+   */
   readonly user?: string;
   /**
    * Turns on password authentication and sets this password on the account while the sshd runs
@@ -114,7 +117,7 @@ function sshdConfig(
     'PubkeyAuthentication yes',
     `PasswordAuthentication ${options.password === undefined ? 'no' : 'yes'}`,
     'KbdInteractiveAuthentication no',
-    'PermitRootLogin no',
+    `PermitRootLogin ${user === 'root' ? 'prohibit-password' : 'no'}`,
     `AllowUsers ${user}`,
     'UseDNS no',
     'PrintMotd no',
@@ -167,6 +170,13 @@ async function waitForBanner(
  * answers with an SSH banner. If sshd is missing or fails to start, rejects with the reason and
  * sshd's stderr: tests that need it fail loudly, never skip.
  */
+/** root as the account to log in as: nothing about it is changed; `/run/sshd` is made. */
+async function rootAccount(): Promise<TestAccount> {
+  if (process.getuid?.() !== 0) throw new Error('running sshd for root needs root');
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  return { name: 'root', uid: 0, gid: 0, home: '/root' };
+}
+
 export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const sshdPath = options.sshdPath ?? process.env['VLAB_SSHD'] ?? '/usr/sbin/sshd';
   if (!existsSync(sshdPath)) {
@@ -175,7 +185,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     );
   }
   const user = options.user ?? DEFAULT_TEST_USER;
-  const account = await ensureTestAccount(user);
+  if (user === 'root' && options.password !== undefined)
+    throw new Error('startSshd: root logs in with keys only (no password option)');
+  // root (a hypervisor host's login) is used as it is: never changed like a test account.
+  const account = user === 'root' ? await rootAccount() : await ensureTestAccount(user);
 
   const dir = await mkdtemp(join(tmpdir(), 'vlab-sshd-'));
   const entry = killAtExit({ pid: 0, dir });

@@ -5,13 +5,14 @@
 import { parseArgs } from 'node:util';
 import { ensureBaseImage, type Suite } from './image.js';
 import { cleanStaleLabs, downLab, Lab, listLabs, startLab } from './lab.js';
-import { preflight } from './preflight.js';
+import { preflight, vmPreflight } from './preflight.js';
+import { ensureVmImage } from './vm-image.js';
 
 const USAGE = `usage:
   pnpm lab up [--computers N] [--clients N] [--suite bookworm|trixie]
   pnpm lab status [--json]
   pnpm lab down [<lab id> | --all]     (default: every lab made by "lab up" and every stale lab)
-  pnpm lab image [--suite bookworm|trixie]   (build the cached base image now)`;
+  pnpm lab image [--suite bookworm|trixie] [--vm]   (build the cached base image, or VM image, now)`;
 
 function log(line: string): void {
   process.stderr.write(`lab: ${line}\n`);
@@ -106,10 +107,12 @@ async function down(args: string[]): Promise<void> {
 async function image(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { suite: { type: 'string', default: 'bookworm' } },
+    options: { suite: { type: 'string', default: 'bookworm' }, vm: { type: 'boolean' } },
   });
-  await preflight();
-  const built = await ensureBaseImage({ suite: values.suite as Suite, log });
+  if (values.vm === true) await vmPreflight();
+  else await preflight();
+  const options = { suite: values.suite as Suite, log };
+  const built = values.vm === true ? await ensureVmImage(options) : await ensureBaseImage(options);
   console.log(
     `${built.path}: ${built.cached ? 'cached' : 'built'} (build took ${(built.buildMs / 1000).toFixed(1)} s, this call ${(built.tookMs / 1000).toFixed(1)} s)`,
   );

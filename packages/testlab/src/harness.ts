@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  buildIdentityDisk,
   type ComputerRef,
   capturedStamp,
   createLogger,
@@ -12,8 +13,6 @@ import {
   createOsContext,
   createProvisionerContext,
   createSecretResolver,
-  IDENTITY_DISK,
-  type IdentityDiskFile,
   IMAGE_STAMP_PATHS,
   type LogRecord,
   type ModuleDeps,
@@ -127,70 +126,6 @@ function sectorsRead(device: string): number | undefined {
 
 /** The identity disk of a computer, in its directory: bin/vlab-power attaches it at every disk boot. */
 const IDENTITY_IMAGE = 'identity.img';
-
-/**
- * The size of an identity disk for `files`, in KiB: 1 MiB (128 inodes, ~900 KiB for data) unless
- * the files need more. mkfs.ext4 refuses 64 KiB, and 128 KiB has too few inodes for three key
- * pairs; 1 MiB leaves room for every host key type and then some.
- */
-function identityDiskKiB(files: readonly IdentityDiskFile[]): number {
-  const dataKiB = files.reduce((sum, f) => sum + Math.ceil(f.data.length / 1024) + 1, 0);
-  return Math.max(1024, 2 * dataKiB + 256, (files.length * 2 + 32) * 8);
-}
-
-/** `path` of an identity disk file below `root`, refusing absolute paths and `..`. */
-function identityFilePath(root: string, path: string): string {
-  const parts = path.split('/');
-  if (
-    path === '' ||
-    path.startsWith('/') ||
-    path.includes('\0') ||
-    parts.some((p) => p === '' || p === '.' || p === '..')
-  ) {
-    throw new Error(`identity disk file ${JSON.stringify(path)}: not a plain relative path`);
-  }
-  return join(root, ...parts);
-}
-
-/**
- * Builds an identity disk (`IDENTITY_DISK`: whole-disk ext4 labelled VLAB-ID, no mount) holding
- * `files` with their modes at `image`, through a private directory under `work` that is removed
- * afterwards (it holds private keys). The image appears whole (a rename) or not at all.
- */
-async function buildIdentityDisk(
-  files: readonly IdentityDiskFile[],
-  image: string,
-  work: string,
-): Promise<void> {
-  await mkdir(work, { recursive: true, mode: 0o700 });
-  const temp = await mkdtemp(join(work, 'identity-'));
-  try {
-    // mkfs -d copies the source directory's mode onto the file system's root: 0755 there.
-    const root = join(temp, 'root');
-    await mkdir(root, { mode: 0o755 });
-    for (const file of files) {
-      const target = identityFilePath(root, file.path);
-      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-      await writeFile(target, file.data, { mode: file.mode });
-      await chmod(target, file.mode); // writeFile's mode is filtered by the umask
-    }
-    const tmpImage = `${image}.tmp`;
-    await rm(tmpImage, { force: true });
-    await runChecked('mkfs.ext4', [
-      '-q',
-      '-F',
-      '-L',
-      IDENTITY_DISK.label,
-      '-d',
-      root,
-      tmpImage,
-      `${identityDiskKiB(files)}k`,
-    ]);
-    await rename(tmpImage, image);
-  } finally {
-    await rm(temp, { recursive: true, force: true });
-  }
-}
 
 /** The host key types in the order the lab pins them; others after, by name. */
 function hostKeyRank(line: string): number {
@@ -688,7 +623,7 @@ export async function createLabHarness(
         await computer.powerOff();
         await computer.waitForPower('off');
       }
-      await buildIdentityDisk(files, identityImage, work);
+      await buildIdentityDisk(files, identityImage, { work });
       await computer.setBootDevice('disk');
       await computer.powerOn();
       await computer.waitForPower('on');

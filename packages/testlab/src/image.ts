@@ -131,7 +131,7 @@ async function emptyDir(path: string, keep: readonly string[] = []): Promise<voi
 }
 
 /** What every copy of the tree gets: no host keys, no machine id, no caches of the build host. */
-async function generalize(tree: string, hostname: string): Promise<void> {
+export async function generalize(tree: string, hostname: string): Promise<void> {
   for (const entry of await readdir(join(tree, 'etc/ssh'))) {
     if (entry.startsWith('ssh_host_')) await rm(join(tree, 'etc/ssh', entry));
   }

@@ -24,6 +24,7 @@ export {
   type Suite,
 } from './image.js';
 export { type LabImage, labImageSource } from './image-source.js';
+export type { AcceleratorProbe } from './kvm-probe.js';
 export {
   type BootTarget,
   type ComputerStatus,
@@ -44,5 +45,26 @@ export {
   withMountedImage,
   writeIdentity,
 } from './lab.js';
+export { LIBVIRT_URI } from './libvirt-daemons.js';
+export { type LibvirtHost, type LibvirtHostOptions, startLibvirtHost } from './libvirt-host.js';
 export { cacheDir, labsDir, stateDir } from './paths.js';
-export { preflight, requireFreeSpace } from './preflight.js';
+export { preflight, requireFreeSpace, vmPreflight } from './preflight.js';
+export { type DomainType, type VmDomainSpec, vmDomainXml, xmlEscape } from './vm-domain.js';
+export {
+  DEFAULT_VM_DISK_BYTES,
+  type EnsureVmImageOptions,
+  ensureVmImage,
+  VM_IMAGE_RECIPE,
+  VM_NET_FW_CFG,
+  type VmImage,
+  type VmImageFile,
+  type VmInterfaceAddress,
+  vmNetConfig,
+} from './vm-image.js';
+export {
+  VM_NET,
+  VM_ROUTE_PROTO,
+  type VmNetwork,
+  vmAddress,
+  vmBlackholePresent,
+} from './vm-net.js';

@@ -91,3 +91,47 @@ export async function requireFreeSpace(path: string, needed: number, what: strin
     );
   }
 }
+
+/** What the VM image and the libvirt harness run, and the Debian packages that provide it. */
+const VM_REQUIRED_COMMANDS: readonly (readonly [command: string, pkg: string])[] = [
+  ['debootstrap', 'debootstrap'],
+  ['mkfs.ext4', 'e2fsprogs'],
+  ['sfdisk', 'fdisk'],
+  ['grub-mkimage', 'grub-common'],
+  ['qemu-img', 'qemu-utils'],
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['libvirtd', 'libvirt-daemon-system'],
+  ['virtlogd', 'libvirt-daemon-system'],
+  ['virsh', 'libvirt-clients'],
+  ['perl', 'perl-base'],
+  ['ssh', 'openssh-client'],
+  ['ssh-keygen', 'openssh-client'],
+  ['ip', 'iproute2'],
+];
+
+/**
+ * Checks what the VM image build and the libvirt harness need (root, programs, GRUB's BIOS
+ * files, libvirt's QEMU driver) and throws one error naming everything missing.
+ */
+export async function vmPreflight(): Promise<void> {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push('VMs need root (libvirt system instance, bridges)');
+  const missing = VM_REQUIRED_COMMANDS.filter(([command]) => which(command) === undefined);
+  if (missing.length > 0) {
+    problems.push(
+      `missing programs: ${missing.map(([command, pkg]) => `${command} (Debian package ${pkg})`).join(', ')}`,
+    );
+  }
+  if (!existsSync('/usr/lib/grub/i386-pc/boot.img')) {
+    problems.push('no GRUB BIOS files in /usr/lib/grub/i386-pc (Debian package grub-pc-bin)');
+  }
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so')) {
+    problems.push("libvirt's QEMU driver is missing (Debian package libvirt-daemon-driver-qemu)");
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      `@vlab/testlab cannot run VMs on this machine:\n- ${problems.join('\n- ')}\n` +
+        'install the packages with scripts/lib/machine-setup.sh (install_system_packages)',
+    );
+  }
+}

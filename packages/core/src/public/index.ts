@@ -93,6 +93,7 @@ export {
 } from '../going-down.js';
 export { generateHostKey, type HostKeyPair } from '../host-key.js';
 export { IDENTITY_DISK, type IdentityDiskFile, identityDiskFiles } from '../identity-disk.js';
+export { type BuildIdentityDiskOptions, buildIdentityDisk } from '../identity-disk-image.js';
 export {
   createLogger,
   type Logger,
@@ -103,7 +104,7 @@ export {
 } from '../logger.js';
 export { LOGIN_HINT, LOGIN_PATTERN, loginProblem, RESERVED_LOGINS } from '../login.js';
 export { NETWORK_HINT, type Network, parseNetwork, uniqueNetworks } from '../network.js';
-export { nodeVerdict } from '../node-verdict.js';
+export { nodeStatusFromPower, nodeVerdict } from '../node-verdict.js';
 export type {
   OsCapabilities,
   OsFeature,
@@ -180,10 +181,12 @@ export {
   taintedStamp,
 } from '../stamp.js';
 export {
+  namedStep,
   type RunStepsOptions,
   runSteps,
   type Step,
   type StepOutcome,
   type StepReport,
 } from '../steps.js';
+export { TransferWatch } from '../transfer-watch.js';
 export type { ReservationUser, UserAccess } from '../users.js';

@@ -1,4 +1,5 @@
-import { coreError, type OperationContext } from '@vlab/core';
+import type { OperationContext } from './context.js';
+import { coreError } from './errors/core-errors.js';
 
 /**
  * Progress is reported at each quarter of the total: the same reports for the same transfer, so
@@ -11,6 +12,7 @@ const REPORTS_PER_TRANSFER = 4;
  * Watches one disk transfer: reports progress (bytes, rate, ETA through `ctx.progress`) at each
  * quarter, and aborts the transfer when no byte moved for `idleMs` — a stalled peer fails the
  * step with `VLAB_ERR_OP_TIMEOUT` instead of holding it until the whole transfer's deadline.
+ * @public
  */
 export class TransferWatch implements Disposable {
   /** Fires on the operation's cancel and on an idle transfer. */
@@ -24,6 +26,14 @@ export class TransferWatch implements Disposable {
   #done = 0;
   #reported = 0;
 
+  /**
+   * Starts watching: the idle deadline runs from now.
+   * @param ctx - The operation: its cancel ends the transfer, its progress gets the reports.
+   * @param computer - The computer the idle error names.
+   * @param what - The transfer, as the idle error's message names it (`copying debian-12 revision 3`).
+   * @param idleMs - How long the transfer may move no byte before it is stopped.
+   * @param total - The bytes expected, for the quarter reports; without it, one report at the end.
+   */
   constructor(
     ctx: OperationContext,
     computer: string,
@@ -92,6 +102,7 @@ export class TransferWatch implements Disposable {
     return this.#idle.signal.aborted ? this.#idle.signal.reason : undefined;
   }
 
+  /** Stops the idle deadline (without a report); `finish` does it too. Idempotent. */
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
   }

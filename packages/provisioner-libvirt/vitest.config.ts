@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit tests are pure (config, attributes, domain XML; the host scripts run here on temp files).
+// The lab tests drive real QEMU guests under a libvirt of their own (@vlab/testlab), the host
+// reached over SSH as root; root and scripts/test.sh's packages are needed, and they fail, never
+// skip. One file at a time: the machine has 2 cores.
+export default defineConfig({
+  test: {
+    fileParallelism: false,
+    testTimeout: 300_000,
+    hookTimeout: 600_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.lab.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'lab',
+          include: ['test/**/*.lab.test.ts'],
+          environment: 'node',
+          // A TCG boot takes 30-90 s on a busy machine; a test loads up to two VMs and captures.
+          testTimeout: 900_000,
+        },
+      },
+    ],
+  },
+});
