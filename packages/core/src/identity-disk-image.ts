@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { coreError } from './errors/core-errors.js';
@@ -65,32 +65,52 @@ export async function buildIdentityDisk(
       await writeFile(target, file.data, { mode: file.mode });
       await chmod(target, file.mode); // writeFile's mode is filtered by the umask
     }
+    // The image file exists, private, before mkfs writes keys into it (mkfs keeps its mode); it
+    // is never left behind.
     const tmpImage = `${image}.tmp`;
     await rm(tmpImage, { force: true });
-    const args = ['-q', '-F', '-L', IDENTITY_DISK.label, '-d', root, tmpImage];
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        'mkfs.ext4',
-        [...args, `${identityDiskKiB(files)}k`],
-        { signal: options.signal, timeout: 60_000 },
-        (error, _stdout, stderr) => {
-          if (error === null) resolve();
-          else
-            reject(
-              options.signal?.aborted
-                ? options.signal.reason
-                : coreError(
-                    'VLAB_ERR_COMMAND_FAILED',
-                    `building the identity disk ${image} on this host failed: mkfs.ext4: ${String(stderr).trim() || error.message}`,
-                    { cause: error, details: { program: 'mkfs.ext4' } },
-                  ),
-            );
-        },
+    await (await open(tmpImage, 'wx', 0o600)).close();
+    try {
+      await mkfs(
+        ['-q', '-F', '-L', IDENTITY_DISK.label, '-d', root, tmpImage, `${identityDiskKiB(files)}k`],
+        image,
+        options.signal,
       );
-    });
-    await chmod(tmpImage, 0o600);
-    await rename(tmpImage, image);
+      await rename(tmpImage, image);
+    } catch (error) {
+      await rm(tmpImage, { force: true });
+      throw error;
+    }
   } finally {
     await rm(temp, { recursive: true, force: true });
   }
+}
+
+/** The deadline of `mkfs.ext4` for an identity disk (it takes milliseconds). */
+const MKFS_TIMEOUT_MS = 60_000;
+
+/** Runs `mkfs.ext4 args`; a typed error naming `image` when it fails or takes too long. */
+function mkfs(args: readonly string[], image: string, signal: AbortSignal | undefined) {
+  return new Promise<void>((resolve, reject) => {
+    execFile('mkfs.ext4', args, { signal, timeout: MKFS_TIMEOUT_MS }, (error, _stdout, stderr) => {
+      if (error === null) resolve();
+      else if (signal?.aborted) reject(signal.reason);
+      else if (error.killed)
+        reject(
+          coreError(
+            'VLAB_ERR_OP_TIMEOUT',
+            `building the identity disk ${image} on this host: mkfs.ext4 took over ${MKFS_TIMEOUT_MS / 1000} s`,
+            { cause: error, details: { program: 'mkfs.ext4' } },
+          ),
+        );
+      else
+        reject(
+          coreError(
+            'VLAB_ERR_COMMAND_FAILED',
+            `building the identity disk ${image} on this host failed: mkfs.ext4: ${String(stderr).trim() || error.message}`,
+            { cause: error, details: { program: 'mkfs.ext4' } },
+          ),
+        );
+    });
+  });
 }

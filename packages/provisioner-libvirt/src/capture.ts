@@ -75,7 +75,8 @@ async function preCaptureOff(ctx: ProvisionerContext, vm: VmTarget, args: Captur
   try {
     await hypervisor.waitFor(ctx, facts.domain, 'off', config.timeouts.powerMs);
   } catch (error) {
-    if (ctx.signal.aborted) throw error;
+    // Only libvirt's word that it still runs forces it off; a failed read stands as it is.
+    if (ctx.signal.aborted || !isVlabError(error, 'VLAB_ERR_POWER_UNCONFIRMED')) throw error;
     await forced(error);
   }
 }
@@ -104,9 +105,9 @@ async function flatten(
   const { hypervisor, facts, config } = vm;
   const what = `capturing ${facts.name} into ${reservation.name} revision ${revision}`;
   const watch = new TransferWatch(ctx, facts.name, what, config.timeouts.transferIdleMs);
-  let proc: Awaited<ReturnType<typeof hypervisor.client.spawn>> | undefined;
+  let proc: Awaited<ReturnType<typeof hypervisor.spawn>> | undefined;
   try {
-    proc = await hypervisor.client.spawn(
+    proc = await hypervisor.spawn(
       [
         'sh',
         '-c',
@@ -242,7 +243,14 @@ export async function capture(
       state,
     );
   } catch (error) {
-    if (reservation.state !== 'published') await reservation.abandon().catch(() => undefined);
+    if (reservation.state !== 'published')
+      await reservation.abandon().catch((abandonError: unknown) =>
+        ctx.log.warn('the unfinished capture could not be abandoned in the store', {
+          image: args.image,
+          revision: args.newRevision,
+          error: String(abandonError),
+        }),
+      );
     throw error;
   }
   if (args.mode === 'checkpoint') await ctx.os.postLoad(ctx.child({ phase: 'postLoad' }));

@@ -16,7 +16,7 @@ export const LIBVIRT_ERROR_CODES = {
   },
   VLAB_ERR_LIBVIRT_HOST_UNREACHABLE: {
     meaning:
-      'The hypervisor host did not answer SSH (refused, no route, timed out) or refused its pinned host key; nothing was done on it.',
+      'The hypervisor host did not answer SSH (refused, no route, timed out) or did not present its pinned host key; the operation stopped there.',
     hint: "Check that the host is up and its sshd listens at the config's address and port, that its key is the config's hostKey, and that the key file the config names is authorized there.",
   },
   VLAB_ERR_LIBVIRT_SHUTDOWN_FORCED: {

@@ -24,14 +24,23 @@ trap 'trap "" HUP INT TERM; gone; exit 130' INT
 trap 'trap "" HUP INT TERM; gone; exit 143' TERM
 dir=$(trap '' HUP INT TERM; mktemp -d "$scratch_in/.vlab.XXXXXX")`;
 
+/**
+ * The start of every script that writes: errors stop it, files and directories it makes are
+ * readable by QEMU's user whatever the login's umask, and tools speak the C locale (their messages
+ * are read here).
+ */
+const PROLOGUE = `set -eu
+umask 022
+export LC_ALL=C`;
+
 /** Exit status of a script that found the bytes it got or made not matching their checksum. */
 export const CORRUPT_EXIT = 4;
 
 /** The line the streaming scripts end their stderr with: `vlab-sha256 <hex> <bytes>`. */
 export const SHA256_LINE = /^vlab-sha256 ([0-9a-f]{64}) ([0-9]+)$/m;
 
-/** `$1` directory: makes it (and its parents) readable by QEMU's user. */
-export const MAKE_DIR = `set -eu
+/** `$1` directory: makes it (and its parents, through the umask) readable by QEMU's user. */
+export const MAKE_DIR = `${PROLOGUE}
 mkdir -p -- "$1"
 chmod 755 -- "$1"`;
 
@@ -46,7 +55,7 @@ export const FILE_EXISTS = `if [ -f "$1" ]; then echo yes; fi`;
  * converts to qcow2 and publishes the master with one `mv` — unless another load published it
  * meanwhile (the same bytes, by its name), which is then kept.
  */
-export const RECEIVE_MASTER = `set -eu
+export const RECEIVE_MASTER = `${PROLOGUE}
 idir=$1 name=$2 format=$3 sum=$4 size=$5
 case $format in
   raw+zstd) command -v zstd >/dev/null || { echo "zstd is missing on the host" >&2; exit 127; } ;;
@@ -86,7 +95,7 @@ sync "$dir/master.qcow2"
  * `$1` master, `$2` the VM's directory: a fresh copy-on-write overlay `disk.qcow2` on the master
  * (an old overlay, identity disk and console log of the VM are removed first).
  */
-export const CREATE_OVERLAY = `set -eu
+export const CREATE_OVERLAY = `${PROLOGUE}
 master=$1 vm=$2
 mkdir -p -- "$vm"
 chmod 755 -- "$vm"
@@ -94,7 +103,7 @@ rm -f -- "$vm/disk.qcow2" "$vm/identity.img" "$vm/console.log"
 qemu-img create -q -f qcow2 -F qcow2 -b "$master" "$vm/disk.qcow2"`;
 
 /** `$1` the VM's directory: removes it with what it holds (overlay, identity disk, console log). */
-export const REMOVE_VM_DIR = `set -eu
+export const REMOVE_VM_DIR = `${PROLOGUE}
 case $1 in */vms/?*) rm -rf -- "$1" ;; *) echo "refusing to remove $1" >&2; exit 2 ;; esac`;
 
 /**
@@ -105,7 +114,7 @@ case $1 in */vms/?*) rm -rf -- "$1" ;; *) echo "refusing to remove $1" >&2; exit
  * disk, zstd-compressed, on stdout — hashed on the way, the SHA-256 and byte count last on stderr
  * as `vlab-sha256 HEX BYTES`.
  */
-export const FLATTEN = `set -eu
+export const FLATTEN = `${PROLOGUE}
 overlay=$1 idir=$2 rev=$3 level=$4
 mkdir -p -- "$idir"
 chmod 755 -- "$idir"
@@ -114,11 +123,22 @@ flock 9
 flat=$idir/.capture-$rev.qcow2
 scratch_in=$idir
 ${SCRATCH_DIR}
+# qemu-img check: 0 clean, 3 leaked clusters only (harmless: a guest that was powered off hard),
+# 2 corruption, 1 the check could not run.
 checked() {
-  if ! qemu-img check -q -f qcow2 "$1" >"$dir/check" 2>&1; then
-    echo "qemu-img check of $2 failed: $(head -c 2000 "$dir/check")" >&2
-    exit ${CORRUPT_EXIT}
-  fi
+  rc=0
+  qemu-img check -q -f qcow2 "$1" >"$dir/check" 2>&1 || rc=$?
+  case $rc in
+    0 | 3) ;;
+    2)
+      echo "qemu-img check of $2 failed: $(head -c 2000 "$dir/check")" >&2
+      exit ${CORRUPT_EXIT}
+      ;;
+    *)
+      echo "qemu-img check of $2 could not run: $(head -c 2000 "$dir/check")" >&2
+      exit 1
+      ;;
+  esac
 }
 checked "$overlay" "the VM's disk"
 qemu-img convert -q -c -f qcow2 -O qcow2 "$overlay" "$dir/flat.qcow2"
@@ -136,9 +156,12 @@ wait "$hasher"
 echo "vlab-sha256 $(cat "$dir/sum") $(stat -c %s "$dir/disk.raw")" >&2`;
 
 /** `$1` the image's masters directory, `$2` revision, `$3` the master's file name: publishes the flattened capture as the host's master. */
-export const PUBLISH_CAPTURE = `set -eu
+export const PUBLISH_CAPTURE = `${PROLOGUE}
 sync "$1/.capture-$2.qcow2"
 mv -f -- "$1/.capture-$2.qcow2" "$1/$3"`;
+
+/** `$1` file: removes it (an identity disk: it holds private keys). */
+export const REMOVE_FILE = 'rm -f -- "$1"';
 
 /** `$1` the image's masters directory, `$2` revision: removes what an unfinished capture left. */
 export const DISCARD_CAPTURE = `rm -f -- "$1/.capture-$2.qcow2"`;

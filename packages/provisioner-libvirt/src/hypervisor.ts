@@ -16,8 +16,14 @@ import type { VmFacts } from './vm-facts.js';
 /** The errors of `@vlab/ssh` that say the host itself was not reached (or not trusted). */
 const UNREACHABLE = ['VLAB_ERR_COMPUTER_UNREACHABLE', 'VLAB_ERR_HOSTKEY_MISMATCH'] as const;
 
-/** What libvirt's `domstate` says of a domain that is not defined there. */
-const NO_DOMAIN = /failed to get domain|Domain not found/i;
+/**
+ * What `virsh` (in the C locale) says, alone, of a domain that is not defined: its lookup failed
+ * for no other reason (an access denied adds its own line).
+ */
+const NO_DOMAIN = /^error: failed to get domain '[^\n]*'$/;
+
+/** `virsh` in the C locale: its states and messages are read here, whatever the host's language. */
+const VIRSH = ['env', 'LC_ALL=C', 'virsh', '-q'] as const;
 
 /** libvirt's states of a domain that holds its guest's memory: the machine is on. */
 const ON_STATES = new Set(['running', 'blocked', 'paused', 'in shutdown', 'pmsuspended', 'idle']);
@@ -31,6 +37,7 @@ export type HostCall = Pick<OperationContext, 'signal' | 'remainingMs'>;
  * naming the host, the computer and what was done, with the tool's message.
  */
 export class Hypervisor {
+  /** The SSH client to the host; use the methods, which map an unreachable host to its error. */
   readonly client: SshClient;
   readonly host: LibvirtHostConfig;
   readonly hostName: string;
@@ -53,14 +60,28 @@ export class Hypervisor {
 
   /** `virsh -c <uri> …`; its stdout, or a typed error. */
   virsh(ctx: HostCall, what: string, args: readonly string[]): Promise<string> {
-    return this.#exec(ctx, what, ['virsh', '-q', '-c', this.host.uri, ...args]);
+    return this.#exec(ctx, what, [...VIRSH, '-c', this.host.uri, ...args]);
+  }
+
+  /** Starts a program on the host for streaming (see `SshClient.spawn`); the host's errors as the host's. */
+  spawn(argv: readonly string[], options: Parameters<SshClient['spawn']>[1]) {
+    return this.#reach(() => this.client.spawn(argv, options));
+  }
+
+  /** Writes a file on the host, atomically (see `SshClient.writeFile`); the host's errors as the host's. */
+  writeFile(
+    path: string,
+    content: string | Buffer,
+    options: Parameters<SshClient['writeFile']>[2],
+  ) {
+    return this.#reach(() => this.client.writeFile(path, content, options));
   }
 
   /** The domain's state as libvirt names it (`running`, `shut off`, …), `undefined` when not defined. */
   async domainState(ctx: HostCall, domain: string): Promise<string | undefined> {
     const result = await this.#virshResult(ctx, ['domstate', domain]);
     const stderr = result.stderr.toString('utf8');
-    if (result.code !== 0 && NO_DOMAIN.test(stderr)) return undefined;
+    if (result.code !== 0 && NO_DOMAIN.test(stderr.trim())) return undefined;
     if (result.code !== 0) throw this.#failed(`reading the state of domain ${domain}`, stderr);
     return result.stdout.toString('utf8').trim();
   }
@@ -91,16 +112,24 @@ export class Hypervisor {
     };
   }
 
-  /** Starts the domain; idempotent. */
+  /** Starts the domain; idempotent (one call: a domain already running is started). */
   async start(ctx: HostCall, domain: string): Promise<void> {
-    if ((await this.power(ctx, domain)) === 'on') return;
-    await this.virsh(ctx, `starting domain ${domain}`, ['start', domain]);
+    const result = await this.#virshResult(ctx, ['start', domain]);
+    const stderr = result.stderr.toString('utf8');
+    if (result.code !== 0 && !/Domain is already active/.test(stderr))
+      throw this.#failed(`starting domain ${domain}`, stderr, { exitCode: result.code });
   }
 
-  /** Destroys (hard power-off) the domain; idempotent, also for a domain that is not defined. */
+  /**
+   * Destroys (hard power-off) the domain; idempotent, also for a domain that is not defined. One
+   * call, so that the cleanup of an aborted operation ends quickly.
+   */
   async destroy(ctx: HostCall, domain: string): Promise<void> {
-    if ((await this.power(ctx, domain)) === 'off') return;
-    await this.virsh(ctx, `destroying domain ${domain}`, ['destroy', domain]);
+    const result = await this.#virshResult(ctx, ['destroy', domain]);
+    const stderr = result.stderr.toString('utf8');
+    const done =
+      result.code === 0 || /domain is not running/.test(stderr) || NO_DOMAIN.test(stderr.trim());
+    if (!done) throw this.#failed(`destroying domain ${domain}`, stderr, { exitCode: result.code });
   }
 
   /** Waits until libvirt reads the domain `state`; `VLAB_ERR_POWER_UNCONFIRMED` after `timeoutMs`. */
@@ -131,7 +160,7 @@ export class Hypervisor {
   /** `virsh` with its exit status and output as they are (the caller reads them). */
   #virshResult(ctx: HostCall, args: readonly string[]) {
     return this.#reach(() =>
-      this.client.exec(['virsh', '-q', '-c', this.host.uri, ...args], {
+      this.client.exec([...VIRSH, '-c', this.host.uri, ...args], {
         signal: ctx.signal,
         timeoutMs: this.#timeout(ctx),
       }),

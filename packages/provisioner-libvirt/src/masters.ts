@@ -83,7 +83,7 @@ async function receiveMaster(
   );
   const { stream } = await store.read(manifest, { signal: watch.signal });
   try {
-    const proc = await hypervisor.client.spawn(
+    const proc = await hypervisor.spawn(
       [
         'sh',
         '-c',

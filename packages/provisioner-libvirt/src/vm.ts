@@ -11,7 +11,7 @@ import {
 } from '@vlab/core';
 import type { LibvirtConfig } from './config.js';
 import { domainXml, vmPaths } from './domain-xml.js';
-import { CREATE_OVERLAY, MAKE_DIR, REMOVE_VM_DIR } from './host-scripts.js';
+import { CREATE_OVERLAY, MAKE_DIR, REMOVE_FILE, REMOVE_VM_DIR } from './host-scripts.js';
 import type { HostCall, Hypervisor } from './hypervisor.js';
 import type { VmFacts } from './vm-facts.js';
 
@@ -61,7 +61,7 @@ export async function putIdentityDisk(ctx: ProvisionerContext, vm: VmTarget): Pr
   try {
     const image = join(work, 'identity.img');
     await buildIdentityDisk(identityDiskFiles([key]), image, { work, signal: ctx.signal });
-    await vm.hypervisor.client.writeFile(vmPaths(vm.facts).identity, await readFile(image), {
+    await vm.hypervisor.writeFile(vmPaths(vm.facts).identity, await readFile(image), {
       mode: 0o600,
       signal: ctx.signal,
       timeoutMs: vm.config.timeouts.commandMs,
@@ -80,7 +80,7 @@ export async function defineDomain(
 ): Promise<void> {
   await undefineDomain(ctx, vm);
   const { xml } = vmPaths(vm.facts);
-  await vm.hypervisor.client.writeFile(xml, domainXml(vm.facts, vm.config, options), {
+  await vm.hypervisor.writeFile(xml, domainXml(vm.facts, vm.config, options), {
     signal: ctx.signal,
     timeoutMs: vm.config.timeouts.commandMs,
   });
@@ -109,9 +109,7 @@ export async function dropIdentityDisk(ctx: ProvisionerContext, vm: VmTarget): P
     'vdb',
     '--config',
   ]);
-  await hypervisor.run(ctx, 'removing the identity disk', 'rm -f -- "$1"', [
-    vmPaths(facts).identity,
-  ]);
+  await hypervisor.run(ctx, 'removing the identity disk', REMOVE_FILE, [vmPaths(facts).identity]);
 }
 
 /**

@@ -2,7 +2,7 @@ import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -91,6 +91,7 @@ describe('the host scripts', () => {
       'MAKE_DIR',
       'PUBLISH_CAPTURE',
       'RECEIVE_MASTER',
+      'REMOVE_FILE',
       'REMOVE_VM_DIR',
     ]);
   });
@@ -288,9 +289,32 @@ describe('the host scripts, run here in a hostile directory', () => {
       expect(qemuInfo(join(idir, name))).toMatchObject({ format: 'qcow2' });
     });
 
-    it('FLATTEN fails on a missing overlay, leaving no capture and no scratch', async () => {
+    it('FLATTEN accepts leaked clusters (a guest powered off hard), refuses corruption (exit 4)', async () => {
+      const overlay = join(vm, 'disk.qcow2');
+      const saved = `${overlay}.saved`;
+      execFileSync('cp', [overlay, saved]);
+      try {
+        await setRefcount(overlay, 'leak');
+        expect(spawnSync('qemu-img', ['check', '-q', overlay]).status).toBe(3);
+        const leaked = await run(FLATTEN, [overlay, idir, '6', '3']);
+        expect(leaked.code).toBe(0);
+        expect(leaked.stderr).toMatch(SHA256_LINE);
+        await run(DISCARD_CAPTURE, [idir, '6']);
+        await setRefcount(overlay, 'corrupt');
+        expect(spawnSync('qemu-img', ['check', '-q', overlay]).status).toBe(2);
+        const corrupt = await run(FLATTEN, [overlay, idir, '7', '3']);
+        expect(corrupt.code).toBe(CORRUPT_EXIT);
+        expect(corrupt.stderr).toContain("qemu-img check of the VM's disk failed");
+        expect(existsSync(join(idir, '.capture-7.qcow2'))).toBe(false);
+        expect(scratchLeft(idir)).toEqual([]);
+      } finally {
+        execFileSync('mv', ['-f', saved, overlay]);
+      }
+    });
+
+    it('FLATTEN fails on a missing overlay (the check cannot run: exit 1), leaving no capture and no scratch', async () => {
       const flattened = await run(FLATTEN, [join(vm, 'missing.qcow2'), idir, '4', '3']);
-      expect(flattened.code).not.toBe(0);
+      expect(flattened.code).toBe(1);
       expect(flattened.stderr).not.toMatch(SHA256_LINE);
       expect(existsSync(join(idir, '.capture-4.qcow2'))).toBe(false);
       expect(scratchLeft(idir)).toEqual([]);
@@ -384,3 +408,31 @@ describe.each(['/bin/sh', '/bin/bash'])('RECEIVE_MASTER under %s', (shell) => {
     }
   });
 });
+
+/**
+ * Edits a qcow2's first refcount block: `leak` counts one cluster past the end of the data that
+ * nothing references (qemu-img check exits 3), `corrupt` zeroes the block (clusters in use with
+ * refcount 0: exit 2).
+ */
+async function setRefcount(path: string, how: 'leak' | 'corrupt'): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    const header = Buffer.alloc(104);
+    await file.read(header, 0, 104, 0);
+    const clusterBits = header.readUInt32BE(20);
+    const entry = Buffer.alloc(8);
+    await file.read(entry, 0, 8, Number(header.readBigUInt64BE(48)));
+    const block = Number(entry.readBigUInt64BE(0));
+    if (how === 'corrupt') {
+      await file.write(Buffer.alloc(2 ** clusterBits), 0, 2 ** clusterBits, block);
+      return;
+    }
+    const clusters = (await file.stat()).size >> clusterBits;
+    await file.truncate((clusters + 1) << clusterBits);
+    const one = Buffer.alloc(2);
+    one.writeUInt16BE(1);
+    await file.write(one, 0, 2, block + 2 * clusters);
+  } finally {
+    await file.close();
+  }
+}
