@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, open } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -36,7 +36,10 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
   const mounts: string[] = [];
   afterAll(async () => {
     for (const p of extra) await p.close?.();
-    for (const dir of mounts) await exec('umount', [dir]).catch(() => undefined);
+    for (const dir of mounts) {
+      await exec('umount', [dir]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   /** Another provisioner on the lab's host, with its own store or timeouts. */
