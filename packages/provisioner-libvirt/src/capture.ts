@@ -17,6 +17,7 @@ import {
   DISCARD_CAPTURE,
   FLATTEN,
   PUBLISH_CAPTURE,
+  QEMU_PROGRESS,
   SHA256_LINE,
 } from './host-scripts.js';
 import { masterName, mastersDir } from './masters.js';
@@ -25,6 +26,7 @@ import {
   bootVm,
   cleanupCall,
   defineDomain,
+  discardIdentityDisk,
   dropIdentityDisk,
   leaveOff,
   putIdentityDisk,
@@ -121,7 +123,11 @@ async function flatten(
       { signal: watch.signal, timeoutMs: config.timeouts.transferMs },
     );
     const stderr: Buffer[] = [];
-    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    proc.stderr.on('data', (chunk: Buffer) => {
+      // qemu-img's progress while the host converts (nothing streams yet) keeps the transfer alive.
+      watch.moved(0);
+      stderr.push(chunk);
+    });
     const stdout = proc.stdout;
     const counted = (async function* () {
       for await (const chunk of stdout) {
@@ -134,7 +140,7 @@ async function flatten(
       timeoutMs: config.timeouts.transferMs,
     });
     const exit = await proc.exit;
-    const message = Buffer.concat(stderr).toString('utf8');
+    const message = Buffer.concat(stderr).toString('utf8').replace(QEMU_PROGRESS, '');
     if (exit.code === CORRUPT_EXIT)
       throw coreError('VLAB_ERR_IMAGE_CORRUPT', `${what}: ${message.trim().slice(0, 500)}`, {
         computer: facts.name,
@@ -209,7 +215,11 @@ export async function capture(
         ...(args.mode === 'image'
           ? []
           : [
-              step('identity-disk', (c) => putIdentityDisk(c, vm)),
+              step(
+                'identity-disk',
+                (c) => putIdentityDisk(c, vm),
+                (c, _s, outcome) => discardIdentityDisk(c, vm, outcome),
+              ),
               step('define', (c) => defineDomain(c, vm, { identityDisk: true })),
               step(
                 'boot',

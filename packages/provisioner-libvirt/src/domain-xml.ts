@@ -4,6 +4,12 @@ import type { VmFacts } from './vm-facts.js';
 /** The fw_cfg entry an image may read its address from: `MAC ADDRESS/PREFIX`. @public */
 export const FW_CFG_NET = 'opt/org.vlab/net';
 
+/**
+ * The namespace of the mark in a domain's `<metadata>` that says vlab defined it, and for which
+ * computer: `<vlab:vm computer='NAME'/>`. A domain without it is never destroyed or undefined.
+ */
+export const DOMAIN_MARK_URI = 'urn:vlab:provisioner-libvirt';
+
 /** Where a VM's files are on its host. */
 export interface VmPaths {
   /** The VM's directory: `<dir>/vms/<domain>`. */
@@ -44,7 +50,8 @@ function xmlEscape(value: string): string {
  * The domain of a VM: BIOS boot from its overlay (`vda`), the identity disk (`vdb`, read-only)
  * when it has one, a virtio NIC with its MAC on the host's network, the serial console logged to
  * a file, no graphics (no `<graphics>` element: `type='none'` is invalid), no balloon; under TCG
- * a bounded code cache; the address in fw_cfg when `vm.fwCfgAddress` says so.
+ * a bounded code cache; the address in fw_cfg when `vm.fwCfgAddress` says so; vlab's mark
+ * ({@link DOMAIN_MARK_URI}) naming the computer.
  */
 export function domainXml(
   facts: VmFacts,
@@ -79,6 +86,7 @@ export function domainXml(
     `  <name>${e(facts.domain)}</name>`,
     `  <memory unit='MiB'>${facts.memoryMiB}</memory>`,
     `  <vcpu>${facts.vcpus}</vcpu>`,
+    `  <metadata><vlab:vm xmlns:vlab='${DOMAIN_MARK_URI}' computer='${e(facts.name)}'/></metadata>`,
     ...fwCfg,
     "  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>",
     `  <features><acpi/><apic/>${tcg}</features>`,

@@ -19,6 +19,11 @@ export const LIBVIRT_ERROR_CODES = {
       'The hypervisor host did not answer SSH (refused, no route, timed out) or did not present its pinned host key; the operation stopped there.',
     hint: "Check that the host is up and its sshd listens at the config's address and port, that its key is the config's hostKey, and that the key file the config names is authorized there.",
   },
+  VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN: {
+    meaning:
+      "A domain of the VM's name is defined on the host but vlab did not define it for this computer (its metadata has no vlab mark, or the mark names another computer), so the provisioner did not destroy or undefine it; the operation stopped before touching the VM.",
+    hint: 'Give the computer a domain name of its own (its `domain` attribute), or, when the domain is no longer wanted, remove it by hand on the host (`virsh destroy` and `virsh undefine`) and run the operation again.',
+  },
   VLAB_ERR_LIBVIRT_SHUTDOWN_FORCED: {
     meaning:
       'The guest did not power off after preCapture (libvirt still read it running at the deadline), so the provisioner destroyed the domain and failed the capture: a disk not cleanly shut down is not an image. Nothing was published.',

@@ -39,6 +39,9 @@ export const CORRUPT_EXIT = 4;
 /** The line the streaming scripts end their stderr with: `vlab-sha256 <hex> <bytes>`. */
 export const SHA256_LINE = /^vlab-sha256 ([0-9a-f]{64}) ([0-9]+)$/m;
 
+/** A progress line of `qemu-img convert -p` (`    (42.00/100%)` and a carriage return). */
+export const QEMU_PROGRESS = /[ \t]*\(\d+\.\d+\/100%\)\r?\n?/g;
+
 /** `$1` directory: makes it (and its parents, through the umask) readable by QEMU's user. */
 export const MAKE_DIR = `${PROLOGUE}
 mkdir -p -- "$1"
@@ -86,7 +89,7 @@ if [ "$got" != "$sum" ] || [ "$have" != "$size" ]; then
   echo "the image arrived as $have bytes with SHA-256 $got; the store says $size bytes with SHA-256 $sum" >&2
   exit ${CORRUPT_EXIT}
 fi
-qemu-img convert -q -f raw -O qcow2 "$dir/disk.raw" "$dir/master.qcow2"
+qemu-img convert -p -f raw -O qcow2 "$dir/disk.raw" "$dir/master.qcow2" >&2
 chmod 644 "$dir/master.qcow2"
 sync "$dir/master.qcow2"
 [ -f "$idir/$name" ] || mv -f -- "$dir/master.qcow2" "$idir/$name"`;
@@ -141,11 +144,12 @@ checked() {
   esac
 }
 checked "$overlay" "the VM's disk"
-qemu-img convert -q -c -f qcow2 -O qcow2 "$overlay" "$dir/flat.qcow2"
+# Progress (-p) goes to stderr: the caller's sign of life while nothing streams yet.
+qemu-img convert -p -c -f qcow2 -O qcow2 "$overlay" "$dir/flat.qcow2" >&2
 checked "$dir/flat.qcow2" "the flattened disk"
 chmod 644 "$dir/flat.qcow2"
 mv -f -- "$dir/flat.qcow2" "$flat"
-qemu-img convert -q -f qcow2 -O raw "$flat" "$dir/disk.raw"
+qemu-img convert -p -f qcow2 -O raw "$flat" "$dir/disk.raw" >&2
 mkfifo "$dir/tee"
 (sha256sum <"$dir/tee" | cut -d' ' -f1 >"$dir/sum") &
 hasher=$!

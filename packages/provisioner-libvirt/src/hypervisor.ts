@@ -10,6 +10,7 @@ import {
 } from '@vlab/core';
 import { MemoryHostKeyStore, type SshClient, SshPool } from '@vlab/ssh';
 import type { LibvirtConfig, LibvirtHostConfig } from './config.js';
+import { DOMAIN_MARK_URI } from './domain-xml.js';
 import { libvirtError } from './errors.js';
 import type { VmFacts } from './vm-facts.js';
 
@@ -21,6 +22,9 @@ const UNREACHABLE = ['VLAB_ERR_COMPUTER_UNREACHABLE', 'VLAB_ERR_HOSTKEY_MISMATCH
  * for no other reason (an access denied adds its own line).
  */
 const NO_DOMAIN = /^error: failed to get domain '[^\n]*'$/;
+
+/** What `virsh metadata` (in the C locale) says of a domain without the element asked for. */
+const NO_METADATA = /^error: metadata not found\b/;
 
 /** `virsh` in the C locale: its states and messages are read here, whatever the host's language. */
 const VIRSH = ['env', 'LC_ALL=C', 'virsh', '-q'] as const;
@@ -84,6 +88,21 @@ export class Hypervisor {
     if (result.code !== 0 && NO_DOMAIN.test(stderr.trim())) return undefined;
     if (result.code !== 0) throw this.#failed(`reading the state of domain ${domain}`, stderr);
     return result.stdout.toString('utf8').trim();
+  }
+
+  /**
+   * Who defined the domain, from vlab's mark in its metadata ({@link DOMAIN_MARK_URI}): the
+   * computer it names, `null` for a domain without the mark (not vlab's), `undefined` when no
+   * domain of that name is defined.
+   */
+  async domainOwner(ctx: HostCall, domain: string): Promise<string | null | undefined> {
+    const result = await this.#virshResult(ctx, ['metadata', domain, '--uri', DOMAIN_MARK_URI]);
+    const stderr = result.stderr.toString('utf8').trim();
+    if (result.code !== 0 && NO_DOMAIN.test(stderr)) return undefined;
+    if (result.code !== 0 && NO_METADATA.test(stderr)) return null;
+    if (result.code !== 0) throw this.#failed(`reading the metadata of domain ${domain}`, stderr);
+    const computer = /\bcomputer="([^"]*)"/.exec(result.stdout.toString('utf8'))?.[1];
+    return computer === undefined ? null : xmlUnescape(computer);
   }
 
   /** The domain's power from libvirt: on while it holds its guest, off when shut off or not defined. */
@@ -193,6 +212,16 @@ export class Hypervisor {
       { computer: this.computer, details: { host: this.hostName, ...details } },
     );
   }
+}
+
+/** The five predefined entities of XML, as libvirt writes an attribute's value. */
+function xmlUnescape(value: string): string {
+  return value
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&apos;', "'")
+    .replaceAll('&amp;', '&');
 }
 
 /** Waits `ms`, or rejects with the signal's reason. */

@@ -12,6 +12,7 @@ import {
   bootVm,
   createOverlay,
   defineDomain,
+  discardIdentityDisk,
   dropIdentityDisk,
   leaveOff,
   putIdentityDisk,
@@ -53,7 +54,11 @@ export async function load(
         });
       }),
       step('overlay', (c, s) => createOverlay(c, vm, (s.master as Master).path)),
-      step('identity-disk', (c) => putIdentityDisk(c, vm)),
+      step(
+        'identity-disk',
+        (c) => putIdentityDisk(c, vm),
+        (c, _s, outcome) => discardIdentityDisk(c, vm, outcome),
+      ),
       step('define', (c) => defineDomain(c, vm, { identityDisk: true })),
       step(
         'boot',

@@ -9,7 +9,7 @@ import {
 import type { ImageManifest, ImageStore } from '@vlab/image-store';
 import type { LibvirtConfig } from './config.js';
 import { libvirtError } from './errors.js';
-import { CORRUPT_EXIT, FILE_EXISTS, RECEIVE_MASTER } from './host-scripts.js';
+import { CORRUPT_EXIT, FILE_EXISTS, QEMU_PROGRESS, RECEIVE_MASTER } from './host-scripts.js';
 import type { Hypervisor } from './hypervisor.js';
 
 /** The masters directory of `image` on a host. */
@@ -98,7 +98,11 @@ async function receiveMaster(
       { signal: watch.signal, timeoutMs: config.timeouts.transferMs },
     );
     const stderr: Buffer[] = [];
-    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    proc.stderr.on('data', (chunk: Buffer) => {
+      // qemu-img's progress while the host converts (after the last byte came) keeps it alive.
+      watch.moved(0);
+      stderr.push(chunk);
+    });
     proc.stdout.resume();
     // The host's side may end before it read everything (a failed decoder): then stop sending
     // instead of waiting for a drain that never comes.
@@ -125,7 +129,11 @@ async function receiveMaster(
     const exit = await proc.exit;
     const failed = await sending;
     if (failed !== undefined) throw failed;
-    const message = Buffer.concat(stderr).toString('utf8').trim().slice(0, 500);
+    const message = Buffer.concat(stderr)
+      .toString('utf8')
+      .replace(QEMU_PROGRESS, '')
+      .trim()
+      .slice(0, 500);
     if (exit.code === CORRUPT_EXIT)
       throw coreError('VLAB_ERR_IMAGE_CORRUPT', `${what}: ${message}`, {
         computer,

@@ -11,6 +11,7 @@ import {
 } from '@vlab/core';
 import type { LibvirtConfig } from './config.js';
 import { domainXml, vmPaths } from './domain-xml.js';
+import { libvirtError } from './errors.js';
 import { CREATE_OVERLAY, MAKE_DIR, REMOVE_FILE, REMOVE_VM_DIR } from './host-scripts.js';
 import type { HostCall, Hypervisor } from './hypervisor.js';
 import type { VmFacts } from './vm-facts.js';
@@ -22,12 +23,23 @@ export interface VmTarget {
   readonly config: LibvirtConfig;
 }
 
-/** Destroys and undefines the VM's domain when it is defined; idempotent. Its files stay. */
+/**
+ * Destroys and undefines the VM's domain when it is defined; idempotent. Its files stay. A domain
+ * of that name that vlab did not define for this computer (no mark, or another computer's) is
+ * left alone: `VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN`.
+ */
 export async function undefineDomain(ctx: ComputerContext, vm: VmTarget): Promise<void> {
   const { hypervisor, facts } = vm;
+  const owner = await hypervisor.domainOwner(ctx, facts.domain);
+  if (owner === undefined) return;
+  if (owner !== facts.name)
+    throw libvirtError(
+      'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN',
+      `domain ${facts.domain} on host ${hypervisor.hostName} was not defined by vlab for ${facts.name} (${owner === null ? 'it has no vlab mark' : `its mark names ${owner}`}); it was left as it is`,
+      { computer: facts.name, details: { host: hypervisor.hostName, domain: facts.domain, owner } },
+    );
   await hypervisor.destroy(ctx, facts.domain);
-  if ((await hypervisor.domainState(ctx, facts.domain)) !== undefined)
-    await hypervisor.virsh(ctx, `undefining domain ${facts.domain}`, ['undefine', facts.domain]);
+  await hypervisor.virsh(ctx, `undefining domain ${facts.domain}`, ['undefine', facts.domain]);
 }
 
 /** Removes the VM: its domain, then its directory (overlay, identity disk, console log). */
@@ -110,6 +122,21 @@ export async function dropIdentityDisk(ctx: ProvisionerContext, vm: VmTarget): P
     '--config',
   ]);
   await hypervisor.run(ctx, 'removing the identity disk', REMOVE_FILE, [vmPaths(facts).identity]);
+}
+
+/**
+ * The cleanup of the identity disk's step when the sequence did not finish: the disk holds
+ * private host keys, so it does not stay on the host (after `leaveOff`: cleanups run in reverse).
+ */
+export async function discardIdentityDisk(
+  _ctx: ProvisionerContext,
+  vm: VmTarget,
+  outcome: StepOutcome,
+): Promise<void> {
+  if (outcome === 'succeeded') return;
+  await vm.hypervisor.run(cleanupCall(vm.config), 'removing the identity disk', REMOVE_FILE, [
+    vmPaths(vm.facts).identity,
+  ]);
 }
 
 /**

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import type { ComputerRef } from '@vlab/core';
 import { describe, expect, it } from 'vitest';
 import { type LibvirtConfig, type LibvirtHostConfigInput, libvirtConfig } from '../src/config.js';
-import { domainXml, FW_CFG_NET, vmPaths } from '../src/domain-xml.js';
+import { DOMAIN_MARK_URI, domainXml, FW_CFG_NET, vmPaths } from '../src/domain-xml.js';
 import { vmFacts } from '../src/vm-facts.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPbGx2Yf2VZ9WkC8a2VZ9WkC8a2VZ9WkC8a2VZ9WkC8a';
@@ -59,11 +59,12 @@ function decode(data: string, where: string): string {
 
 /**
  * A strict parser of the XML subset a domain definition uses (elements, quoted attributes,
- * character data with the predefined entities; no comments, CDATA, DTD or processing
- * instructions): throws on anything that is not well-formed.
+ * prefixed names taken as written, character data with the predefined entities; no comments,
+ * CDATA, DTD or processing instructions): throws on anything that is not well-formed.
  */
 function parseXml(text: string): XmlElement {
-  const NAME = '[A-Za-z_][A-Za-z0-9_.-]*';
+  // A qualified name: one optional namespace prefix (vlab's mark has one).
+  const NAME = '[A-Za-z_][A-Za-z0-9_.-]*(?::[A-Za-z_][A-Za-z0-9_.-]*)?';
   const tag = new RegExp(`^<(/?)(${NAME})((?:\\s+${NAME}\\s*=\\s*(?:'[^']*'|"[^"]*"))*)\\s*(/?)>`);
   const attribute = new RegExp(`(${NAME})\\s*=\\s*(?:'([^']*)'|"([^"]*)")`, 'g');
   const stack: XmlElement[] = [];
@@ -171,6 +172,15 @@ describe('the domain XML', () => {
     // KVM: no TCG code cache; no fw_cfg entry unless vm.fwCfgAddress.
     expect(all(domain, 'features/tcg')).toEqual([]);
     expect(all(domain, 'sysinfo')).toEqual([]);
+  });
+
+  it("carries vlab's mark naming the computer in its metadata", () => {
+    const { config, facts } = setup();
+    const domain = parseXml(domainXml(facts, config, { identityDisk: false }));
+    expect(one(domain, 'metadata/vlab:vm').attributes).toEqual({
+      'xmlns:vlab': DOMAIN_MARK_URI,
+      computer: 'vm7',
+    });
   });
 
   it('adds the identity disk as read-only vdb only when asked', () => {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,13 +8,18 @@ import { isVlabError, type OsModule, type Provisioner } from '@vlab/core';
 import { ImageStore } from '@vlab/image-store';
 import { freePort } from '@vlab/test-peers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type LibvirtConfigInput, libvirtConfig } from '../src/config.js';
+import {
+  type LibvirtConfigInput,
+  type LibvirtHostConfigInput,
+  libvirtConfig,
+} from '../src/config.js';
 import { createLibvirtProvisioner } from '../src/libvirt-provisioner.js';
 import { BASE, figures, useLibvirtLab } from './libvirt-lab.js';
 
 // Faults on real libvirt, each ending in a typed error with nothing half-published and the VM in a
 // known state: host unreachable, a corrupt stored image, the store full, a corrupt VM disk
-// (`qemu-img check`), an abort during the flatten, a guest that never shuts off. One VM is loaded
+// (`qemu-img check`), an abort during the flatten, a guest that never shuts off, a domain of the
+// VM's name that vlab did not define, a domain that cannot start (its identity disk removed). One VM is loaded
 // once; the faults that need no guest use an OS module whose preCapture does nothing (the VM is
 // already off, as a finished preCapture leaves it) — the full cycle runs the real one.
 
@@ -42,23 +47,24 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
     }
   });
 
+  /** The lab's host as a config names it. */
+  const localHost = (more: Partial<LibvirtHostConfigInput> = {}): LibvirtHostConfigInput => ({
+    address: lab.sshd.host,
+    port: lab.sshd.port,
+    user: 'root',
+    hostKey: lab.sshd.hostPublicKeys[0] as string,
+    key: { file: lab.sshd.clientKey.path },
+    network: lab.host.network.name,
+    domainType: lab.host.domainType,
+    dir: lab.hostDir,
+    ...more,
+  });
   /** Another provisioner on the lab's host, with its own store or timeouts. */
   const provisioner = (more: Partial<LibvirtConfigInput>): Provisioner => {
     const p = createLibvirtProvisioner(
       libvirtConfig({
         store: { path: lab.storeDir },
-        hosts: {
-          local: {
-            address: lab.sshd.host,
-            port: lab.sshd.port,
-            user: 'root',
-            hostKey: lab.sshd.hostPublicKeys[0] as string,
-            key: { file: lab.sshd.clientKey.path },
-            network: lab.host.network.name,
-            domainType: lab.host.domainType,
-            dir: lab.hostDir,
-          },
-        },
+        hosts: { local: localHost() },
         vm: { memoryMiB: 768, fwCfgAddress: true },
         pollIntervalMs: 200,
         ...more,
@@ -130,9 +136,60 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
     await lab.provisioner.deleteImage(lab.storeCtx(), { name: BASE.name, revision: 9 });
   });
 
+  it("a domain of the VM's name that vlab did not define: VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN, the domain left as it was", async () => {
+    // Someone else's domain under vm2's name: the same template without vlab's mark, running.
+    const domain = 'vlab-lab-vm2';
+    const xml = join(lab.hostDir, 'foreign.xml');
+    await writeFile(
+      xml,
+      `<domain type='${lab.host.domainType}'><name>${domain}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><memballoon model='none'/></devices></domain>`,
+    );
+    await lab.host.virsh(['define', xml]);
+    try {
+      await lab.host.virsh(['start', domain]);
+      const error = await failure(
+        lab.provisioner.load(lab.ctx(2, 'load'), { image: BASE.name, revision: BASE.revision }),
+      );
+      expect(isVlabError(error, 'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN')).toBe(true);
+      expect(String(error)).toContain(
+        `domain ${domain} on host local was not defined by vlab for vm2`,
+      );
+      expect(await lab.host.domState(domain)).toBe('running');
+      const released = await failure(
+        lab.provisioner.release?.(lab.ctx(2, 'release')) ?? Promise.resolve(),
+      );
+      expect(isVlabError(released, 'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN')).toBe(true);
+      expect(await lab.host.domState(domain)).toBe('running');
+      figures.push(`foreign domain: ${(error as Error).message.split('\n')[0]}`);
+    } finally {
+      await lab.host.virsh(['destroy', domain]).catch(() => undefined);
+      await lab.host.virsh(['undefine', domain]);
+      await rm(xml, { force: true });
+    }
+  });
+
   it('loads the VM the other faults capture', async () => {
     await lab.provisioner.load(lab.ctx(1, 'load'), { image: BASE.name, revision: BASE.revision });
     await lab.provisioner.powerOff(lab.ctx(1, 'power'));
+  });
+
+  it('a domain that cannot start: VLAB_ERR_LIBVIRT_HOST_FAILED at step boot, the identity disk removed', async () => {
+    // The network the config names does not exist on the host: define works, start fails.
+    const p = provisioner({
+      hosts: { local: localHost({ network: 'vlab-no-such-network' }) },
+    });
+    const error = await failure(
+      p.load(lab.ctx(2, 'load'), { image: BASE.name, revision: BASE.revision }),
+    );
+    expect(isVlabError(error, 'VLAB_ERR_LIBVIRT_HOST_FAILED')).toBe(true);
+    expect(String(error)).toContain('step boot');
+    expect(readdirSync(join(lab.hostDir, 'vms', 'vlab-lab-vm2')).sort()).toEqual([
+      'disk.qcow2',
+      'domain.xml',
+    ]);
+    expect(await lab.provisioner.powerStatus(lab.ctx(2, 'power'))).toBe('off');
+    await lab.provisioner.release?.(lab.ctx(2, 'release'));
+    figures.push(`domain cannot start: ${(error as Error).message.split('\n')[0]}`);
   });
 
   it('the store full: VLAB_ERR_STORE_FULL, nothing published, no flattened file, VM off', async () => {

@@ -1,8 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { type Dirent, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -34,7 +33,7 @@ import type {
   HarnessPowerEvent,
 } from '@vlab/core/testing';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
-import { VM_NET, vmAddress } from '@vlab/testlab';
+import { listStoreEntries, sshBannerSeen, VM_NET, vmAddress } from '@vlab/testlab';
 import { type LibvirtConfig, libvirtConfig } from '../src/config.js';
 import { domainXml, vmPaths } from '../src/domain-xml.js';
 import { vmFacts } from '../src/vm-facts.js';
@@ -133,49 +132,6 @@ function readersOf(path: string, exclude: ReadonlySet<number>): number[] {
     }
   }
   return found;
-}
-
-/** Whether an SSH server at `host`:22 sends its version line within 5 s (no login). */
-function sshBannerSeen(host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port: 22 });
-    let received = '';
-    const done = (seen: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(seen);
-    };
-    const timer = setTimeout(() => done(false), 5000);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      received = (received + chunk).slice(-8192);
-      if (/(?:^|\n)SSH-(?:2\.0|1\.99)-/.test(received)) done(true);
-    });
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-  });
-}
-
-/** Every file and directory below `dir` (hidden ones too), sorted, relative; `[]` when absent. */
-async function listStoreEntries(dir: string): Promise<string[]> {
-  const entries: string[] = [];
-  const walk = async (relative: string): Promise<void> => {
-    let children: Dirent[];
-    try {
-      children = await readdir(join(dir, relative), { withFileTypes: true });
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw error;
-    }
-    for (const child of children) {
-      const path = relative === '' ? child.name : `${relative}/${child.name}`;
-      entries.push(path);
-      if (child.isDirectory()) await walk(path);
-    }
-  };
-  await walk('');
-  return entries.sort();
 }
 
 /** The byte offset of the partition of a raw disk that holds `/etc/passwd` (ext4; `sfdisk -J`). */

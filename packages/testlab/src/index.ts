@@ -49,6 +49,8 @@ export { LIBVIRT_URI } from './libvirt-daemons.js';
 export { type LibvirtHost, type LibvirtHostOptions, startLibvirtHost } from './libvirt-host.js';
 export { cacheDir, labsDir, stateDir } from './paths.js';
 export { preflight, requireFreeSpace, vmPreflight } from './preflight.js';
+export { SSH_BANNER_TIMEOUT_MS, sshBannerSeen } from './ssh-banner.js';
+export { listStoreEntries } from './store-entries.js';
 export { type DomainType, type VmDomainSpec, vmDomainXml, xmlEscape } from './vm-domain.js';
 export {
   DEFAULT_VM_DISK_BYTES,
