@@ -21,7 +21,7 @@ export const LIBVIRT_ERROR_CODES = {
   },
   VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN: {
     meaning:
-      "A domain of the VM's name is defined on the host but vlab did not define it for this computer (its metadata has no vlab mark, or the mark names another computer), so the provisioner did not destroy or undefine it; the operation stopped before touching the VM.",
+      "A domain of the VM's name is defined on the host but vlab did not define it for this computer (its metadata has no vlab mark, or the mark names another computer), so the provisioner did not start, destroy or undefine it; the operation stopped before touching the VM.",
     hint: 'Give the computer a domain name of its own (its `domain` attribute), or, when the domain is no longer wanted, remove it by hand on the host (`virsh destroy` and `virsh undefine`) and run the operation again.',
   },
   VLAB_ERR_LIBVIRT_SHUTDOWN_FORCED: {

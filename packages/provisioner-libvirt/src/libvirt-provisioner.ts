@@ -10,7 +10,7 @@ import type { LibvirtConfig } from './config.js';
 import { HypervisorConnections } from './hypervisor.js';
 import { load } from './load.js';
 import type { ProvisionerDeps } from './provisioner-deps.js';
-import { removeVm } from './vm.js';
+import { domainIsOurs, removeVm } from './vm.js';
 import { vmFacts } from './vm-facts.js';
 
 /**
@@ -35,6 +35,12 @@ export function createLibvirtProvisioner(config: LibvirtConfig, deps?: ModuleDep
     const vm = await shared.vmTarget(ctx);
     return { hypervisor: vm.hypervisor, domain: vm.facts.domain };
   };
+  /** The VM's domain for a power operation, refusing a foreign one (not vlab's for this computer). */
+  const ownDomainOf = async (ctx: ComputerContext) => {
+    const vm = await shared.vmTarget(ctx);
+    await domainIsOurs(ctx, vm);
+    return { hypervisor: vm.hypervisor, domain: vm.facts.domain };
+  };
 
   return {
     name: 'provisioner-libvirt',
@@ -57,15 +63,15 @@ export function createLibvirtProvisioner(config: LibvirtConfig, deps?: ModuleDep
     load: (ctx, args) => load(shared, ctx, args),
     capture: (ctx, args) => capture(shared, ctx, args),
     async powerOn(ctx) {
-      const { hypervisor, domain } = await domainOf(ctx);
+      const { hypervisor, domain } = await ownDomainOf(ctx);
       await hypervisor.start(ctx, domain);
     },
     async powerOff(ctx) {
-      const { hypervisor, domain } = await domainOf(ctx);
+      const { hypervisor, domain } = await ownDomainOf(ctx);
       await hypervisor.destroy(ctx, domain);
     },
     async powerCycle(ctx) {
-      const { hypervisor, domain } = await domainOf(ctx);
+      const { hypervisor, domain } = await ownDomainOf(ctx);
       await hypervisor.destroy(ctx, domain);
       await hypervisor.start(ctx, domain);
     },

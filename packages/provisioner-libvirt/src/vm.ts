@@ -24,20 +24,30 @@ export interface VmTarget {
 }
 
 /**
- * Destroys and undefines the VM's domain when it is defined; idempotent. Its files stay. A domain
- * of that name that vlab did not define for this computer (no mark, or another computer's) is
- * left alone: `VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN`.
+ * Whether the VM's domain is defined, refusing one of that name that vlab did not define for this
+ * computer (no mark, or another computer's): `VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN`, and the caller
+ * leaves it alone. Every operation that changes a domain asks first (one `virsh metadata` call).
  */
-export async function undefineDomain(ctx: ComputerContext, vm: VmTarget): Promise<void> {
+export async function domainIsOurs(ctx: ComputerContext, vm: VmTarget): Promise<boolean> {
   const { hypervisor, facts } = vm;
   const owner = await hypervisor.domainOwner(ctx, facts.domain);
-  if (owner === undefined) return;
+  if (owner === undefined) return false;
   if (owner !== facts.name)
     throw libvirtError(
       'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN',
       `domain ${facts.domain} on host ${hypervisor.hostName} was not defined by vlab for ${facts.name} (${owner === null ? 'it has no vlab mark' : `its mark names ${owner}`}); it was left as it is`,
       { computer: facts.name, details: { host: hypervisor.hostName, domain: facts.domain, owner } },
     );
+  return true;
+}
+
+/**
+ * Destroys and undefines the VM's domain when it is defined; idempotent. Its files stay. A
+ * foreign domain of that name is left alone ({@link domainIsOurs}).
+ */
+export async function undefineDomain(ctx: ComputerContext, vm: VmTarget): Promise<void> {
+  const { hypervisor, facts } = vm;
+  if (!(await domainIsOurs(ctx, vm))) return;
   await hypervisor.destroy(ctx, facts.domain);
   await hypervisor.virsh(ctx, `undefining domain ${facts.domain}`, ['undefine', facts.domain]);
 }

@@ -136,7 +136,7 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
     await lab.provisioner.deleteImage(lab.storeCtx(), { name: BASE.name, revision: 9 });
   });
 
-  it("a domain of the VM's name that vlab did not define: VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN, the domain left as it was", async () => {
+  it("a domain of the VM's name that vlab did not define: load, release and power refuse it (VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN), the domain left as it was", async () => {
     // Someone else's domain under vm2's name: the same template without vlab's mark, running.
     const domain = 'vlab-lab-vm2';
     const xml = join(lab.hostDir, 'foreign.xml');
@@ -160,6 +160,14 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
       );
       expect(isVlabError(released, 'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN')).toBe(true);
       expect(await lab.host.domState(domain)).toBe('running');
+      // The power operations refuse it too: a powerOff would otherwise destroy it.
+      for (const power of ['powerOff', 'powerCycle', 'powerOn'] as const) {
+        const refused = await failure(
+          lab.provisioner[power]?.(lab.ctx(2, 'power')) ?? Promise.resolve(),
+        );
+        expect(isVlabError(refused, 'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN'), power).toBe(true);
+        expect(await lab.host.domState(domain)).toBe('running');
+      }
       figures.push(`foreign domain: ${(error as Error).message.split('\n')[0]}`);
     } finally {
       await lab.host.virsh(['destroy', domain]).catch(() => undefined);

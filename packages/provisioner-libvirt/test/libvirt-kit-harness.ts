@@ -33,7 +33,7 @@ import type {
   HarnessPowerEvent,
 } from '@vlab/core/testing';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
-import { listStoreEntries, sshBannerSeen, VM_NET, vmAddress } from '@vlab/testlab';
+import { distinctSecrets, listStoreEntries, sshBannerSeen, VM_NET, vmAddress } from '@vlab/testlab';
 import { type LibvirtConfig, libvirtConfig } from '../src/config.js';
 import { domainXml, vmPaths } from '../src/domain-xml.js';
 import { vmFacts } from '../src/vm-facts.js';
@@ -643,21 +643,15 @@ export async function createLibvirtKitHarness(
       return () => resume();
     },
     users: () => users,
-    secrets: () => {
-      const fixed = [
-        ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
-        managementKey,
-        userKey.privateKey,
-      ];
-      const values = new Set(fixed.map((s) => s.reveal()));
-      const all = [...fixed];
-      for (const secret of resolved) {
-        if (values.has(secret.reveal())) continue;
-        values.add(secret.reveal());
-        all.push(secret);
-      }
-      return all;
-    },
+    secrets: () =>
+      distinctSecrets(
+        [
+          ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
+          managementKey,
+          userKey.privateKey,
+        ],
+        resolved,
+      ),
     logs: () => records,
     async close() {
       watching = false;

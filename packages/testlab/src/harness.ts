@@ -37,6 +37,7 @@ import type {
 import { IpmiClient } from '@vlab/ipmi';
 import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
 import { freezeGroup } from './cgroups.js';
+import { distinctSecrets } from './distinct-secrets.js';
 import { run, runChecked } from './exec.js';
 import { FileSnapshotter, type SnapshotFile } from './file-snapshot.js';
 import { readAccounts } from './guest-accounts.js';
@@ -661,23 +662,16 @@ export async function createLabHarness(
       return () => thaw();
     },
     users: () => users,
-    secrets: () => {
-      const fixed = [
-        ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
-        new Secret(computer.bmc.password, `bmc password of ${name}`),
-        managementKey,
-        sessionPrivateKey,
-      ];
-      // And whatever else the resolver handed out (a file the module's config names, say).
-      const values = new Set(fixed.map((s) => s.reveal()));
-      const all = [...fixed];
-      for (const secret of resolved) {
-        if (values.has(secret.reveal())) continue;
-        values.add(secret.reveal());
-        all.push(secret);
-      }
-      return all;
-    },
+    secrets: () =>
+      distinctSecrets(
+        [
+          ...users.flatMap((u) => (u.password === undefined ? [] : [u.password])),
+          new Secret(computer.bmc.password, `bmc password of ${name}`),
+          managementKey,
+          sessionPrivateKey,
+        ],
+        resolved,
+      ),
     logs: () => records,
     async close() {
       sampling = false;

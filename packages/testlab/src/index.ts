@@ -5,6 +5,7 @@
  */
 export { type BmcAddress, bmcPower, ipmitool } from './bmc.js';
 export { cgroupMode, type GroupMemory } from './cgroups.js';
+export { distinctSecrets } from './distinct-secrets.js';
 export { type RunOutput, run, runChecked } from './exec.js';
 export {
   createLabHarness,

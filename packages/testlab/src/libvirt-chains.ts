@@ -38,3 +38,32 @@ export async function removeLibvirtChains(): Promise<string[]> {
   }
   return left;
 }
+
+/** An interface match on a VM network's bridge (`vlvm` and 6 hex digits) in `iptables -S` output. */
+const VM_BRIDGE_MATCH = / -[io] vlvm[0-9a-f]{6}(?= )/;
+
+/**
+ * Deletes the rules in libvirt's chains that match a VM network's bridge: libvirt adds them when
+ * it starts the network and deletes them with `net-destroy`, which a killed libvirtd never runs.
+ * Only while no libvirtd runs (the caller checks). Returns the rules it deleted.
+ */
+export async function removeVmBridgeRules(): Promise<string[]> {
+  const removed: string[] = [];
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const [table, chain] of LIBVIRT_CHAINS) {
+      const rules = await run(tool, ['-w', '-t', table, '-S', chain]);
+      if (rules.code !== 0) continue;
+      for (const rule of rules.stdout.split('\n')) {
+        // libvirt's rules carry no quoted arguments: the words are the arguments.
+        if (!rule.startsWith(`-A ${chain} `) || !VM_BRIDGE_MATCH.test(rule) || rule.includes('"')) {
+          continue;
+        }
+        const args = rule.split(' ').slice(1);
+        if ((await run(tool, ['-w', '-t', table, '-D', ...args])).code === 0) {
+          removed.push(`${tool} -t ${table} ${rule}`);
+        }
+      }
+    }
+  }
+  return removed;
+}

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { descendants, isAlive } from '@vlab/test-peers';
 import { run } from './exec.js';
-import { VM_NET, VM_ROUTE_PROTO } from './vm-net.js';
+import { removeStaleVmNetworks, VM_NET, VM_ROUTE_PROTO } from './vm-net.js';
 
 /** libvirt's system instance, which the daemons below serve. */
 export const LIBVIRT_URI = 'qemu:///system';
@@ -16,12 +16,17 @@ const DEFAULT_NETWORK_AUTOSTART = '/etc/libvirt/qemu/networks/autostart/default.
  * The reaper (perl, which Debian always has): makes itself a child subreaper (prctl
  * PR_SET_CHILD_SUBREAPER, syscall 157 on x86-64), starts `virtlogd -d` and then `libvirtd -d`
  * (each returns once its daemon is set up), prints `ready`, and then reaps every child it gets,
- * until SIGTERM. Without it, the daemonized daemons and the QEMUs libvirt daemonizes would be
+ * until a signal. Without it, the daemonized daemons and the QEMUs libvirt daemonizes would be
  * reparented to this machine's PID 1, which reaps only now and then: ended QEMUs would linger as
- * zombies. When its parent (the test process) dies without stopping it, it tears down what
- * `close()` would have: every domain, the network named in its arguments (`network bridge
- * blackhole proto dir`: argv, never pasted into the script), the daemons and whatever else is
- * left below it, the bridge, the blackhole route and the directory; then it ends.
+ * zombies. When its parent (the test process) dies without stopping it, or when it gets SIGTERM,
+ * SIGINT or SIGHUP with anything still below it (a `timeout` or a Ctrl-C that signals the whole
+ * process group: the daemons run in sessions of their own and get nothing), it tears down what
+ * `close()` would have: the domains named `vlab-…` (a libvirtd started on an administrator's
+ * configuration loads theirs too: those are never touched), the network named in its arguments
+ * (`network bridge blackhole proto dir`: argv, never pasted into the script) and its status file,
+ * the daemons and whatever else is left below it, the bridge, the blackhole route and the
+ * directory; then it ends. `stop()` leaves nothing below it before it sends SIGTERM, so an orderly
+ * stop tears nothing down twice.
  */
 const REAPER = `
 use strict;
@@ -33,17 +38,19 @@ my $parent = getppid();
 $SIG{PIPE} = "IGNORE";
 syscall(157, 36, 1, 0, 0, 0) == 0 or die "prctl(PR_SET_CHILD_SUBREAPER): $!\\n";
 my $stop = 0;
-$SIG{TERM} = sub { $stop = 1 };
+$SIG{$_} = sub { $stop = 1 } for qw(TERM INT HUP);
 for my $daemon (["virtlogd", "-d"], ["libvirtd", "-d"]) {
+  last if $stop;
   system(@$daemon) == 0 or die "@$daemon failed: exit " . ($? >> 8) . "\\n";
 }
-print "ready\\n";
+print "ready\\n" unless $stop;
 until ($stop) {
   1 while waitpid(-1, WNOHANG) > 0;
-  if (getppid() != $parent) { orphaned(); last; }
+  last if getppid() != $parent;
   select(undef, undef, undef, 0.2);
 }
 1 while waitpid(-1, WNOHANG) > 0;
+orphaned() if getppid() != $parent || children();
 
 sub virsh {
   my @out;
@@ -84,8 +91,11 @@ sub daemons {
   return @pids;
 }
 sub orphaned {
-  # QEMUs first, killed here and reaped at once: "virsh destroy" would wait for a QEMU that
-  # only this process can reap while it waits for virsh.
+  # From here on every child is reaped the moment it ends, also while this process waits for
+  # virsh: libvirtd waits for a QEMU it saw die to vanish, and a zombie never does (undefine hung).
+  $SIG{CHLD} = sub { 1 while waitpid(-1, WNOHANG) > 0 };
+  # QEMUs first, killed here: "virsh destroy" would wait for a QEMU that only this process can
+  # reap while it waits for virsh.
   my %daemon = map { $_ => 1 } daemons();
   kill "KILL", grep { !$daemon{$_} } children();
   for (1 .. 50) {
@@ -95,7 +105,7 @@ sub orphaned {
   }
   for my $name (virsh("list", "--all", "--name")) {
     $name =~ s/\\s+$//;
-    virsh("undefine", $name) if $name ne "";
+    virsh("undefine", $name) if $name =~ /^vlab-/;
   }
   virsh("net-destroy", $network);
   kill "TERM", grep { $daemon{$_} } children();
@@ -104,6 +114,9 @@ sub orphaned {
   settle(50);
   system("ip", "link", "del", $bridge) if -e "/sys/class/net/$bridge";
   system("ip", "route", "del", "blackhole", $blackhole, "proto", $proto);
+  # A status file of a network whose bridge is gone makes the next libvirtd crash at start.
+  unlink("/run/libvirt/network/$network.xml");
+  system("rm", "-rf", "--", "/run/libvirt/network/$network");
   system("rm", "-rf", "--", $dir);
 }
 `;
@@ -134,11 +147,14 @@ function pidFrom(file: string): number | undefined {
 /**
  * Starts libvirt's system instance as this process's own: no systemd runs as PID 1 here, and
  * Debian 12 ships the monolithic `libvirtd` (no `virtqemud`). Refuses when a libvirtd runs
- * already (it is someone else's: stopping it would break them). Resolves once `virsh` answers.
+ * already (it is someone else's: stopping it would break them); otherwise first removes what a
+ * killed harness left of its network ({@link removeStaleVmNetworks}). Resolves once `virsh`
+ * answers.
  */
 export async function startLibvirtDaemons(options: {
   readonly orphanTeardown: OrphanTeardown;
   readonly timeoutMs?: number;
+  readonly log?: (line: string) => void;
 }): Promise<LibvirtDaemons> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const { network, bridge, dir } = options.orphanTeardown;
@@ -149,6 +165,8 @@ export async function startLibvirtDaemons(options: {
         'the harness starts and stops its own and will not share one',
     );
   }
+  const stale = await removeStaleVmNetworks();
+  if (stale.length > 0) options.log?.(`removed what a killed harness left: ${stale.join(', ')}`);
   // libvirt's `default` network NATs to the outside and turns IP forwarding on: it must never
   // start, so an autostart link for it (Debian 12's packages made none here) goes first.
   await rm(DEFAULT_NETWORK_AUTOSTART, { force: true });

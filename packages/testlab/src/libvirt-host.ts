@@ -32,7 +32,7 @@ export interface LibvirtHost {
   /** QEMU's pid for a running domain (libvirt's pid file). */
   qemuPid(name: string): number;
   /**
-   * Destroys and undefines every domain, removes the network and its blackhole, stops the
+   * Destroys and undefines every `vlab-…` domain, removes the network and its blackhole, stops the
    * daemons, removes libvirt's (then empty) iptables chains, the per-domain logs this run added
    * and the directory. Should this process die first, the reaper does the same, but for the
    * chains and the logs (see `startLibvirtDaemons`).
@@ -80,6 +80,7 @@ export async function startLibvirtHost(options: LibvirtHostOptions): Promise<Lib
     // Named before the daemons start: the reaper removes them too if this process dies.
     const daemons: LibvirtDaemons = await startLibvirtDaemons({
       orphanTeardown: { network: names.name, bridge: names.bridge, dir },
+      log,
     });
     undo.push(() => daemons.stop());
     log(`libvirtd and virtlogd started (reaper pid ${daemons.reaperPid})`);
@@ -125,11 +126,14 @@ export async function startLibvirtHost(options: LibvirtHostOptions): Promise<Lib
 /** Where libvirt's QEMU driver writes one log per domain. */
 const QEMU_LOGS = '/var/log/libvirt/qemu';
 
-/** Every domain of this (the harness's own) libvirtd: destroyed, then undefined. */
+/**
+ * Every `vlab-…` domain of this (the harness's own) libvirtd: destroyed, then undefined. Others
+ * are an administrator's, loaded from their configuration: never touched.
+ */
 async function removeAllDomains(): Promise<void> {
   const out = await run('virsh', ['-c', LIBVIRT_URI, 'list', '--all', '--name']);
   for (const name of out.stdout.split('\n').map((line) => line.trim())) {
-    if (name === '') continue;
+    if (!name.startsWith('vlab-')) continue;
     await run('virsh', ['-c', LIBVIRT_URI, 'destroy', name]);
     await run('virsh', ['-c', LIBVIRT_URI, 'undefine', name]);
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runChecked } from './exec.js';
+import { removeVmBridgeRules } from './libvirt-chains.js';
 import { rootLinks, usedPrefixes } from './net.js';
 
 /**
@@ -18,6 +19,9 @@ export const VM_NET = {
   hostAddress: '198.18.100.1',
   prefixLength: 24,
 } as const;
+
+/** Where libvirtd keeps the state of running networks (transient ones included). */
+const NETWORK_STATUS_DIR = '/run/libvirt/network';
 
 /** Protocol number of the VM network's blackhole route. */
 export const VM_ROUTE_PROTO = '214';
@@ -66,6 +70,8 @@ export async function createVmNetwork(
   const remove = async (): Promise<void> => {
     if (created) await run('virsh', ['-c', 'qemu:///system', 'net-destroy', name]);
     created = false;
+    // libvirt leaves the network's (empty) port directory behind.
+    await rm(join(NETWORK_STATUS_DIR, name), { recursive: true, force: true });
     if ((await rootLinks()).includes(bridge)) await run('ip', ['link', 'del', bridge]);
     if (await vmBlackholePresent()) {
       await run('ip', ['route', 'del', 'blackhole', VM_NET.blackhole, 'proto', VM_ROUTE_PROTO]);
@@ -107,4 +113,38 @@ export async function vmBlackholePresent(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Removes what a harness killed outright (SIGKILL: no reaper ran) left of a VM network: libvirt's
+ * status files and port directories of `vlab-vm-…` networks (a status file whose bridge is gone
+ * makes libvirtd crash at its next start), `vlvm…` bridges, the rules libvirt's chains hold for
+ * them, and the VM blackhole route. Only while no libvirtd runs
+ * (the caller checks): a running harness would still own them. Returns what it removed.
+ */
+export async function removeStaleVmNetworks(): Promise<string[]> {
+  const removed: string[] = [];
+  const status = await readdir(NETWORK_STATUS_DIR).catch(() => [] as string[]);
+  for (const file of status.filter((f) => /^vlab-vm-[0-9a-f]{6}(\.xml)?$/.test(f))) {
+    await rm(join(NETWORK_STATUS_DIR, file), { recursive: true, force: true });
+    removed.push(join(NETWORK_STATUS_DIR, file));
+  }
+  for (const link of (await rootLinks()).filter((l) => /^vlvm[0-9a-f]{6}$/.test(l))) {
+    await runChecked('ip', ['link', 'del', link]);
+    removed.push(`bridge ${link}`);
+  }
+  const rules = await removeVmBridgeRules();
+  if (rules.length > 0) removed.push(`${rules.length} firewall rules of their bridges`);
+  if (await vmBlackholePresent()) {
+    await runChecked('ip', [
+      'route',
+      'del',
+      'blackhole',
+      VM_NET.blackhole,
+      'proto',
+      VM_ROUTE_PROTO,
+    ]);
+    removed.push(`blackhole ${VM_NET.blackhole}`);
+  }
+  return removed;
 }
