@@ -172,7 +172,15 @@ describe('reload', () => {
       tainted: false,
     });
     expect(fixture.lab.machine('c2').power).toBe('on');
-    const steps = await stepsOn(m, 'c2');
+    // reload-done records its event just after it made the computer available (its own write,
+    // not the state change's transaction): a reader can see the state first, so wait for it.
+    const steps = await pollUntil(
+      async () => {
+        const now = await stepsOn(m, 'c2');
+        return now.at(-1) === 'reload-done:ok' ? now : undefined;
+      },
+      async () => `steps on c2: ${(await stepsOn(m, 'c2')).join(', ')}`,
+    );
     expect(steps.slice(-6)).toEqual([
       'reload-claim:ok',
       'queue:ok',
