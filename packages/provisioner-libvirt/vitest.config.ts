@@ -31,9 +31,9 @@ export default defineConfig({
         },
       },
       {
-        // The conformance kit over a libvirt domain: every check boots the VM at least once, 75-90
-        // minutes under TCG, more than CI's lab budget; run by hand (`pnpm test:kit`), not by
-        // `pnpm test`.
+        // The conformance kit over a libvirt domain: most checks load the VM or capture it, about
+        // 40 minutes under TCG (resets restore a saved VM: seconds). Part of `pnpm test`;
+        // `pnpm test:kit` runs it alone.
         extends: true,
         test: {
           name: 'kit',

@@ -5,11 +5,15 @@
  *
  * - load of a master the host has cached, up to the guest's SSH answering (os-linux's postLoad
  *   timed apart), against the same by hand on the same host: a fresh overlay on the master, the
- *   same domain definition with an identity disk, `virsh define`, `virsh start`, polling port 22
- *   for the SSH banner at the same interval;
+ *   same domain definition with an identity disk, `virsh define`, `virsh start`, then OpenSSH's
+ *   `ssh root@vm true` every POLL_MS until it succeeds (the module's wait ends the same way: a
+ *   command ran after key exchange and login; a banner alone comes earlier);
  * - capture (`mode: 'image'`) of the same guest, already off, so no preCapture: the module's
  *   flatten + check + publish against `qemu-img convert -c` alone (the issue's comparison), and
- *   against the same work by hand (`convert -c`, a raw conversion, SHA-256 and zstd into a file).
+ *   against the same work by hand over OpenSSH to the same host (`qemu-img check` of the overlay,
+ *   `convert -c`, `check` of the result, a raw conversion, SHA-256 and zstd to stdout, written
+ *   into a file beside the store): the module streams the same zstd over its SSH connection into
+ *   the store.
  *
  * Not a test: a missed target is reported, never failed. Budget: about 25 minutes here. Writes
  * bench/results/latest.json.
@@ -21,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildIdentityDisk, generateHostKey, identityDiskFiles, type OsModule } from '@vlab/core';
-import { sshBannerSeen } from '@vlab/testlab';
+import { quoteCommand } from '@vlab/ssh';
 import { libvirtConfig } from '../src/config.js';
 import { domainXml, vmPaths } from '../src/domain-xml.js';
 import { vmFacts } from '../src/vm-facts.js';
@@ -31,6 +35,31 @@ const RUNS = 5;
 const POLL_MS = 200;
 const TARGET_OVERHEAD = 0.05;
 const exec = promisify(execFile);
+/** The capture by hand, run on the host through OpenSSH: the zstd stream goes to stdout. */
+const HAND_CAPTURE = `set -e
+d=$(mktemp -d "$2/hand-XXXXXX")
+qemu-img check -q -f qcow2 "$1"
+qemu-img convert -q -c -f qcow2 -O qcow2 "$1" "$d/flat.qcow2"
+qemu-img check -q -f qcow2 "$d/flat.qcow2"
+qemu-img convert -q -f qcow2 -O raw "$d/flat.qcow2" "$d/disk.raw"
+mkfifo "$d/fifo"
+sha256sum <"$d/fifo" >"$d/sum" &
+tee "$d/fifo" <"$d/disk.raw" | zstd -q -3 -T0 -c
+wait
+rm -rf -- "$d"`;
+/** OpenSSH as the hand-made load's probe: the guest's host key is new at every load. */
+const OPENSSH_OPTIONS = [
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'LogLevel=ERROR',
+  '-o',
+  'ConnectTimeout=20',
+];
 const sh = (script: string, ...args: string[]) =>
   exec('sh', ['-c', script, 'bench', ...args], { maxBuffer: 2 ** 24, timeout: 1_800_000 });
 
@@ -123,7 +152,18 @@ try {
     await writeFile(paths.xml, domainXml(facts, config, { identityDisk: true }));
     await virsh('define', paths.xml);
     await virsh('start', facts.domain);
-    await until(`the SSH banner of ${facts.address}`, () => sshBannerSeen(facts.address));
+    await until(`ssh root@${facts.address} true`, () =>
+      exec('ssh', [
+        ...OPENSSH_OPTIONS,
+        '-i',
+        lab.image.managementKeyPath,
+        `root@${facts.address}`,
+        'true',
+      ]).then(
+        () => true,
+        () => false,
+      ),
+    );
   };
 
   for (let run = 1; run <= RUNS; run += 1) {
@@ -176,9 +216,10 @@ try {
     ms.handCapturePipeline.push(
       await timed(() =>
         sh(
-          'set -e; mkfifo "$2.fifo"; qemu-img convert -q -c -f qcow2 -O qcow2 "$1" "$2.qcow2"; qemu-img convert -q -f qcow2 -O raw "$2.qcow2" "$2.raw"; sha256sum <"$2.fifo" >"$2.sum" & tee "$2.fifo" <"$2.raw" | zstd -q -3 -T0 -o "$2.zst"; wait',
-          overlay,
-          out,
+          'out=$1; shift; exec ssh "$@" >"$out"',
+          `${out}.zst`,
+          ...lab.sshd.sshArgs(),
+          quoteCommand(['sh', '-c', HAND_CAPTURE, 'bench', overlay, work]),
         ),
       ),
     );

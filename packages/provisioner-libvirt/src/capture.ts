@@ -27,6 +27,7 @@ import {
   cleanupCall,
   defineDomain,
   discardIdentityDisk,
+  domainIsOurs,
   dropIdentityDisk,
   leaveOff,
   putIdentityDisk,
@@ -180,6 +181,8 @@ export async function capture(
 ): Promise<CaptureResult> {
   const vm = await deps.vmTarget(ctx);
   const { hypervisor, facts } = vm;
+  // A domain of the VM's name that vlab did not define for this computer is not captured.
+  await domainIsOurs(ctx, vm);
   const reservation = await deps.store.reserve(
     { name: args.image, revision: args.newRevision },
     { signal: ctx.signal },

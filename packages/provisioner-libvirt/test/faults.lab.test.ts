@@ -136,7 +136,7 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
     await lab.provisioner.deleteImage(lab.storeCtx(), { name: BASE.name, revision: 9 });
   });
 
-  it("a domain of the VM's name that vlab did not define: load, release and power refuse it (VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN), the domain left as it was", async () => {
+  it("a domain of the VM's name that vlab did not define: load, release, capture and power refuse it (VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN), the domain left as it was", async () => {
     // Someone else's domain under vm2's name: the same template without vlab's mark, running.
     const domain = 'vlab-lab-vm2';
     const xml = join(lab.hostDir, 'foreign.xml');
@@ -159,6 +159,28 @@ describe('provisioner-libvirt faults on real libvirt and QEMU', () => {
         lab.provisioner.release?.(lab.ctx(2, 'release')) ?? Promise.resolve(),
       );
       expect(isVlabError(released, 'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN')).toBe(true);
+      expect(await lab.host.domState(domain)).toBe('running');
+      // A capture refuses it before preCapture, reserving nothing in the store.
+      let preCaptures = 0;
+      const captured = await failure(
+        lab.provisioner.capture(
+          lab.ctx(2, 'capture', {
+            os: {
+              ...lab.os,
+              preCapture: async () => {
+                preCaptures += 1;
+                return { endState: 'off' };
+              },
+            },
+          }),
+          { image: BASE.name, newRevision: 8, mode: 'image' },
+        ),
+      );
+      expect(isVlabError(captured, 'VLAB_ERR_LIBVIRT_DOMAIN_FOREIGN')).toBe(true);
+      expect(preCaptures).toBe(0);
+      expect(
+        await lab.provisioner.imageExists(lab.storeCtx(), { name: BASE.name, revision: 8 }),
+      ).toBe(false);
       expect(await lab.host.domState(domain)).toBe('running');
       // The power operations refuse it too: a powerOff would otherwise destroy it.
       for (const power of ['powerOff', 'powerCycle', 'powerOn'] as const) {

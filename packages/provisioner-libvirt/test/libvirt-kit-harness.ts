@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -14,6 +14,7 @@ import {
   createProvisionerContext,
   createSecretResolver,
   generateHostKey,
+  type HostKeyPair,
   IMAGE_STAMP_PATHS,
   identityDiskFiles,
   type LogRecord,
@@ -32,7 +33,13 @@ import type {
   HarnessDiskRead,
   HarnessPowerEvent,
 } from '@vlab/core/testing';
-import { MemoryHostKeyStore, SshCommunicator, SshPool } from '@vlab/ssh';
+import {
+  MemoryHostKeyStore,
+  type SshClient,
+  SshCommunicator,
+  SshPool,
+  waitForSsh,
+} from '@vlab/ssh';
 import { distinctSecrets, listStoreEntries, sshBannerSeen, VM_NET, vmAddress } from '@vlab/testlab';
 import { type LibvirtConfig, libvirtConfig } from '../src/config.js';
 import { domainXml, vmPaths } from '../src/domain-xml.js';
@@ -185,12 +192,17 @@ async function rootOffset(raw: string): Promise<number> {
  *   module under test configures (a module that broke root's key login or the shell would make
  *   the harness fail, not lie), and a guest that does not answer cannot be read while it runs
  *   (the overlay of a running guest is not consistent on the host: the guest's page cache).
- * - **reset** deploys {@link KIT_IMAGE} as a provisioner would, without the provisioner: a fresh
- *   overlay on the harness's own master at the provisioner's paths, an identity disk with fresh
- *   host keys (pinned in the communicator every context gets), the domain defined from the
- *   provisioner's own template (`domainXml`, as the provisioner's config says) and started; once
- *   the guest answers with those keys the identity disk is dropped from the definition and the
- *   host. **stall** is `virsh suspend` (the guest's CPUs stop: commands hang while the host still
+ * - **reset** deploys {@link KIT_IMAGE} as a provisioner would, without the provisioner. The
+ *   first one boots it: a fresh overlay on the harness's own master at the provisioner's paths,
+ *   an identity disk with fresh host keys (pinned in the communicator every context gets), the
+ *   domain defined from the provisioner's own template (`domainXml`, as the provisioner's config
+ *   says) and started; once the guest answers with those keys, it syncs and is saved (`virsh
+ *   save`: its memory; the overlay and identity disk copied beside it). Every reset restores that
+ *   state: the copies back at the provisioner's paths, the domain defined as a load leaves it (no
+ *   identity disk, the saved UUID), `virsh restore`, libvirt's `Started` event, SSH answering, the
+ *   guest's clock set from the host's (it stood still while saved), the host's identity disk
+ *   removed. The SSH pools are made anew at each reset (a connection to a destroyed guest is dead
+ *   and found so only by keepalive). **stall** is `virsh suspend` (the guest's CPUs stop: commands hang while the host still
  *   answers), undone with `virsh resume`. **answering** is an SSH banner from the VM's address while
  *   the domain runs, in the same boot before and after.
  * - **imageSource** is the raw disk of {@link KIT_IMAGE}: the lab's VM image with a `captured`
@@ -232,27 +244,27 @@ export async function createLibvirtKitHarness(
   const { managementKey } = lab;
   // The pins the provisioner (trustHostKeys at a load) and the OS module keep; both pools read them.
   const hostKeys = new MemoryHostKeyStore();
-  const pool = new SshPool({ hostKeys });
-  const communicator = new SshCommunicator(
-    pool.client({
+  const connect = (label: string) => {
+    const pool = new SshPool({ hostKeys });
+    const client = pool.client({
       host: address,
       user: 'root',
       auth: { kind: 'key', privateKey: managementKey },
-      computer: computer.name,
-    }),
-    { computer: computer.name },
-  );
-  // The harness's own connection for reading a running guest: another pool, the same pins.
-  const ownPool = new SshPool({ hostKeys });
-  const own = new SshCommunicator(
-    ownPool.client({
-      host: address,
-      user: 'root',
-      auth: { kind: 'key', privateKey: managementKey },
-      computer: `${computer.name} (harness)`,
-    }),
-    { computer: computer.name },
-  );
+      computer: label,
+    });
+    return { pool, client, communicator: new SshCommunicator(client, { computer: computer.name }) };
+  };
+  // The contexts' connections and the harness's own for reading a running guest: two pools, the
+  // same pins. Both are made anew at every reset: a connection to the guest that a reset
+  // destroyed (or to the saved one it restores) would be dead, and found dead only by keepalive.
+  let ssh = connect(computer.name);
+  let own = connect(`${computer.name} (harness)`);
+  const renewConnections = async (): Promise<void> => {
+    const old = [ssh.pool, own.pool];
+    ssh = connect(computer.name);
+    own = connect(`${computer.name} (harness)`);
+    await Promise.all(old.map((pool) => pool.close()));
+  };
 
   const userKey = generateHostKey('vlab-kit-user');
   const users: ReservationUser[] = [
@@ -364,6 +376,8 @@ export async function createLibvirtKitHarness(
   let watching = true;
   let eventProcess: ChildProcess | undefined;
   let eventsSeen = 0;
+  /** libvirt `Started` events of the domain (a boot, a restore): a reset waits for its own. */
+  let starts = 0;
   const LINE = /^event '([a-z-]+)' for domain '([^']*)'(?::\s*(.*))?$/;
   const startEvents = (): void => {
     const child = spawn('stdbuf', ['-oL', 'virsh', '-c', host.uri, 'event', '--all', '--loop'], {
@@ -390,6 +404,7 @@ export async function createLibvirtKitHarness(
           }
         } else if (kind === 'lifecycle') {
           if (detail.startsWith('Started')) {
+            starts += 1;
             if (lastPower === 'on') {
               const at = performance.now();
               events.push({ at, state: 'off' }, { at, state: 'on' });
@@ -515,7 +530,7 @@ export async function createLibvirtKitHarness(
     return result.stdout;
   };
   const readRunning = async (path: string): Promise<Buffer | undefined> => {
-    const result = await own.run(
+    const result = await own.communicator.run(
       ['sh', '-c', 'if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi', 'vlab-kit', path],
       { timeoutMs: 60_000 },
     );
@@ -557,9 +572,123 @@ export async function createLibvirtKitHarness(
     ...base(o),
     computer,
     image,
-    communicator,
+    communicator: ssh.communicator,
     power,
   });
+
+  // The first reset boots the VM as a provisioner's load would and saves it (`virsh save`: its
+  // memory, with the overlay and the identity disk copied beside it); every reset, that one too,
+  // restores that state: seconds, where a boot takes 30-60 s under TCG.
+  interface Saved {
+    readonly state: string;
+    readonly disk: string;
+    readonly identity: string;
+    readonly key: HostKeyPair;
+    readonly uuid: string;
+  }
+  let saved: Saved | undefined;
+  const timed = async <T>(parts: string[], what: string, work: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    const result = await work();
+    parts.push(`${what} ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    return result;
+  };
+  const waitForStart = async (after: number, timeoutMs: number): Promise<void> => {
+    const deadline = performance.now() + timeoutMs;
+    while (starts <= after) {
+      if (performance.now() > deadline)
+        throw new Error(`no libvirt Started event of ${domain} within ${timeoutMs} ms`);
+      await delay(50);
+    }
+  };
+  const reach = (client: SshClient) =>
+    // A restored guest answers at once: poll at a short, flat interval, not a boot's backoff.
+    waitForSsh(client, { timeoutMs: 600_000, initialDelayMs: 200, maxDelayMs: 1000 });
+
+  const bootAndSave = async (): Promise<Saved> => {
+    const parts: string[] = [];
+    const t = performance.now();
+    await exec('qemu-img', [
+      'create',
+      '-q',
+      '-f',
+      'qcow2',
+      '-F',
+      'qcow2',
+      '-b',
+      master,
+      paths.disk,
+    ]);
+    const key = generateHostKey(computer.name);
+    const scratch = await mkdtemp(join(work, 'identity-'));
+    try {
+      await buildIdentityDisk(identityDiskFiles([key]), paths.identity, { work: scratch });
+      await chmod(paths.identity, 0o600);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    await ssh.communicator.trustHostKeys([key.publicKey]);
+    await writeFile(paths.xml, domainXml(facts, config, { identityDisk: true }));
+    await host.virsh(['define', paths.xml]);
+    await timed(parts, 'boot to SSH', async () => {
+      await host.virsh(['start', domain]);
+      await ssh.communicator.waitUntilReachable({ timeoutMs: 600_000 });
+    });
+    // What the guest wrote is on the overlay before its memory is saved.
+    await own.communicator.run(['sync'], { timeoutMs: 60_000 });
+    const uuid = (await host.virsh(['domuuid', domain])).stdout.trim();
+    // Its connections end with the saved guest: close them before it goes.
+    await renewConnections();
+    const state = join(work, 'saved.state');
+    await timed(parts, 'virsh save', () => host.virsh(['save', domain, state], 600_000));
+    const disk = join(work, 'saved-disk.qcow2');
+    const identity = join(work, 'saved-identity.img');
+    await copyFile(paths.disk, disk);
+    await copyFile(paths.identity, identity);
+    await chmod(identity, 0o600);
+    figures.push(
+      `first reset booted and saved the VM in ${((performance.now() - t) / 1000).toFixed(1)} s (${parts.join(', ')})`,
+    );
+    return { state, disk, identity, key, uuid };
+  };
+
+  const restore = async (from: Saved): Promise<void> => {
+    const parts: string[] = [];
+    const t = performance.now();
+    await timed(parts, 'copies', async () => {
+      await copyFile(from.disk, paths.disk);
+      await copyFile(from.identity, paths.identity);
+      await chmod(paths.identity, 0o600);
+    });
+    await ssh.communicator.trustHostKeys([from.key.publicKey]);
+    // The persistent definition a load leaves (no identity disk), under the saved domain's UUID:
+    // `virsh restore` then brings that domain back instead of refusing a clash of names.
+    const xml = domainXml(facts, config, { identityDisk: false }).replace(
+      /(<name>[^<]*<\/name>)/,
+      `$1\n  <uuid>${from.uuid}</uuid>`,
+    );
+    await timed(parts, 'define', async () => {
+      await writeFile(paths.xml, xml);
+      await host.virsh(['define', paths.xml]);
+    });
+    const before = starts;
+    await timed(parts, 'virsh restore', () => host.virsh(['restore', from.state], 600_000));
+    // The restore's own Started event comes before the check's first one.
+    await timed(parts, 'Started event', () => waitForStart(before, 60_000));
+    await timed(parts, 'SSH answers', () => reach(ssh.client));
+    // The guest's clock stood still while it was saved.
+    await timed(parts, 'clock set', () =>
+      own.communicator.run(['date', '-u', '-s', `@${Math.floor(Date.now() / 1000)}`], {
+        timeoutMs: 60_000,
+      }),
+    );
+    // The running guest keeps the device (it holds the same keys); the host's copy goes.
+    await rm(paths.identity, { force: true });
+    if (resets < 3)
+      figures.push(
+        `reset ${resets + 1}: restored in ${((performance.now() - t) / 1000).toFixed(1)} s (${parts.join(', ')})`,
+      );
+  };
 
   const harness: LibvirtKitHarness = {
     figures,
@@ -572,35 +701,12 @@ export async function createLibvirtKitHarness(
       try {
         await resume().catch(() => undefined);
         await undefine();
+        await renewConnections();
         await rm(paths.dir, { recursive: true, force: true });
         await mkdir(join(facts.host.dir, 'vms'), { recursive: true, mode: 0o755 });
         await mkdir(paths.dir, { mode: 0o755 });
-        await exec('qemu-img', [
-          'create',
-          '-q',
-          '-f',
-          'qcow2',
-          '-F',
-          'qcow2',
-          '-b',
-          master,
-          paths.disk,
-        ]);
-        const key = generateHostKey(computer.name);
-        const scratch = await mkdtemp(join(work, 'identity-'));
-        try {
-          await buildIdentityDisk(identityDiskFiles([key]), paths.identity, { work: scratch });
-          await chmod(paths.identity, 0o600);
-        } finally {
-          await rm(scratch, { recursive: true, force: true });
-        }
-        await communicator.trustHostKeys([key.publicKey]);
-        await writeFile(paths.xml, domainXml(facts, config, { identityDisk: true }));
-        await host.virsh(['define', paths.xml]);
-        await host.virsh(['start', domain]);
-        await communicator.waitUntilReachable({ timeoutMs: 600_000 });
-        await host.virsh(['detach-disk', domain, 'vdb', '--config']);
-        await rm(paths.identity, { force: true });
+        if (saved === undefined) saved = await bootAndSave();
+        await restore(saved);
         await readPower();
         await scan();
       } finally {
@@ -660,8 +766,8 @@ export async function createLibvirtKitHarness(
       eventProcess?.kill();
       onSpawn = undefined;
       await resume().catch(() => undefined);
-      await pool.close();
-      await ownPool.close();
+      await ssh.pool.close();
+      await own.pool.close();
       figures.push(
         `${resets} resets, ${(resetMs / 1000).toFixed(1)} s in all`,
         `${scans} storage scans, ${(scanMs / Math.max(scans, 1)).toFixed(1)} ms each`,

@@ -3,10 +3,11 @@ import { abortError, coreError } from '@vlab/core';
 /**
  * How long an aborted operation waits for a sign of life from the machine (a channel opening, a
  * reply) before it settles anyway: a frozen or cut-off machine does not hold an abort. One that
- * answers is waited for, so that it can clean up. Below the conformance kit's 2000 ms abort bound,
- * with room for the rest of the abort path on a loaded machine.
+ * answers is waited for, so that it can clean up. Half the conformance kit's 2000 ms abort bound:
+ * the other half is for the rest of the abort path on a loaded machine, a provisioner's cleanup
+ * on its hypervisor or BMC (a VM destroyed, a machine powered off) included.
  */
-export const UNANSWERED_MS = 1500;
+export const UNANSWERED_MS = 1000;
 
 /**
  * Settles like `work` — unless `signal` fires first: then it rejects with the abort error once

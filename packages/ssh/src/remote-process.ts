@@ -52,9 +52,9 @@ export interface RemoteProcess {
    * Ends its whole process group (SIGTERM, then SIGKILL after the grace time). Idempotent; never
    * rejects. Resolves once the group is gone and the channel closed, whether or not anybody
    * still reads stdout and stderr: after the group ended, output not yet read is discarded
-   * (streams piped elsewhere are unpiped), and the channel's close is waited for at most 1.5 s.
-   * A machine that gives no sign of life within 1.5 s (frozen, cut off) is not waited for, nor
-   * one that answers but has not finished after the grace time and 3 s: the kill goes on in the
+   * (streams piped elsewhere are unpiped), and the channel's close is waited for at most 1 s.
+   * A machine that gives no sign of life within 1 s (frozen, cut off) is not waited for, nor
+   * one that answers but has not finished after the grace time and 2 s: the kill goes on in the
    * background. An abort or timeout waits the same way before `exit` rejects.
    */
   kill(): Promise<void>;

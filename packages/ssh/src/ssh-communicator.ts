@@ -21,6 +21,12 @@ import { waitForSsh } from './wait-for-ssh.js';
 export interface SshCommunicatorOptions {
   /** The computer's name for errors and logs. Default: the client's computer. */
   readonly computer?: string | undefined;
+  /**
+   * The longest pause between two attempts of {@link SshCommunicator.waitUntilReachable}, in ms
+   * (the pause starts at 500 ms and doubles up to it). Default: 2000: a booting computer is
+   * seen within about 2 s of its sshd answering, at the cost of one TCP connection per 2 s.
+   */
+  readonly reachMaxDelayMs?: number | undefined;
 }
 
 /**
@@ -37,9 +43,11 @@ export class SshCommunicator implements Communicator {
   /** The computer's name. */
   readonly computer: string;
   readonly #client: SshClient;
+  readonly #reachMaxDelayMs: number;
 
   constructor(client: SshClient, options: SshCommunicatorOptions = {}) {
     this.#client = client;
+    this.#reachMaxDelayMs = options.reachMaxDelayMs ?? 2000;
     this.computer = options.computer ?? client.computer;
     this.shell = client.target.shell ?? 'posix';
   }
@@ -147,11 +155,15 @@ export class SshCommunicator implements Communicator {
     }
   }
 
-  /** Polls with {@link waitForSsh} until the probe `true` succeeds. */
+  /**
+   * Polls with {@link waitForSsh} until the probe `true` succeeds, pausing at most
+   * `reachMaxDelayMs` between attempts.
+   */
   async waitUntilReachable(options: ReachOptions = {}): Promise<void> {
     await waitForSsh(this.#client, {
       signal: options.signal,
       timeoutMs: options.timeoutMs ?? 600_000,
+      maxDelayMs: this.#reachMaxDelayMs,
     });
   }
 

@@ -5,11 +5,11 @@ import type { SshClient } from '../src/client.js';
 import { SshCommunicator } from '../src/ssh-communicator.js';
 import { eventually, type Lab, remoteProcesses, startLab, uniqueTag } from './lab.fixture.js';
 
-// An aborted call waits 1.5 s (UNANSWERED_MS) for a sign of life from a machine that does not
+// An aborted call waits 1 s (UNANSWERED_MS) for a sign of life from a machine that does not
 // answer, then settles. The bounds below add room for a loaded machine; what they tell apart is
 // "settles" from "waits until keepalive drops the connection" (15 s × 3) or forever. The abort
 // case is also held to the conformance kit's 2000 ms bound, which OS modules on SSH must meet.
-const BOUND_MS = 1500 + 5000;
+const BOUND_MS = 1000 + 5000;
 const KIT_ABORT_BOUND_MS = 2000;
 
 // A machine that stops answering (hung kernel, frozen cgroup) must not hold a call past its
