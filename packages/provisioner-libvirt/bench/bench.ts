@@ -15,7 +15,7 @@
  *   into a file beside the store): the module streams the same zstd over its SSH connection into
  *   the store.
  *
- * Not a test: a missed target is reported, never failed. Budget: about 25 minutes here. Writes
+ * Not a test: a missed target is reported, never failed. Budget: about 15 minutes here. Writes
  * bench/results/latest.json.
  */
 import { execFile } from 'node:child_process';

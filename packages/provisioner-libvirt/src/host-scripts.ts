@@ -42,11 +42,6 @@ export const SHA256_LINE = /^vlab-sha256 ([0-9a-f]{64}) ([0-9]+)$/m;
 /** A progress line of `qemu-img convert -p` (`    (42.00/100%)` and a carriage return). */
 export const QEMU_PROGRESS = /[ \t]*\(\d+\.\d+\/100%\)\r?\n?/g;
 
-/** `$1` directory: makes it (and its parents, through the umask) readable by QEMU's user. */
-export const MAKE_DIR = `${PROLOGUE}
-mkdir -p -- "$1"
-chmod 755 -- "$1"`;
-
 /** `$1` file: prints `yes` when it is a regular file, else nothing. */
 export const FILE_EXISTS = `if [ -f "$1" ]; then echo yes; fi`;
 
@@ -96,12 +91,13 @@ sync "$dir/master.qcow2"
 
 /**
  * `$1` master, `$2` the VM's directory: a fresh copy-on-write overlay `disk.qcow2` on the master
- * (an old overlay, identity disk and console log of the VM are removed first).
+ * (an old overlay, identity disk and console log of the VM are removed first). The directory and
+ * its parent (`vms`) are made readable by QEMU's user.
  */
 export const CREATE_OVERLAY = `${PROLOGUE}
 master=$1 vm=$2
 mkdir -p -- "$vm"
-chmod 755 -- "$vm"
+chmod 755 -- "\${vm%/*}" "$vm"
 rm -f -- "$vm/disk.qcow2" "$vm/identity.img" "$vm/console.log"
 qemu-img create -q -f qcow2 -F qcow2 -b "$master" "$vm/disk.qcow2"`;
 
@@ -113,8 +109,8 @@ case $1 in */vms/?*) rm -rf -- "$1" ;; *) echo "refusing to remove $1" >&2; exit
  * `$1` overlay, `$2` the image's masters directory, `$3` the new revision, `$4` zstd level:
  * checks the overlay (`qemu-img check`), flattens it and its backing chain into
  * `.capture-<rev>.qcow2` (`qemu-img convert -c`; one capture of an image at a time on this host:
- * `flock`) and checks that too — a failed check exits {@link CORRUPT_EXIT} — then writes its raw
- * disk, zstd-compressed, on stdout — hashed on the way, the SHA-256 and byte count last on stderr
+ * `flock`) and checks that too — a failed check exits {@link CORRUPT_EXIT} — then, while the
+ * flattened file is flushed to disk, writes its raw disk, zstd-compressed, on stdout — hashed on the way, the SHA-256 and byte count last on stderr
  * as `vlab-sha256 HEX BYTES`.
  */
 export const FLATTEN = `${PROLOGUE}
@@ -149,6 +145,9 @@ qemu-img convert -p -c -f qcow2 -O qcow2 "$overlay" "$dir/flat.qcow2" >&2
 checked "$dir/flat.qcow2" "the flattened disk"
 chmod 644 "$dir/flat.qcow2"
 mv -f -- "$dir/flat.qcow2" "$flat"
+# Flushed to disk while the raw disk is made and streamed: the publish's sync finds it done.
+sync "$flat" &
+flushing=$!
 qemu-img convert -p -f qcow2 -O raw "$flat" "$dir/disk.raw" >&2
 mkfifo "$dir/tee"
 (sha256sum <"$dir/tee" | cut -d' ' -f1 >"$dir/sum") &
@@ -157,12 +156,35 @@ hasher=$!
 { st=0; tee "$dir/tee" <"$dir/disk.raw" || st=$?; echo "$st" >"$dir/teed"; } | zstd -q -c "-$level" -T0
 wait "$hasher"
 [ "$(cat "$dir/teed")" = 0 ] || { echo "reading the flattened disk failed on the host" >&2; exit 1; }
+wait "$flushing"
 echo "vlab-sha256 $(cat "$dir/sum") $(stat -c %s "$dir/disk.raw")" >&2`;
 
 /** `$1` the image's masters directory, `$2` revision, `$3` the master's file name: publishes the flattened capture as the host's master. */
 export const PUBLISH_CAPTURE = `${PROLOGUE}
 sync "$1/.capture-$2.qcow2"
 mv -f -- "$1/.capture-$2.qcow2" "$1/$3"`;
+
+/**
+ * `$1` libvirt URI, `$2` domain: a hard power-off when it runs, then `undefine` — one host call
+ * for what a load, a release and a new definition do first.
+ */
+export const REMOVE_DOMAIN = `export LC_ALL=C
+out=$(virsh -q -c "$1" destroy --domain "$2" 2>&1) || case $out in
+  *"domain is not running"*) ;;
+  *) printf '%s\\n' "$out" >&2; exit 1 ;;
+esac
+virsh -q -c "$1" undefine --domain "$2"`;
+
+/**
+ * `$1` libvirt URI, `$2` domain, `$3` its identity disk: the disk out of the domain's persistent
+ * definition, then off the host's disk (it holds private keys, so it goes even when the detach
+ * failed; the detach's status is the script's) — one host call.
+ */
+export const DROP_IDENTITY_DISK = `export LC_ALL=C
+st=0
+virsh -q -c "$1" detach-disk --domain "$2" --target vdb --config || st=$?
+rm -f -- "$3"
+exit "$st"`;
 
 /** `$1` file: removes it (an identity disk: it holds private keys). */
 export const REMOVE_FILE = 'rm -f -- "$1"';

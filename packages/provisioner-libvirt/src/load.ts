@@ -59,7 +59,7 @@ export async function load(
         (c) => putIdentityDisk(c, vm),
         (c, _s, outcome) => discardIdentityDisk(c, vm, outcome),
       ),
-      step('define', (c) => defineDomain(c, vm, { identityDisk: true })),
+      step('define', (c) => defineDomain(c, vm, { identityDisk: true, oldRemoved: true })),
       step(
         'boot',
         (c) => bootVm(c, vm),

@@ -12,7 +12,13 @@ import {
 import type { LibvirtConfig } from './config.js';
 import { domainXml, vmPaths } from './domain-xml.js';
 import { libvirtError } from './errors.js';
-import { CREATE_OVERLAY, MAKE_DIR, REMOVE_FILE, REMOVE_VM_DIR } from './host-scripts.js';
+import {
+  CREATE_OVERLAY,
+  DROP_IDENTITY_DISK,
+  REMOVE_DOMAIN,
+  REMOVE_FILE,
+  REMOVE_VM_DIR,
+} from './host-scripts.js';
 import type { HostCall, Hypervisor } from './hypervisor.js';
 import type { VmFacts } from './vm-facts.js';
 
@@ -48,8 +54,10 @@ export async function domainIsOurs(ctx: ComputerContext, vm: VmTarget): Promise<
 export async function undefineDomain(ctx: ComputerContext, vm: VmTarget): Promise<void> {
   const { hypervisor, facts } = vm;
   if (!(await domainIsOurs(ctx, vm))) return;
-  await hypervisor.destroy(ctx, facts.domain);
-  await hypervisor.virsh(ctx, `undefining domain ${facts.domain}`, ['undefine', facts.domain]);
+  await hypervisor.run(ctx, `removing domain ${facts.domain}`, REMOVE_DOMAIN, [
+    hypervisor.host.uri,
+    facts.domain,
+  ]);
 }
 
 /** Removes the VM: its domain, then its directory (overlay, identity disk, console log). */
@@ -64,7 +72,6 @@ export async function createOverlay(
   vm: VmTarget,
   master: string,
 ): Promise<void> {
-  await vm.hypervisor.run(ctx, 'making the VM directory', MAKE_DIR, [`${vm.facts.host.dir}/vms`]);
   await vm.hypervisor.run(ctx, 'creating the overlay disk', CREATE_OVERLAY, [
     master,
     vmPaths(vm.facts).dir,
@@ -94,13 +101,16 @@ export async function putIdentityDisk(ctx: ProvisionerContext, vm: VmTarget): Pr
   await ctx.communicator.trustHostKeys([key.publicKey], { signal: ctx.signal });
 }
 
-/** Defines the VM's domain from the template (undefining an old definition first). */
+/**
+ * Defines the VM's domain from the template, undefining an old definition first unless the caller
+ * has just done so (`oldRemoved`: a load's first step).
+ */
 export async function defineDomain(
   ctx: ProvisionerContext,
   vm: VmTarget,
-  options: { readonly identityDisk: boolean },
+  options: { readonly identityDisk: boolean; readonly oldRemoved?: boolean },
 ): Promise<void> {
-  await undefineDomain(ctx, vm);
+  if (options.oldRemoved !== true) await undefineDomain(ctx, vm);
   const { xml } = vmPaths(vm.facts);
   await vm.hypervisor.writeFile(xml, domainXml(vm.facts, vm.config, options), {
     signal: ctx.signal,
@@ -125,13 +135,12 @@ export async function bootVm(ctx: ProvisionerContext, vm: VmTarget): Promise<voi
  */
 export async function dropIdentityDisk(ctx: ProvisionerContext, vm: VmTarget): Promise<void> {
   const { hypervisor, facts } = vm;
-  await hypervisor.virsh(ctx, `detaching the identity disk of domain ${facts.domain}`, [
-    'detach-disk',
-    facts.domain,
-    'vdb',
-    '--config',
-  ]);
-  await hypervisor.run(ctx, 'removing the identity disk', REMOVE_FILE, [vmPaths(facts).identity]);
+  await hypervisor.run(
+    ctx,
+    `detaching and removing the identity disk of domain ${facts.domain}`,
+    DROP_IDENTITY_DISK,
+    [hypervisor.host.uri, facts.domain, vmPaths(facts).identity],
+  );
 }
 
 /**

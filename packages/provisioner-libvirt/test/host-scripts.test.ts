@@ -2,9 +2,9 @@ import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as scripts from '../src/host-scripts.js';
@@ -12,12 +12,13 @@ import {
   CORRUPT_EXIT,
   CREATE_OVERLAY,
   DISCARD_CAPTURE,
+  DROP_IDENTITY_DISK,
   FILE_EXISTS,
   FLATTEN,
-  MAKE_DIR,
   PUBLISH_CAPTURE,
   QEMU_PROGRESS,
   RECEIVE_MASTER,
+  REMOVE_DOMAIN,
   REMOVE_VM_DIR,
   SHA256_LINE,
 } from '../src/host-scripts.js';
@@ -87,11 +88,12 @@ describe('the host scripts', () => {
     expect(stringScripts.map(([name]) => name).sort()).toEqual([
       'CREATE_OVERLAY',
       'DISCARD_CAPTURE',
+      'DROP_IDENTITY_DISK',
       'FILE_EXISTS',
       'FLATTEN',
-      'MAKE_DIR',
       'PUBLISH_CAPTURE',
       'RECEIVE_MASTER',
+      'REMOVE_DOMAIN',
       'REMOVE_FILE',
       'REMOVE_VM_DIR',
     ]);
@@ -131,13 +133,26 @@ describe('the host scripts, run here in a hostile directory', () => {
   /** The scratch directories a script left in `dir`. */
   const scratchLeft = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.vlab.'));
 
-  it('MAKE_DIR makes the directory and its parents, readable by all', async () => {
-    const dir = join(base, 'a', HOSTILE);
-    const made = await run(MAKE_DIR, [dir]);
-    expect(made).toMatchObject({ code: 0, stderr: '' });
-    expect((await stat(dir)).isDirectory()).toBe(true);
-    expect(await mode(dir)).toBe('755');
-    expect(await run(MAKE_DIR, [dir])).toMatchObject({ code: 0, stderr: '' });
+  // libvirt's test driver (no daemon; each virsh starts from its fresh state, in which a domain
+  // `test` runs): the scripts' virsh calls and their errors, with a hostile domain name.
+  it('REMOVE_DOMAIN powers a domain off and undefines it; a missing domain is an error', async () => {
+    expect(await run(REMOVE_DOMAIN, ['test:///default', 'test'])).toMatchObject({
+      code: 0,
+      stderr: '',
+    });
+    const missing = await run(REMOVE_DOMAIN, ['test:///default', HOSTILE]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`failed to get domain '${HOSTILE}'`);
+    expect(existsSync('pwned')).toBe(false);
+  });
+
+  it('DROP_IDENTITY_DISK removes the disk file even when the detach fails, and fails', async () => {
+    const identity = join(base, `${HOSTILE_NAME}.img`);
+    await writeFile(identity, 'private keys');
+    const dropped = await run(DROP_IDENTITY_DISK, ['test:///default', HOSTILE, identity]);
+    expect(dropped.code).toBe(1);
+    expect(dropped.stderr).toContain(`failed to get domain '${HOSTILE}'`);
+    expect(existsSync(identity)).toBe(false);
   });
 
   it('FILE_EXISTS says yes for a regular file only', async () => {
@@ -245,11 +260,15 @@ describe('the host scripts, run here in a hostile directory', () => {
 
     it('CREATE_OVERLAY makes a fresh overlay on the master, removing the old files', async () => {
       await mkdir(vm, { recursive: true });
+      // Made under a strict umask: QEMU's user could not enter them.
+      await chmod(dirname(vm), 0o700);
+      await chmod(vm, 0o700);
       for (const old of ['disk.qcow2', 'identity.img', 'console.log'])
         await writeFile(join(vm, old), 'old');
       const created = await run(CREATE_OVERLAY, [master, vm]);
       expect(created).toMatchObject({ code: 0, stderr: '' });
       expect(readdirSync(vm)).toEqual(['disk.qcow2']);
+      expect([await mode(dirname(vm)), await mode(vm)]).toEqual(['755', '755']);
       expect(qemuInfo(join(vm, 'disk.qcow2'))).toMatchObject({
         format: 'qcow2',
         'backing-filename': master,

@@ -10,7 +10,10 @@ export interface WaitForSshOptions {
   readonly timeoutMs?: number | undefined;
   /** The probe command; success is exit code 0. Default: `['true']`. */
   readonly probe?: readonly string[] | undefined;
-  /** First pause between attempts, in ms; it doubles up to `maxDelayMs`. Default: 500. */
+  /**
+   * First pause between attempts, in ms; it doubles up to `maxDelayMs`. A pause counts from the
+   * start of the attempt before it. Default: 500.
+   */
   readonly initialDelayMs?: number | undefined;
   /** Longest pause between attempts, in ms. Default: 10000. */
   readonly maxDelayMs?: number | undefined;
@@ -29,7 +32,10 @@ const FATAL = new Set([
 
 /**
  * Polls a booting computer until SSH answers and the probe command exits 0, with exponential
- * backoff. Resolves with the number of attempts. On the deadline, rejects with
+ * backoff. A pause counts from the start of the attempt before it: an attempt that failed slowly
+ * has waited already (a booting machine's address answers no ARP until its network is up, and a
+ * connect then fails after about 3 s — a pause after that would only see the machine later).
+ * Resolves with the number of attempts. On the deadline, rejects with
  * `VLAB_ERR_OP_TIMEOUT` whose message and `details.lastError` say what the last attempt met; a
  * changed or unknown host key ends the wait at once with that error.
  * @public
@@ -48,6 +54,7 @@ export async function waitForSsh(
   const started = Date.now();
   try {
     for (let attempt = 1; ; attempt += 1) {
+      const attemptStarted = Date.now();
       try {
         const result = await client.exec(probe, {
           signal: outer.signal,
@@ -61,8 +68,10 @@ export async function waitForSsh(
         if (isVlabError(error) && FATAL.has(error.code)) throw error;
         lastError = error instanceof Error ? error.message : String(error);
       }
+      const pause = attemptStarted + delay - Date.now();
+      if (outer.signal.aborted) break;
       try {
-        await sleep(delay, outer.signal, computer);
+        if (pause > 0) await sleep(pause, outer.signal, computer);
       } catch {
         break;
       }

@@ -4,13 +4,22 @@ import { SshCommunicator } from '../src/ssh-communicator.js';
 
 // The pauses of waitUntilReachable, on fake timers: a client whose every attempt fails at once
 // records when it was tried; the gaps are the pauses.
-function refusingClient(): { client: SshClient; tried: number[] } {
+// An attempt may fail only after `failAfterMs` (an address that answers no ARP yet: about 3 s).
+function refusingClient(failAfterMs = 0): { client: SshClient; tried: number[] } {
   const tried: number[] = [];
   const client = {
     computer: 'pc1',
     target: { host: '192.0.2.1', user: 'root', shell: 'posix' },
-    exec: async () => {
+    exec: async (_argv: unknown, options: { signal: AbortSignal }) => {
       tried.push(Date.now());
+      if (failAfterMs > 0)
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, failAfterMs);
+          options.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(options.signal.reason);
+          });
+        });
       throw new Error('connect ECONNREFUSED 192.0.2.1:22');
     },
   } as unknown as SshClient;
@@ -47,5 +56,17 @@ describe('SshCommunicator.waitUntilReachable', () => {
     const communicator = new SshCommunicator(client, { reachMaxDelayMs: 8000 });
     const gaps = await gapsOver(communicator, tried, 40_000);
     expect(gaps.slice(0, 6)).toEqual([500, 1000, 2000, 4000, 8000, 8000]);
+  });
+
+  it('counts a pause from the start of the attempt before it', async () => {
+    vi.useFakeTimers();
+    // Attempts failing after 3 s have waited longer than any pause: the next one starts at once.
+    const slow = refusingClient(3000);
+    const slowGaps = await gapsOver(new SshCommunicator(slow.client), slow.tried, 20_000);
+    expect(slowGaps.slice(0, 5)).toEqual([3000, 3000, 3000, 3000, 3000]);
+    // Failing after 700 ms: the rest of each pause, then the next attempt.
+    const some = refusingClient(700);
+    const someGaps = await gapsOver(new SshCommunicator(some.client), some.tried, 20_000);
+    expect(someGaps.slice(0, 4)).toEqual([700, 1000, 2000, 2000]);
   });
 });

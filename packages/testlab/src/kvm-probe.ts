@@ -103,13 +103,13 @@ const KERNEL_UP = 'Kernel panic - not syncing: VFS: Unable to mount root fs';
 
 /**
  * Whether KVM really works through libvirt here. `/dev/kvm` can exist while a `type='kvm'`
- * domain fails to start ("Could not access KVM kernel module: Permission denied", or on this
- * machine `-cpu host` "failed to set MSR 0x10a"), or runs real-mode code (the BIOS probe prints
- * `OK`) but a Linux kernel never prints a line. So KVM counts only when `kernel` (the VM image's,
- * booted directly without a disk) comes up to its "cannot mount root" panic within 20 s (about a
- * second with KVM; 5.5 s under TCG here). A BIOS probe under TCG first checks libvirt and QEMU
- * themselves (that must work: else this throws). `dir` must be readable by QEMU's user.
- * `VLAB_TESTLAB_VM_ACCEL=qemu` skips the KVM probe.
+ * domain fails to start ("Could not access KVM kernel module: Permission denied" while the device
+ * is root's alone, see `grantKvmToQemu`; on this machine `-cpu host` "failed to set MSR 0x10a"),
+ * or runs real-mode code (the BIOS probe prints `OK`) but a Linux kernel never prints a line. So
+ * KVM counts only when `kernel` (the VM image's, booted directly without a disk) comes up to its
+ * "cannot mount root" panic within 10 s (about a second with KVM; 5.5 s under TCG here). A BIOS
+ * probe under TCG first checks libvirt and QEMU themselves (that must work: else this throws).
+ * `dir` must be readable by QEMU's user. `VLAB_TESTLAB_VM_ACCEL=qemu` skips the KVM probe.
  */
 export async function probeAccelerator(dir: string, kernel: string): Promise<AcceleratorProbe> {
   const started = performance.now();
@@ -126,7 +126,7 @@ export async function probeAccelerator(dir: string, kernel: string): Promise<Acc
   const copy = join(dir, 'probe-vmlinuz');
   await copyFile(kernel, copy);
   await chmod(copy, 0o644);
-  const kvm = await runProbe(dir, 'kvm', { kind: 'kernel', path: copy }, KERNEL_UP, 20_000);
+  const kvm = await runProbe(dir, 'kvm', { kind: 'kernel', path: copy }, KERNEL_UP, 10_000);
   return kvm.ok
     ? { type: 'kvm', reason: `a Linux kernel booted under KVM (${kvm.detail})`, tookMs: took() }
     : { type: 'qemu', reason: `KVM does not boot Linux here: ${kvm.detail}`, tookMs: took() };

@@ -4,6 +4,7 @@ import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunOutput, run, runChecked } from './exec.js';
+import { grantKvmToQemu } from './kvm-device.js';
 import { type AcceleratorProbe, probeAccelerator } from './kvm-probe.js';
 import { removeLibvirtChains } from './libvirt-chains.js';
 import { LIBVIRT_URI, type LibvirtDaemons, startLibvirtDaemons } from './libvirt-daemons.js';
@@ -76,6 +77,9 @@ export async function startLibvirtHost(options: LibvirtHostOptions): Promise<Lib
       const left = await removeLibvirtChains();
       if (left.length > 0) throw new Error(`libvirt's chains still have rules: ${left.join(', ')}`);
     });
+    const kvm = await grantKvmToQemu();
+    undo.push(() => kvm.restore());
+    if (kvm.note !== '') log(kvm.note);
     const names = vmNetworkNames(randomBytes(3).toString('hex'));
     // Named before the daemons start: the reaper removes them too if this process dies.
     const daemons: LibvirtDaemons = await startLibvirtDaemons({

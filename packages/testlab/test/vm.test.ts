@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildIdentityDisk, generateHostKey, IDENTITY_DISK, identityDiskFiles } from '@vlab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,16 @@ const NAME = 'vlab-smoke-vm1';
 const forwarding = () => readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+/** libvirt's cache of what each QEMU binary can do, rewritten whenever libvirt probes QEMU. */
+const CAPS_CACHE = '/var/cache/libvirt/qemu/capabilities';
+const capsWritten = async () => {
+  const files = existsSync(CAPS_CACHE) ? await readdir(CAPS_CACHE) : [];
+  return Object.fromEntries(files.map((f) => [f, statSync(join(CAPS_CACHE, f)).mtimeMs]));
+};
+const kvmDevice = () => {
+  const st = existsSync('/dev/kvm') ? statSync('/dev/kvm') : undefined;
+  return st && { uid: st.uid, gid: st.gid, mode: st.mode };
+};
 
 describe('a VM under libvirt', () => {
   const figures: string[] = [];
@@ -28,6 +38,7 @@ describe('a VM under libvirt', () => {
   let host: LibvirtHost | undefined;
   let bridge = '';
   const started = performance.now();
+  const kvmBefore = kvmDevice();
 
   beforeAll(async () => {
     await vmPreflight();
@@ -58,10 +69,44 @@ describe('a VM under libvirt', () => {
       if (bridge !== '') expect(await rootLinks()).not.toContain(bridge);
       expect(await vmBlackholePresent()).toBe(false);
       expect(forwarding()).toBe('0');
+      // /dev/kvm as the suite found it.
+      expect(kvmDevice()).toEqual(kvmBefore);
     } finally {
       figures.push(`suite took ${seconds(performance.now() - started)}`);
       console.log(`VM smoke figures:\n- ${figures.join('\n- ')}`);
     }
+  });
+
+  it('defines domains without libvirt probing QEMU again (its capability cache stays valid)', async () => {
+    if (host === undefined) throw new Error('no libvirt host');
+    const xml = join(host.dir, 'vlab-smoke-caps.xml');
+    await writeFile(
+      xml,
+      vmDomainXml({
+        name: 'vlab-smoke-caps',
+        type: host.domainType,
+        memoryMiB: 256,
+        vcpus: 1,
+        disk: join(host.dir, 'never-started.qcow2'),
+        network: host.network.name,
+        mac: '52:54:00:c6:12:0c',
+        address: `${vmAddress(3)}/${VM_NET.prefixLength}`,
+        consoleLog: join(host.dir, 'vlab-smoke-caps.log'),
+      }),
+    );
+    const define = async () => {
+      const t = performance.now();
+      await host?.virsh(['define', xml]);
+      await host?.virsh(['undefine', 'vlab-smoke-caps']);
+      return performance.now() - t;
+    };
+    const first = await define();
+    const cache = await capsWritten();
+    expect(Object.keys(cache).length).toBeGreaterThan(0);
+    const second = await define();
+    // A probe rewrites the cache file of the binary it probed: none did.
+    expect(await capsWritten()).toEqual(cache);
+    figures.push(`virsh define + undefine: ${Math.round(first)} ms, then ${Math.round(second)} ms`);
   });
 
   it('boots to SSH on its fw_cfg address, runs a command and shuts off through ACPI', async () => {
