@@ -26,7 +26,16 @@ export function boundaryLabel(step: StepDone): string {
   return `${workflow}#${step.stepId}:${step.step}`;
 }
 
-/** The step boundaries of one scenario run without kills. */
+/**
+ * Workflows a timer starts, not the scenario: a power-sync round begins every
+ * `policies.powerSync.intervalSeconds` (120 s) of a life, so a run passes its steps only when one
+ * of its lives outlives the interval — a baseline run of 126 s did, the killed runs' shorter lives
+ * did not (CI, seed 1581776102). Their boundaries are killed at when a run passes them, but a
+ * baseline does not require them.
+ */
+const TIMER_STARTED = /^power-sync:/;
+
+/** The step boundaries of one scenario run without kills, but for {@link TIMER_STARTED} ones. */
 export async function baselineBoundaries(
   crash: CrashLab,
   runScenario: () => Promise<void>,
@@ -34,7 +43,8 @@ export async function baselineBoundaries(
   const seen = new Set<string>();
   crash.policy = {
     atStep: (step) => {
-      seen.add(boundaryLabel(step));
+      const name = boundaryLabel(step);
+      if (!TIMER_STARTED.test(name)) seen.add(name);
       return false;
     },
     atCall: () => undefined,
