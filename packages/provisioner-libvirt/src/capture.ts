@@ -19,6 +19,7 @@ import {
   PUBLISH_CAPTURE,
   QEMU_PROGRESS,
   SHA256_LINE,
+  STREAM_CAPTURE,
 } from './host-scripts.js';
 import { masterName, mastersDir } from './masters.js';
 import type { ProvisionerDeps } from './provisioner-deps.js';
@@ -84,8 +85,8 @@ async function preCaptureOff(ctx: ProvisionerContext, vm: VmTarget, args: Captur
   }
 }
 
-/** What {@link flatten} stored. */
-interface Flattened {
+/** What {@link storeCapture} stored. */
+interface Stored {
   /** The raw disk's size: the logical image size. */
   readonly sizeBytes: number;
   /** SHA-256 of the raw disk, computed on the host as it was read. */
@@ -95,51 +96,32 @@ interface Flattened {
 }
 
 /**
- * Flattens the VM's overlay and its backing master into a new qcow2 on the host, checks it, and
- * streams its raw disk, zstd-compressed and hashed on the host, into the reservation.
+ * Runs a capture's host script under a transfer watch — qemu-img's progress on stderr counts as
+ * a sign of life, `consume` reads stdout — and turns its exit into a typed error:
+ * {@link CORRUPT_EXIT} is `VLAB_ERR_IMAGE_CORRUPT`, any other failure
+ * `VLAB_ERR_LIBVIRT_HOST_FAILED`. Returns `consume`'s result and stderr without the progress.
  */
-async function flatten(
+async function hostWork<T>(
   ctx: ProvisionerContext,
   vm: VmTarget,
-  reservation: Reservation,
-  dir: string,
-  revision: number,
-): Promise<Flattened> {
+  what: string,
+  argv: readonly string[],
+  consume: (stdout: AsyncIterable<Buffer>, watch: TransferWatch) => Promise<T>,
+): Promise<{ readonly result: T; readonly message: string }> {
   const { hypervisor, facts, config } = vm;
-  const what = `capturing ${facts.name} into ${reservation.name} revision ${revision}`;
   const watch = new TransferWatch(ctx, facts.name, what, config.timeouts.transferIdleMs);
   let proc: Awaited<ReturnType<typeof hypervisor.spawn>> | undefined;
   try {
-    proc = await hypervisor.spawn(
-      [
-        'sh',
-        '-c',
-        FLATTEN,
-        'vlab-libvirt',
-        vmPaths(facts).disk,
-        dir,
-        String(revision),
-        String(STORE_ZSTD_LEVEL),
-      ],
-      { signal: watch.signal, timeoutMs: config.timeouts.transferMs },
-    );
-    const stderr: Buffer[] = [];
-    proc.stderr.on('data', (chunk: Buffer) => {
-      // qemu-img's progress while the host converts (nothing streams yet) keeps the transfer alive.
-      watch.moved(0);
-      stderr.push(chunk);
-    });
-    const stdout = proc.stdout;
-    const counted = (async function* () {
-      for await (const chunk of stdout) {
-        watch.moved((chunk as Buffer).length);
-        yield chunk as Buffer;
-      }
-    })();
-    const written = await reservation.write(counted, {
+    proc = await hypervisor.spawn(argv, {
       signal: watch.signal,
       timeoutMs: config.timeouts.transferMs,
     });
+    const stderr: Buffer[] = [];
+    proc.stderr.on('data', (chunk: Buffer) => {
+      watch.moved(0);
+      stderr.push(chunk);
+    });
+    const result = await consume(proc.stdout as AsyncIterable<Buffer>, watch);
     const exit = await proc.exit;
     const message = Buffer.concat(stderr).toString('utf8').replace(QEMU_PROGRESS, '');
     if (exit.code === CORRUPT_EXIT)
@@ -147,16 +129,14 @@ async function flatten(
         computer: facts.name,
         details: { host: hypervisor.hostName },
       });
-    const sum = SHA256_LINE.exec(message);
-    if (exit.code !== 0 || sum === null)
+    if (exit.code !== 0)
       throw libvirtError(
         'VLAB_ERR_LIBVIRT_HOST_FAILED',
         `${what} failed on host ${hypervisor.hostName} (exit ${exit.code}): ${message.trim().slice(0, 500) || 'no message'}`,
         { computer: facts.name, details: { host: hypervisor.hostName, exitCode: exit.code } },
       );
-    const [, sha256 = '', bytes = '0'] = sum;
     watch.finish();
-    return { sizeBytes: Number(bytes), sha256, storedBytes: written.storedBytes };
+    return { result, message };
   } catch (error) {
     if (proc !== undefined) await proc.kill();
     if (ctx.signal.aborted) throw abortError(ctx.signal, facts.name, ctx.phase);
@@ -164,6 +144,61 @@ async function flatten(
   } finally {
     watch[Symbol.dispose]();
   }
+}
+
+/**
+ * Checks the VM's overlay, flattens it with its backing master into a new compressed qcow2 on the
+ * host (`.capture-<rev>.qcow2`, the master-to-be) and checks that.
+ */
+async function flatten(ctx: ProvisionerContext, vm: VmTarget, dir: string, revision: number) {
+  await hostWork(
+    ctx,
+    vm,
+    `flattening ${vm.facts.name}'s disk into revision ${revision}`,
+    ['sh', '-c', FLATTEN, 'vlab-libvirt', vmPaths(vm.facts).disk, dir, String(revision)],
+    async (stdout) => {
+      for await (const _ of stdout); // nothing: the script only reports progress
+    },
+  );
+}
+
+/**
+ * Streams the flattened capture's raw disk, zstd-compressed and hashed on the host, into the
+ * reservation: the store's format, which every provisioner loads.
+ */
+async function storeCapture(
+  ctx: ProvisionerContext,
+  vm: VmTarget,
+  reservation: Reservation,
+  dir: string,
+  revision: number,
+): Promise<Stored> {
+  const what = `storing ${vm.facts.name}'s capture as ${reservation.name} revision ${revision}`;
+  const { result, message } = await hostWork(
+    ctx,
+    vm,
+    what,
+    ['sh', '-c', STREAM_CAPTURE, 'vlab-libvirt', dir, String(revision), String(STORE_ZSTD_LEVEL)],
+    (stdout, watch) =>
+      reservation.write(
+        (async function* () {
+          for await (const chunk of stdout) {
+            watch.moved(chunk.length);
+            yield chunk;
+          }
+        })(),
+        { signal: watch.signal, timeoutMs: vm.config.timeouts.transferMs },
+      ),
+  );
+  const sum = SHA256_LINE.exec(message);
+  if (sum === null)
+    throw libvirtError(
+      'VLAB_ERR_LIBVIRT_HOST_FAILED',
+      `${what}: host ${vm.hypervisor.hostName} did not report the disk's SHA-256: ${message.trim().slice(0, 500) || 'no message'}`,
+      { computer: vm.facts.name, details: { host: vm.hypervisor.hostName } },
+    );
+  const [, sha256 = '', bytes = '0'] = sum;
+  return { sizeBytes: Number(bytes), sha256, storedBytes: result.storedBytes };
 }
 
 /**
@@ -189,7 +224,7 @@ export async function capture(
   );
   const dir = mastersDir(facts.host.dir, args.image);
   const revision = String(args.newRevision);
-  const state: { flat?: Flattened } = {};
+  const state: { stored?: Stored } = {};
   const step = namedStep<ProvisionerContext, typeof state>;
   try {
     await runSteps(
@@ -202,9 +237,7 @@ export async function capture(
         ),
         step(
           'flatten',
-          async (c, s) => {
-            s.flat = await flatten(c, vm, reservation, dir, args.newRevision);
-          },
+          (c) => flatten(c, vm, dir, args.newRevision),
           async (_c, _s, outcome) => {
             if (outcome !== 'succeeded')
               await hypervisor.run(
@@ -215,6 +248,9 @@ export async function capture(
               );
           },
         ),
+        step('store', async (c, s) => {
+          s.stored = await storeCapture(c, vm, reservation, dir, args.newRevision);
+        }),
         ...(args.mode === 'image'
           ? []
           : [
@@ -233,7 +269,7 @@ export async function capture(
             ]),
         // Last: a capture stopped at any earlier point publishes nothing.
         step('publish', async (c, s) => {
-          const flat = s.flat as Flattened;
+          const flat = s.stored as Stored;
           await hypervisor.run(c, 'publishing the master on the host', PUBLISH_CAPTURE, [
             dir,
             revision,
@@ -267,7 +303,7 @@ export async function capture(
     throw error;
   }
   if (args.mode === 'checkpoint') await ctx.os.postLoad(ctx.child({ phase: 'postLoad' }));
-  const flat = state.flat as Flattened;
+  const flat = state.stored as Stored;
   return {
     image: args.image,
     revision: args.newRevision,

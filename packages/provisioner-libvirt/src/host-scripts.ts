@@ -106,20 +106,17 @@ export const REMOVE_VM_DIR = `${PROLOGUE}
 case $1 in */vms/?*) rm -rf -- "$1" ;; *) echo "refusing to remove $1" >&2; exit 2 ;; esac`;
 
 /**
- * `$1` overlay, `$2` the image's masters directory, `$3` the new revision, `$4` zstd level:
- * checks the overlay (`qemu-img check`), flattens it and its backing chain into
- * `.capture-<rev>.qcow2` (`qemu-img convert -c`; one capture of an image at a time on this host:
- * `flock`) and checks that too — a failed check exits {@link CORRUPT_EXIT} — then, while the
- * flattened file is flushed to disk, writes its raw disk, zstd-compressed, on stdout — hashed on the way, the SHA-256 and byte count last on stderr
- * as `vlab-sha256 HEX BYTES`.
+ * `$1` overlay, `$2` the image's masters directory, `$3` the new revision: checks the overlay
+ * (`qemu-img check`), flattens it and its backing chain into `.capture-<rev>.qcow2`
+ * (`qemu-img convert -c`; one capture of an image at a time on this host: `flock`) and checks
+ * that too — a failed check exits {@link CORRUPT_EXIT}. Progress on stderr, nothing on stdout.
  */
 export const FLATTEN = `${PROLOGUE}
-overlay=$1 idir=$2 rev=$3 level=$4
+overlay=$1 idir=$2 rev=$3
 mkdir -p -- "$idir"
 chmod 755 -- "$idir"
 exec 9>"$idir/.capture.lock"
 flock 9
-flat=$idir/.capture-$rev.qcow2
 scratch_in=$idir
 ${SCRATCH_DIR}
 # qemu-img check: 0 clean, 3 leaked clusters only (harmless: a guest that was powered off hard),
@@ -140,14 +137,26 @@ checked() {
   esac
 }
 checked "$overlay" "the VM's disk"
-# Progress (-p) goes to stderr: the caller's sign of life while nothing streams yet.
+# Progress (-p) goes to stderr: the caller's sign of life.
 qemu-img convert -p -c -f qcow2 -O qcow2 "$overlay" "$dir/flat.qcow2" >&2
 checked "$dir/flat.qcow2" "the flattened disk"
 chmod 644 "$dir/flat.qcow2"
-mv -f -- "$dir/flat.qcow2" "$flat"
-# Flushed to disk while the raw disk is made and streamed: the publish's sync finds it done.
+mv -f -- "$dir/flat.qcow2" "$idir/.capture-$rev.qcow2"`;
+
+/**
+ * `$1` the image's masters directory, `$2` the revision, `$3` zstd level: while the flattened
+ * `.capture-<rev>.qcow2` is flushed to disk, writes its raw disk, zstd-compressed, on stdout —
+ * hashed on the way, the SHA-256 and byte count last on stderr as `vlab-sha256 HEX BYTES`.
+ */
+export const STREAM_CAPTURE = `${PROLOGUE}
+idir=$1 level=$3
+flat=$idir/.capture-$2.qcow2
+scratch_in=$idir
+${SCRATCH_DIR}
+# Flushed while the raw disk is made and streamed: the publish's sync finds it done.
 sync "$flat" &
 flushing=$!
+# Progress (-p) goes to stderr: the caller's sign of life while nothing streams yet.
 qemu-img convert -p -f qcow2 -O raw "$flat" "$dir/disk.raw" >&2
 mkfifo "$dir/tee"
 (sha256sum <"$dir/tee" | cut -d' ' -f1 >"$dir/sum") &

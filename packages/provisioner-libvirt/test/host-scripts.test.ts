@@ -21,6 +21,7 @@ import {
   REMOVE_DOMAIN,
   REMOVE_VM_DIR,
   SHA256_LINE,
+  STREAM_CAPTURE,
 } from '../src/host-scripts.js';
 
 interface Run {
@@ -96,6 +97,7 @@ describe('the host scripts', () => {
       'REMOVE_DOMAIN',
       'REMOVE_FILE',
       'REMOVE_VM_DIR',
+      'STREAM_CAPTURE',
     ]);
   });
 
@@ -278,7 +280,7 @@ describe('the host scripts, run here in a hostile directory', () => {
       expect((await rawOf(join(vm, 'disk.qcow2'), work)).equals(image)).toBe(true);
     });
 
-    it('FLATTEN streams the flattened disk, zstd, with its sum last on stderr, and keeps the qcow2', async () => {
+    it('FLATTEN makes the flattened capture, checked; STREAM_CAPTURE streams its raw disk, zstd, with its sum last on stderr', async () => {
       // The guest wrote into its overlay.
       execFileSync('qemu-io', [
         '-f',
@@ -290,25 +292,40 @@ describe('the host scripts, run here in a hostile directory', () => {
       const expected = Buffer.from(image);
       expected.fill(0xab, 2 * MiB, 2 * MiB + 64 * 1024);
 
-      const flattened = await run(FLATTEN, [join(vm, 'disk.qcow2'), idir, '3', '3']);
+      const flattened = await run(FLATTEN, [join(vm, 'disk.qcow2'), idir, '3']);
       expect(flattened.code).toBe(0);
-      // Both conversions report progress: the caller's sign of life before the stream starts.
-      expect(flattened.stderr.match(/\(0\.00\/100%\)/g)?.length).toBeGreaterThanOrEqual(2);
-      expectOnlyProgress(flattened.stderr.replace(SHA256_LINE, ''));
-      const disk = unzstd(flattened.stdout);
-      expect(disk.equals(expected)).toBe(true);
-      const last = flattened.stderr.trimEnd().split('\n').at(-1) ?? '';
-      expect(last).toBe(`vlab-sha256 ${sha256(expected)} ${expected.length}`);
-      expect(SHA256_LINE.exec(flattened.stderr)?.slice(1)).toEqual([
-        sha256(expected),
-        String(expected.length),
-      ]);
-
+      expect(flattened.stdout.length).toBe(0);
+      // Progress: the caller's sign of life while qemu-img works.
+      expect(flattened.stderr).toMatch(/\(0\.00\/100%\)/);
+      expectOnlyProgress(flattened.stderr);
       const flat = join(idir, '.capture-3.qcow2');
       expect(qemuInfo(flat)).toMatchObject({ format: 'qcow2', 'virtual-size': image.length });
       expect(qemuInfo(flat)['backing-filename']).toBeUndefined();
       expect((await rawOf(flat, work)).equals(expected)).toBe(true);
       expect(await mode(flat)).toBe('644');
+      expect(scratchLeft(idir)).toEqual([]);
+
+      const streamed = await run(STREAM_CAPTURE, [idir, '3', '3']);
+      expect(streamed.code).toBe(0);
+      expect(streamed.stderr).toMatch(/\(0\.00\/100%\)/);
+      expectOnlyProgress(streamed.stderr.replace(SHA256_LINE, ''));
+      expect(unzstd(streamed.stdout).equals(expected)).toBe(true);
+      const last = streamed.stderr.trimEnd().split('\n').at(-1) ?? '';
+      expect(last).toBe(`vlab-sha256 ${sha256(expected)} ${expected.length}`);
+      expect(SHA256_LINE.exec(streamed.stderr)?.slice(1)).toEqual([
+        sha256(expected),
+        String(expected.length),
+      ]);
+      // The capture stays for the publish.
+      expect((await rawOf(flat, work)).equals(expected)).toBe(true);
+      expect(scratchLeft(idir)).toEqual([]);
+    });
+
+    it('STREAM_CAPTURE fails when there is no flattened capture, leaving no scratch', async () => {
+      const streamed = await run(STREAM_CAPTURE, [idir, '8', '3']);
+      expect(streamed.code).not.toBe(0);
+      expect(streamed.stderr).not.toMatch(SHA256_LINE);
+      expect(streamed.stderr).toContain('.capture-8.qcow2');
       expect(scratchLeft(idir)).toEqual([]);
     });
 
@@ -327,13 +344,13 @@ describe('the host scripts, run here in a hostile directory', () => {
       try {
         await setRefcount(overlay, 'leak');
         expect(spawnSync('qemu-img', ['check', '-q', overlay]).status).toBe(3);
-        const leaked = await run(FLATTEN, [overlay, idir, '6', '3']);
+        const leaked = await run(FLATTEN, [overlay, idir, '6']);
         expect(leaked.code).toBe(0);
-        expect(leaked.stderr).toMatch(SHA256_LINE);
+        expect(existsSync(join(idir, '.capture-6.qcow2'))).toBe(true);
         await run(DISCARD_CAPTURE, [idir, '6']);
         await setRefcount(overlay, 'corrupt');
         expect(spawnSync('qemu-img', ['check', '-q', overlay]).status).toBe(2);
-        const corrupt = await run(FLATTEN, [overlay, idir, '7', '3']);
+        const corrupt = await run(FLATTEN, [overlay, idir, '7']);
         expect(corrupt.code).toBe(CORRUPT_EXIT);
         expect(corrupt.stderr).toContain("qemu-img check of the VM's disk failed");
         expect(existsSync(join(idir, '.capture-7.qcow2'))).toBe(false);
@@ -344,9 +361,9 @@ describe('the host scripts, run here in a hostile directory', () => {
     });
 
     it('FLATTEN fails on a missing overlay (the check cannot run: exit 1), leaving no capture and no scratch', async () => {
-      const flattened = await run(FLATTEN, [join(vm, 'missing.qcow2'), idir, '4', '3']);
+      const flattened = await run(FLATTEN, [join(vm, 'missing.qcow2'), idir, '4']);
       expect(flattened.code).toBe(1);
-      expect(flattened.stderr).not.toMatch(SHA256_LINE);
+      expect(flattened.stderr).toContain('could not run');
       expect(existsSync(join(idir, '.capture-4.qcow2'))).toBe(false);
       expect(scratchLeft(idir)).toEqual([]);
     });

@@ -9,6 +9,7 @@ import {
   createOperationContext,
   createProvisionerContext,
   createSecretResolver,
+  type Logger,
   type OperationContext,
   type OsModule,
   type Provisioner,
@@ -54,7 +55,13 @@ export interface LibvirtLab {
   ctx(
     n: number,
     phase: string,
-    options?: { signal?: AbortSignal | undefined; timeoutMs?: number; os?: OsModule },
+    options?: {
+      signal?: AbortSignal | undefined;
+      timeoutMs?: number;
+      os?: OsModule;
+      /** Where its log goes (nowhere unless said). */
+      log?: Logger;
+    },
   ): ProvisionerContext;
   /** A store context. */
   storeCtx(): OperationContext;
@@ -282,7 +289,7 @@ function labOf(parts: {
     computer,
     ctx(n, phase, options = {}) {
       return createProvisionerContext({
-        log: silentLogger,
+        log: options.log ?? silentLogger,
         deadline: Date.now() + (options.timeoutMs ?? 600_000),
         signal: options.signal,
         phase,
