@@ -269,18 +269,18 @@ export async function capture(
             ]),
         // Last: a capture stopped at any earlier point publishes nothing.
         step('publish', async (c, s) => {
-          const flat = s.stored as Stored;
+          const stored = s.stored as Stored;
           await hypervisor.run(c, 'publishing the master on the host', PUBLISH_CAPTURE, [
             dir,
             revision,
-            masterName(args.newRevision, flat.sha256),
+            masterName(args.newRevision, stored.sha256),
           ]);
           await reservation.publish(
             {
               format: 'raw+zstd',
-              sizeBytes: flat.sizeBytes,
-              sha256: flat.sha256,
-              storedBytes: flat.storedBytes,
+              sizeBytes: stored.sizeBytes,
+              sha256: stored.sha256,
+              storedBytes: stored.storedBytes,
               osFamily: ctx.os.family,
               sourceComputer: facts.name,
               stamp: { image: args.image, revision: args.newRevision },
@@ -303,12 +303,12 @@ export async function capture(
     throw error;
   }
   if (args.mode === 'checkpoint') await ctx.os.postLoad(ctx.child({ phase: 'postLoad' }));
-  const flat = state.stored as Stored;
+  const stored = state.stored as Stored;
   return {
     image: args.image,
     revision: args.newRevision,
-    sizeBytes: flat.sizeBytes,
-    sha256: flat.sha256,
-    storedBytes: flat.storedBytes,
+    sizeBytes: stored.sizeBytes,
+    sha256: stored.sha256,
+    storedBytes: stored.storedBytes,
   };
 }
